@@ -1,0 +1,117 @@
+// Package alerts turns detector findings into alerts (contract section 7):
+// the policy (cooldown, escalation, priority, playbook), reasons, ids, and sinks.
+package alerts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/peakend/peakend/config"
+)
+
+// Severity orders how bad an experience was. The zero value is None.
+type Severity uint8
+
+// Severities, in increasing order.
+const (
+	None Severity = iota
+	Minor
+	Major
+	Critical
+)
+
+var severityNames = [...]string{"none", "minor", "major", "critical"}
+
+func (s Severity) String() string {
+	if int(s) < len(severityNames) {
+		return severityNames[s]
+	}
+	return fmt.Sprintf("severity(%d)", uint8(s))
+}
+
+// ParseSeverity reads "minor", "major" or "critical".
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames[1:] {
+		if s == n {
+			return Severity(i + 1), nil
+		}
+	}
+	return None, fmt.Errorf("unknown severity %q (want minor, major or critical)", s)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	*s = v
+	return err
+}
+
+// Alert is what peakend emits (contract section 7). Field order is the JSON
+// order, and encoding is deterministic: replay output is byte-identical.
+type Alert struct {
+	AlertID          string          `json:"alert_id"`
+	CustomerID       string          `json:"customer_id"`
+	Detector         string          `json:"detector"`
+	Journey          string          `json:"journey"`
+	Severity         Severity        `json:"severity"`
+	Score            float64         `json:"score"`
+	Priority         float64         `json:"priority"`
+	Reason           string          `json:"reason"`
+	EventTime        time.Time       `json:"event_time"`
+	DetectedAt       time.Time       `json:"detected_at"`
+	Evidence         []Evidence      `json:"evidence"`
+	Recovery         config.Recovery `json:"recovery"`
+	Customer         Customer        `json:"customer"`
+	ComplainedBefore bool            `json:"complained_before"`
+	DeskURL          string          `json:"desk_url,omitempty"`
+}
+
+// Evidence is one experience event behind an alert, in the input's shape.
+type Evidence struct {
+	EventID    string             `json:"event_id,omitempty"`
+	CustomerID string             `json:"customer_id"`
+	Time       time.Time          `json:"time"`
+	Journey    string             `json:"journey"`
+	Outcome    string             `json:"outcome,omitempty"`
+	Metrics    map[string]float64 `json:"metrics,omitempty"`
+	Attributes map[string]string  `json:"attributes,omitempty"`
+}
+
+// Customer is the customer block of an alert.
+type Customer struct {
+	Tier      string  `json:"tier,omitempty"`
+	Value     float64 `json:"value"`
+	Perceived float64 `json:"perceived"` // peak-end score at alert time, 0 good .. 1 worst
+}
+
+// Sink delivers alerts to one channel. Deliver is called from one goroutine
+// per sink at a time unless the sink says otherwise; it must honour ctx.
+//
+// A Sink reports failures as errors: errors.Is(err, ErrPermanent) means
+// retrying cannot help (the payload was rejected); a *RetryAfterError asks
+// the caller to wait at least After before the next attempt; any other error
+// is retried with exponential backoff.
+type Sink interface {
+	Name() string
+	Deliver(ctx context.Context, a *Alert) error
+}
+
+// ErrPermanent marks a delivery failure that retrying will not fix.
+var ErrPermanent = errors.New("alerts: permanent delivery failure")
+
+// RetryAfterError is a delivery failure with a server-given wait (HTTP 429/503 Retry-After).
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
+}
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }

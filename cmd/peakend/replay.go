@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/peakend/peakend/replay"
+)
+
+func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("replay", "peakend replay --config FILE --input EVENTS.jsonl [--complaints FILE.jsonl] [--out ALERTS.jsonl] [--dlq BAD.jsonl] [--state DIR] [--report]", stderr)
+	path := fs.String("config", "", "configuration file (YAML)")
+	input := fs.String("input", "", "experience events, one JSON object per line; - reads standard input")
+	complaints := fs.String("complaints", "", "complaint events (JSONL), for complained_before and the report")
+	out := fs.String("out", "", "write alerts (JSONL) here instead of standard output")
+	dlq := fs.String("dlq", "", "write bad lines here, with their reasons (JSONL); default: count them on standard error")
+	stateDir := fs.String("state", "", "Pebble state directory to use and keep; default: a fresh temporary one")
+	report := fs.Bool("report", false, "print the evaluation (complaint coverage, lead time, silent reach, alert load)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *input == "" {
+		return usagef("--input is required")
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	o := replay.Options{Config: cfg, Input: *input, Stdin: stdin, Complaints: *complaints, Out: stdout, StateDir: *stateDir}
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		defer f.Close()
+		o.Out = f
+	}
+	if *dlq != "" {
+		f, err := os.Create(*dlq)
+		if err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		defer f.Close()
+		o.DLQ = f
+	}
+	s, err := replay.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	var alertsN int
+	for _, n := range s.Alerts {
+		alertsN += n
+	}
+	fmt.Fprintf(stderr, "replay: %d events, %d invalid, %d duplicates, %d customers, %d alerts in %.2fs (%.0f events/s), peak RSS %d MiB\n",
+		s.Events, s.Invalid, s.Duplicates, s.Customers, alertsN, s.Elapsed.Seconds(),
+		float64(s.Events)/max(s.Elapsed.Seconds(), 1e-9), peakRSSMiB())
+	if s.Invalid > 0 && *dlq == "" {
+		fmt.Fprintf(stderr, "replay: %d bad lines skipped (use --dlq FILE to keep them with their reasons)\n", s.Invalid)
+	}
+	if *report {
+		w := stderr
+		if *out != "" {
+			w = stdout
+		}
+		return s.WriteReport(w)
+	}
+	return nil
+}

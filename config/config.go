@@ -1,0 +1,146 @@
+// Package config defines peakend's YAML configuration (contract section 8),
+// its documented defaults, and validation errors that name file, line and field.
+package config
+
+import "time"
+
+// Config is the whole configuration file. The zero value plus Default()
+// is a valid configuration for the demo.
+type Config struct {
+	Kafka     Kafka      `yaml:"kafka"`
+	State     State      `yaml:"state"`
+	HTTP      HTTP       `yaml:"http"`
+	Events    Events     `yaml:"events"`
+	Journeys  []string   `yaml:"journeys"`  // optional allow-list; empty = any journey
+	Detectors []Detector `yaml:"detectors"` // at least one
+	Alerting  Alerting   `yaml:"alerting"`
+
+	// File is the path the configuration was loaded from ("" if built in code).
+	File string `yaml:"-"`
+}
+
+// Kafka is the connection and topic configuration.
+type Kafka struct {
+	Brokers     []string `yaml:"brokers"`      // default [localhost:9092]; overridden by --brokers or PEAKEND_BROKERS
+	Group       string   `yaml:"group"`        // consumer group, default "peakend"
+	ClientID    string   `yaml:"client_id"`    // default "peakend"
+	Topics      Topics   `yaml:"topics"`       // see Topics
+	ExactlyOnce bool     `yaml:"exactly_once"` // Kafka transactions for alerts + offsets; default false
+	Partitions  int      `yaml:"partitions"`   // partitions for topics peakend creates; default 4
+	Replication int      `yaml:"replication"`  // replication factor for topics peakend creates; default -1 (broker default)
+}
+
+// Topics names the topics peakend reads and writes.
+type Topics struct {
+	Experiences string `yaml:"experiences"` // default "experiences"
+	Complaints  string `yaml:"complaints"`  // default "complaints"; "-" disables
+	Feedback    string `yaml:"feedback"`    // default "peakend-feedback"
+	Alerts      string `yaml:"alerts"`      // default "peakend-alerts"
+	DLQ         string `yaml:"dlq"`         // default "peakend-dlq"
+}
+
+// State configures the Pebble store.
+type State struct {
+	Dir         string   `yaml:"dir"`          // default "./peakend-data"
+	Retention   Duration `yaml:"retention"`    // forget customers idle this long; default 2160h (90 days)
+	Window      int      `yaml:"window"`       // experiences kept per customer; default 50, 1..1000
+	CacheMiB    int      `yaml:"cache_mib"`    // Pebble block cache; default 128
+	MemtableMiB int      `yaml:"memtable_mib"` // Pebble memtable size; default 32
+}
+
+// HTTP configures the HTTP server.
+type HTTP struct {
+	Listen    string `yaml:"listen"`     // default ":8080"; "-" disables
+	PublicURL string `yaml:"public_url"` // base URL for links in alerts (recovery desk); default "http://localhost:8080"
+}
+
+// Events configures input handling.
+type Events struct {
+	MaxBytes        int      `yaml:"max_bytes"`        // per record; default 65536
+	AllowedLateness Duration `yaml:"allowed_lateness"` // watermark = max event time - this; default 1h
+	IdleTimeout     Duration `yaml:"idle_timeout"`     // an idle partition's watermark advances with processing time after this; default 1m
+}
+
+// Detector is one configured detector. Which fields apply depends on Type;
+// Validate rejects fields that do not apply to the type.
+type Detector struct {
+	Name    string   `yaml:"name"`    // unique; appears in alerts and metrics
+	Type    string   `yaml:"type"`    // threshold, rarity, baseline, repeat, overdue, deadline
+	Journey string   `yaml:"journey"` // restrict to one journey; "" = all (required for rarity, baseline, overdue, deadline)
+	Metric  string   `yaml:"metric"`  // threshold (metric form), rarity, baseline
+	Outcome []string `yaml:"outcome"` // threshold (outcome form), repeat: the bad outcomes
+
+	// Cut-offs. threshold: metric values; rarity/overdue: quantiles in (0,1);
+	// repeat: counts. At least one is required; they must increase.
+	Minor    *float64 `yaml:"minor"`
+	Major    *float64 `yaml:"major"`
+	Critical *float64 `yaml:"critical"`
+	// Severity for detectors with one level (outcome thresholds, deadline); default minor
+	// for outcome thresholds, major for deadline.
+	Severity string `yaml:"severity"`
+
+	Over       Duration `yaml:"over"`        // rarity, overdue: sliding population window; default 168h
+	MinSamples int      `yaml:"min_samples"` // rarity, overdue: population size before firing; default 500
+
+	Factor     float64 `yaml:"factor"`      // baseline: multiple of the customer's usual; default 3
+	MinHistory int     `yaml:"min_history"` // baseline: experiences before firing; default 3
+	Floor      float64 `yaml:"floor"`       // baseline: never fire at or below this value; default 0
+
+	Within Duration `yaml:"within"` // repeat: window for counting; default 24h
+
+	Start             *Match   `yaml:"start"`              // overdue, deadline
+	Until             *Match   `yaml:"until"`              // overdue, deadline
+	KeyAttribute      string   `yaml:"key_attribute"`      // overdue, deadline: attribute pairing start and until; default "order_id"
+	DeadlineAttribute string   `yaml:"deadline_attribute"` // deadline: RFC 3339 attribute with the promise
+	After             Duration `yaml:"after"`              // deadline: fixed deadline after start (if no attribute)
+	Grace             Duration `yaml:"grace"`              // deadline: slack past the deadline; default 0
+}
+
+// Match selects events for start/until conditions.
+type Match struct {
+	Outcome string `yaml:"outcome"`
+}
+
+// Alerting configures alert policy, playbook and sinks.
+type Alerting struct {
+	Cooldown   Duration `yaml:"cooldown"`     // one alert per customer per cooldown unless severity rises; default 72h
+	Lookback   Duration `yaml:"lookback"`     // complaint lookback; default 720h
+	MaxPerHour int      `yaml:"max_per_hour"` // frontline capacity; 0 = unlimited
+	Playbook   Playbook `yaml:"playbook"`
+	Sinks      []Sink   `yaml:"sinks"` // default [{type: kafka}]
+}
+
+// Playbook maps severities to recovery actions staff may take at once.
+type Playbook struct {
+	Minor    Recovery `yaml:"minor"`
+	Major    Recovery `yaml:"major"`
+	Critical Recovery `yaml:"critical"`
+}
+
+// Recovery is one playbook entry; it is copied into every alert of that severity.
+type Recovery struct {
+	Action           string  `yaml:"action"   json:"action"`
+	Budget           float64 `yaml:"budget"   json:"budget"`
+	Currency         string  `yaml:"currency" json:"currency"`                   // default "EUR"
+	RequiresApproval bool    `yaml:"requires_approval" json:"requires_approval"` // default false
+}
+
+// Sink is one alert channel.
+type Sink struct {
+	Type        string   `yaml:"type"`         // kafka, stdout, webhook, slack, alertmanager, pagerduty
+	Name        string   `yaml:"name"`         // default: the type (must be unique)
+	URL         string   `yaml:"url"`          // webhook, slack, alertmanager, pagerduty (default events API)
+	URLEnv      string   `yaml:"url_env"`      // read the URL from this environment variable instead
+	SecretEnv   string   `yaml:"secret_env"`   // webhook: whsec_ secret; pagerduty: routing key
+	MinSeverity string   `yaml:"min_severity"` // default minor (pagerduty: critical)
+	Journeys    []string `yaml:"journeys"`     // only these journeys; empty = all
+	Tiers       []string `yaml:"tiers"`        // only these customer tiers; empty = all
+	Timeout     Duration `yaml:"timeout"`      // per request; default 10s
+	Concurrency int      `yaml:"concurrency"`  // in-flight deliveries; default 4
+}
+
+// Duration is a time.Duration that reads "90s", "72h" and also "7d" in YAML.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,393 @@
+#!/usr/bin/env bash
+# kafka.sh: a real single-node Apache Kafka broker (KRaft), built from jars on
+# Maven Central: no Docker, no tarball. For local runs and integration tests.
+#
+#   kafka.sh install                      collect the jars (once; cached)
+#   kafka.sh up      [--port 9092]        start the broker in the background
+#   kafka.sh down    [--port 9092] [--wipe]   stop it (--wipe: delete its data)
+#   kafka.sh restart [--port 9092]        down, then up (data kept)
+#   kafka.sh status  [--port 9092]        exit 0 if running, 3 if not
+#   kafka.sh logs    [--port 9092] [-f] [-n LINES]
+#   kafka.sh topics  [--port 9092] [--partitions N] [NAME...]
+#                                         create topics if missing (default:
+#                                         peakend's input topics)
+#
+# Environment (all optional):
+#   PEAKEND_KAFKA_CACHE            jars, data, logs (default: deploy/kafka-local/.cache)
+#   PEAKEND_KAFKA_PORT             client port when --port is not given (default 9092)
+#   PEAKEND_KAFKA_CONTROLLER_PORT  KRaft controller port (default: port + 1)
+#   PEAKEND_KAFKA_VERSION          org.apache.kafka:kafka_2.13 version (default: pom.xml)
+#   PEAKEND_KAFKA_HEAP_OPTS        default "-Xmx512m -Xms256m"
+#   PEAKEND_KAFKA_START_TIMEOUT    seconds to wait for startup (default 90)
+#   PEAKEND_KAFKA_STOP_TIMEOUT     seconds to wait after SIGTERM (default 30)
+#   PEAKEND_KAFKA_PARTITIONS       num.partitions and `topics` default (default 4)
+#   JAVA, MVN                      the java and mvn commands
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${PEAKEND_KAFKA_CACHE:-$HERE/.cache}
+JAVA=${JAVA:-java}
+MVN=${MVN:-mvn}
+HEAP_OPTS=${PEAKEND_KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}
+START_TIMEOUT=${PEAKEND_KAFKA_START_TIMEOUT:-90}
+STOP_TIMEOUT=${PEAKEND_KAFKA_STOP_TIMEOUT:-30}
+PARTITIONS=${PEAKEND_KAFKA_PARTITIONS:-4}
+KAFKA_VERSION=${PEAKEND_KAFKA_VERSION:-}
+LIBS=$CACHE/libs
+STARTED_MSG='Kafka Server started'
+
+PROG=$(basename "$0")
+die() { echo "$PROG: $*" >&2; exit 1; }
+usage_error() { echo "$PROG: $*" >&2; echo "usage: $PROG install|up|down|restart|status|logs|topics [--port N] (see the head of $0)" >&2; exit 2; }
+log() { echo "$PROG: $*" >&2; }
+
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH${2:+ ($2)}"; }
+
+# ---------------------------------------------------------------- options
+
+PORT=${PEAKEND_KAFKA_PORT:-9092}
+WIPE=0
+FOLLOW=0
+LINES=100
+TOPIC_PARTITIONS=$PARTITIONS
+ARGS=()
+
+parse_opts() {
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --port) [ $# -ge 2 ] || usage_error "--port needs a value"; PORT=$2; shift 2 ;;
+      --port=*) PORT=${1#--port=}; shift ;;
+      --wipe) WIPE=1; shift ;;
+      -f|--follow) FOLLOW=1; shift ;;
+      -n|--lines) [ $# -ge 2 ] || usage_error "$1 needs a value"; LINES=$2; shift 2 ;;
+      --partitions) [ $# -ge 2 ] || usage_error "--partitions needs a value"; TOPIC_PARTITIONS=$2; shift 2 ;;
+      -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+      -*) usage_error "unknown option $1" ;;
+      *) ARGS+=("$1"); shift ;;
+    esac
+  done
+  case $PORT in ''|*[!0-9]*) usage_error "bad port '$PORT'" ;; esac
+  [ "$PORT" -ge 1 ] && [ "$PORT" -le 65534 ] || usage_error "bad port '$PORT'"
+  CONTROLLER_PORT=${PEAKEND_KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
+  case $CONTROLLER_PORT in ''|*[!0-9]*) usage_error "bad PEAKEND_KAFKA_CONTROLLER_PORT '$CONTROLLER_PORT'" ;; esac
+  [ "$CONTROLLER_PORT" != "$PORT" ] || usage_error "controller port and client port are both $PORT"
+  DATA=$CACHE/data-$PORT
+  CONF=$CACHE/conf-$PORT
+  LOGS=$CACHE/logs
+  SERVER_LOG=$LOGS/server-$PORT.log
+  STDOUT_LOG=$LOGS/stdout-$PORT.log
+  PIDFILE=$CACHE/kafka-$PORT.pid
+}
+
+# ---------------------------------------------------------------- install
+
+pom_version() {
+  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/pom.xml" | head -n1
+}
+
+installed() {
+  local want=${KAFKA_VERSION:-$(pom_version)}
+  [ -f "$LIBS/.complete" ] && [ "$(cat "$LIBS/.complete")" = "$want" ] \
+    && compgen -G "$LIBS/kafka_2.13-$want.jar" >/dev/null
+}
+
+cmd_install() {
+  local want=${KAFKA_VERSION:-$(pom_version)}
+  [ -n "$want" ] || die "cannot read kafka.version from $HERE/pom.xml"
+  mkdir -p "$CACHE"
+  # One installer at a time (parallel CI jobs sharing a cache).
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$CACHE/.install.lock"
+    flock 9
+  fi
+  if installed; then
+    return 0
+  fi
+  need "$MVN" "install Maven, e.g. apt-get install -y maven"
+  need "$JAVA" "install Java 17, e.g. apt-get install -y openjdk-17-jre-headless"
+  log "collecting Apache Kafka $want jars from Maven Central into $LIBS ..."
+  local tmp=$CACHE/libs.tmp.$$
+  rm -rf "$tmp"
+  local mvnlog=$CACHE/mvn-install.log
+  local -a mvnargs=(-B -q -f "$HERE/pom.xml"
+    org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies
+    -DincludeScope=runtime "-DoutputDirectory=$tmp")
+  [ -z "$KAFKA_VERSION" ] || mvnargs+=("-Dkafka.version=$KAFKA_VERSION")
+  if ! "$MVN" "${mvnargs[@]}" >"$mvnlog" 2>&1; then
+    rm -rf "$tmp"
+    tail -n 40 "$mvnlog" >&2 || true
+    die "mvn copy-dependencies failed (full output in $mvnlog)"
+  fi
+  [ -f "$tmp/kafka_2.13-$want.jar" ] || { rm -rf "$tmp"; die "kafka_2.13-$want.jar missing after mvn (see $mvnlog)"; }
+  echo "$want" >"$tmp/.complete"
+  rm -rf "$LIBS"
+  mv "$tmp" "$LIBS"
+  rm -f "$mvnlog"
+  log "installed Apache Kafka $want ($(find "$LIBS" -name '*.jar' | wc -l) jars, $(du -sh "$LIBS" | cut -f1))"
+}
+
+# ---------------------------------------------------------------- process helpers
+
+is_kafka_pid() {  # pid -> is it our broker (this config)?
+  local pid=$1
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka\.Kafka $CONF/server.properties"
+}
+
+running_pid() {  # prints the broker pid for this port, or fails
+  local pid=""
+  if [ -f "$PIDFILE" ]; then
+    pid=$(cat "$PIDFILE" 2>/dev/null || true)
+    if is_kafka_pid "$pid"; then echo "$pid"; return 0; fi
+  fi
+  # Pid file lost or stale: look for a broker started with exactly our config file.
+  local p
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    if is_kafka_pid "$p"; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+port_open() {  # host port
+  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+file_size() { [ -f "$1" ] && wc -c <"$1" | tr -d ' ' || echo 0; }
+
+# ---------------------------------------------------------------- config
+
+write_config() {
+  mkdir -p "$DATA" "$CONF" "$LOGS"
+  cat >"$CONF/server.properties" <<EOF
+# Written by $PROG up; rewritten on every start.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA
+
+num.partitions=$PARTITIONS
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+auto.create.topics.enable=false
+delete.topic.enable=true
+
+# Fast, small, single machine.
+group.initial.rebalance.delay.ms=0
+log.cleaner.dedupe.buffer.size=8388608
+log.cleaner.threads=1
+num.io.threads=4
+num.network.threads=2
+num.recovery.threads.per.data.dir=1
+log.segment.bytes=67108864
+log.retention.hours=168
+EOF
+  cat >"$CONF/log4j.properties" <<EOF
+# Written by $PROG up. Everything at WARN except the startup/shutdown lines.
+log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=$SERVER_LOG
+log4j.appender.file.MaxFileSize=20MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+
+log4j.logger.kafka=WARN
+log4j.logger.org.apache.kafka=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.kafka.authorizer.logger=WARN
+# "Kafka Server started" (KRaft: KafkaRaftServer; ZooKeeper mode: KafkaServer)
+log4j.logger.kafka.Kafka\$=INFO
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.BrokerServer=INFO
+log4j.logger.kafka.server.ControllerServer=INFO
+EOF
+  cat >"$CONF/tools-log4j.properties" <<EOF
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+}
+
+java_tool() {  # class args...
+  "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    "-Dlog4j.configuration=file:$CONF/tools-log4j.properties" \
+    -cp "$LIBS/*" "$@"
+}
+
+format_storage() {
+  [ -f "$DATA/meta.properties" ] && return 0
+  local id out
+  id=$(java_tool kafka.tools.StorageTool random-uuid 2>>"$STDOUT_LOG" | tail -n1 | tr -d '\r') \
+    || die "kafka.tools.StorageTool random-uuid failed (see $STDOUT_LOG)"
+  [ -n "$id" ] || die "kafka.tools.StorageTool random-uuid printed nothing"
+  if ! out=$(java_tool kafka.tools.StorageTool format -t "$id" -c "$CONF/server.properties" --ignore-formatted 2>&1); then
+    echo "$out" >&2
+    die "formatting $DATA failed"
+  fi
+  log "formatted $DATA (cluster id $id)"
+}
+
+print_failure_logs() {
+  echo "---- last 40 lines of $SERVER_LOG ----" >&2
+  tail -n 40 "$SERVER_LOG" >&2 2>/dev/null || echo "(no log)" >&2
+  if [ -s "$STDOUT_LOG" ]; then
+    echo "---- last 40 lines of $STDOUT_LOG ----" >&2
+    tail -n 40 "$STDOUT_LOG" >&2 || true
+  fi
+}
+
+# ---------------------------------------------------------------- commands
+
+cmd_up() {
+  local pid
+  if pid=$(running_pid); then
+    echo "kafka already running on 127.0.0.1:$PORT (pid $pid)"
+    return 0
+  fi
+  rm -f "$PIDFILE"
+  need "$JAVA" "install Java 17, e.g. apt-get install -y openjdk-17-jre-headless"
+  if port_open 127.0.0.1 "$PORT"; then
+    die "127.0.0.1:$PORT is already in use by another process (try --port)"
+  fi
+  if port_open 127.0.0.1 "$CONTROLLER_PORT"; then
+    die "controller port 127.0.0.1:$CONTROLLER_PORT is already in use (set PEAKEND_KAFKA_CONTROLLER_PORT)"
+  fi
+  installed || cmd_install
+  write_config
+  format_storage
+
+  local t0=$SECONDS offset
+  offset=$(file_size "$SERVER_LOG")
+  # setsid: the broker outlives this shell and its process group (make, CI
+  # steps, Ctrl-C). bash -c writes its own pid, then becomes java by exec.
+  # shellcheck disable=SC2086
+  PEAKEND_PIDFILE=$PIDFILE setsid bash -c 'echo $$ >"$PEAKEND_PIDFILE"; exec "$@"' kafka \
+    "$JAVA" $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+    -Djava.awt.headless=true \
+    "-Dlog4j.configuration=file:$CONF/log4j.properties" "-Dkafka.logs.dir=$LOGS" \
+    -cp "$LIBS/*" kafka.Kafka "$CONF/server.properties" \
+    </dev/null >>"$STDOUT_LOG" 2>&1 &
+
+  local deadline=$((SECONDS + START_TIMEOUT)) started=0 open=0
+  while :; do
+    pid=$(cat "$PIDFILE" 2>/dev/null || true)
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$PIDFILE"
+      print_failure_logs
+      die "kafka exited during startup on 127.0.0.1:$PORT"
+    fi
+    if [ "$(file_size "$SERVER_LOG")" -lt "$offset" ]; then offset=0; fi  # rotated
+    [ "$started" = 1 ] || { tail -c "+$((offset + 1))" "$SERVER_LOG" 2>/dev/null | grep -q "$STARTED_MSG" && started=1; } || true
+    [ "$open" = 1 ] || { port_open 127.0.0.1 "$PORT" && open=1; } || true
+    if [ "$started" = 1 ] && [ "$open" = 1 ]; then break; fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      print_failure_logs
+      echo "$PROG: kafka did not start within ${START_TIMEOUT}s (port open: $open, '$STARTED_MSG' logged: $started); stopping it" >&2
+      [ -z "$pid" ] || stop_pid "$pid" 10 || true
+      rm -f "$PIDFILE"
+      exit 1
+    fi
+    sleep 0.25
+  done
+  echo "kafka up on 127.0.0.1:$PORT (pid $pid, started in $((SECONDS - t0))s; data $DATA)"
+}
+
+stop_pid() {  # pid timeout
+  local pid=$1 timeout=$2 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < timeout * 4; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.25
+  done
+  log "kafka (pid $pid) still running ${timeout}s after SIGTERM; sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 40; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.25
+  done
+  return 1
+}
+
+cmd_down() {
+  local pid
+  if pid=$(running_pid); then
+    stop_pid "$pid" "$STOP_TIMEOUT" || die "could not stop kafka (pid $pid)"
+    echo "kafka on 127.0.0.1:$PORT stopped (pid $pid)"
+  else
+    echo "kafka on 127.0.0.1:$PORT is not running"
+  fi
+  rm -f "$PIDFILE"
+  if [ "$WIPE" = 1 ]; then
+    rm -rf "$DATA" "$CONF"
+    echo "wiped $DATA"
+  fi
+}
+
+cmd_status() {
+  local pid
+  if pid=$(running_pid); then
+    if port_open 127.0.0.1 "$PORT"; then
+      echo "kafka running on 127.0.0.1:$PORT (pid $pid)"
+    else
+      echo "kafka process running (pid $pid) but 127.0.0.1:$PORT is not accepting connections (starting or stopping?)"
+    fi
+    return 0
+  fi
+  echo "kafka on 127.0.0.1:$PORT is not running"
+  return 3
+}
+
+cmd_logs() {
+  [ -f "$SERVER_LOG" ] || die "no log yet at $SERVER_LOG"
+  if [ "$FOLLOW" = 1 ]; then
+    exec tail -n "$LINES" -F "$SERVER_LOG"
+  fi
+  tail -n "$LINES" "$SERVER_LOG"
+}
+
+cmd_topics() {
+  running_pid >/dev/null || die "kafka on 127.0.0.1:$PORT is not running (run: $PROG up --port $PORT)"
+  [ "${#ARGS[@]}" -gt 0 ] || ARGS=(experiences complaints peakend-feedback)
+  local t out
+  for t in "${ARGS[@]}"; do
+    if out=$(java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$PORT" \
+      --create --if-not-exists --topic "$t" --partitions "$TOPIC_PARTITIONS" --replication-factor 1 2>&1); then
+      echo "topic $t ready"
+    else
+      echo "$out" >&2
+      die "could not create topic $t"
+    fi
+  done
+}
+
+# ---------------------------------------------------------------- main
+
+[ $# -ge 1 ] || usage_error "missing command"
+CMD=$1; shift
+parse_opts "$@"
+case $CMD in
+  install) cmd_install; installed && echo "kafka jars ready in $LIBS ($(cat "$LIBS/.complete"))" ;;
+  up|start) cmd_up ;;
+  down|stop) cmd_down ;;
+  restart) WIPE=0; cmd_down; cmd_up ;;
+  status) cmd_status ;;
+  logs) cmd_logs ;;
+  topics) cmd_topics ;;
+  -h|--help|help) parse_opts --help ;;
+  *) usage_error "unknown command '$CMD'" ;;
+esac

@@ -1,0 +1,94 @@
+package detectors
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/internal/human"
+	"github.com/peakend/peakend/state"
+)
+
+// repeat fires when a customer has several bad experiences (outcome in the
+// bad set, optionally of one journey) within `within`, this one included.
+// Cut-offs are counts. Counting uses the customer's last state.MaxBadMarks
+// bad experiences, so cut-offs above that are never reached.
+type repeat struct {
+	base
+	outcomes map[string]bool
+	levels   levels
+	within   time.Duration
+}
+
+func newRepeat(d *config.Detector, order int) (*repeat, error) {
+	l, err := newLevels(d)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.Outcome) == 0 {
+		return nil, fmt.Errorf("no bad outcomes")
+	}
+	if l.highest() > state.MaxBadMarks {
+		return nil, fmt.Errorf("cut-off %v above the %d bad experiences kept per customer", l.highest(), state.MaxBadMarks)
+	}
+	return &repeat{base: base{name: d.Name, order: order, journey: d.Journey}, outcomes: outcomeSet(d.Outcome),
+		levels: l, within: d.Within.D()}, nil
+}
+
+func (r *repeat) bad(ev *event.Event) bool { return r.applies(ev) && r.outcomes[ev.Outcome] }
+
+func (r *repeat) counts(m *state.Mark, now int64) bool {
+	return r.outcomes[m.Outcome] && (r.journey == "" || m.Journey == r.journey) &&
+		m.Time <= now && now-m.Time <= int64(r.within)
+}
+
+func (r *repeat) Detect(ev *event.Event, c *state.Customer, _ *Population) (alerts.Finding, bool) {
+	if !r.bad(ev) {
+		return alerts.Finding{}, false
+	}
+	n := 1
+	for i := range c.Bad {
+		if r.counts(&c.Bad[i], ev.Time) {
+			n++
+		}
+	}
+	sev, _ := r.levels.severity(float64(n))
+	if sev == alerts.None {
+		return alerts.Finding{}, false
+	}
+	// Name the experiences, newest first, at most four.
+	parts := []string{lowerFirst(human.Outcome(ev.Journey, ev.Outcome))}
+	for i := len(c.Bad) - 1; i >= 0 && len(parts) < 4; i-- {
+		if m := &c.Bad[i]; r.counts(m, ev.Time) {
+			parts = append(parts, lowerFirst(human.Outcome(m.Journey, m.Outcome)))
+		}
+	}
+	if n > len(parts) {
+		parts = append(parts, "…")
+	}
+	reason := fmt.Sprintf("%d bad experiences within %s: %s", n, human.Duration(r.within), strings.Join(parts, ", "))
+	f := r.finding(sev, float64(n)/r.levels.highest(), reason)
+	f.Evidence = alerts.EvidenceBad
+	return f, true
+}
+
+func (r *repeat) Learn(ev *event.Event, c *state.Customer, _ *Population) {
+	if !r.bad(ev) {
+		return
+	}
+	// Several repeat detectors may share a bad experience: remember it once.
+	if n := len(c.Bad); n > 0 && c.Bad[n-1].Seq == c.Seq {
+		return
+	}
+	c.PushBad(state.Mark{Time: ev.Time, Journey: ev.Journey, Outcome: ev.Outcome, Seq: c.Seq})
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}

@@ -1,0 +1,209 @@
+// Package engine is peakend's processing core, shared by `run` and `replay`:
+// one Partition per input partition folds records into state, runs the
+// detectors and the alert policy, and stages everything in one Pebble batch.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/detectors"
+	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/internal/metrics"
+	"github.com/peakend/peakend/state"
+)
+
+// PeakHalfLife is how fast the memory of a customer's worst experience fades
+// in the peak-end score: after this long it counts half.
+const PeakHalfLife = 14 * 24 * time.Hour
+
+// Engine is the immutable, shared part: configuration, detectors, policy and
+// the store. Partitions do the work.
+type Engine struct {
+	cfg      *config.Config
+	store    *state.Store
+	dets     []detectors.Detector
+	policy   *alerts.Policy
+	metrics  *metrics.Metrics
+	window   int
+	live     bool
+	journeys map[string]bool // journeys with their own metric label
+	tailQ    []float64       // per detector: lowest quantile (population detectors)
+}
+
+// Options configures an Engine.
+type Options struct {
+	// Live sets alerts' detected_at to processing time; otherwise (replay) it
+	// equals the event time.
+	Live bool
+	// Metrics receives counts; nil records nothing.
+	Metrics *metrics.Metrics
+}
+
+// New builds the engine of a validated configuration.
+func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
+	dets, err := detectors.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	e := &Engine{
+		cfg: cfg, store: store, dets: dets, metrics: o.Metrics, live: o.Live,
+		policy:   alerts.NewPolicy(cfg.Alerting, cfg.HTTP.PublicURL),
+		window:   cfg.State.Window,
+		journeys: map[string]bool{},
+	}
+	if e.window <= 0 {
+		e.window = 50
+	}
+	for _, j := range MetricJourneys(cfg) {
+		e.journeys[j] = true
+	}
+	for _, d := range dets {
+		q := 0.0
+		if t, ok := d.(interface{ TailQuantile() float64 }); ok {
+			q = t.TailQuantile()
+		}
+		e.tailQ = append(e.tailQ, q)
+	}
+	return e, nil
+}
+
+// Detectors returns the names of the engine's detectors, in config order.
+func (e *Engine) Detectors() []string {
+	names := make([]string, len(e.dets))
+	for i, d := range e.dets {
+		names[i] = d.Name()
+	}
+	return names
+}
+
+// MetricJourneys lists the journeys that get their own metric label: the
+// allow-list if there is one, else the detectors' journeys. Anything else is
+// "other", so a free-form journey cannot explode the metric's cardinality.
+func MetricJourneys(cfg *config.Config) []string {
+	if len(cfg.Journeys) > 0 {
+		return cfg.Journeys
+	}
+	seen := map[string]bool{}
+	var js []string
+	for _, d := range cfg.Detectors {
+		if d.Journey != "" && !seen[d.Journey] {
+			seen[d.Journey] = true
+			js = append(js, d.Journey)
+		}
+	}
+	return js
+}
+
+// OpenPartition loads partition p's populations and returns its processor.
+// The Partition is owned by one goroutine at a time.
+func (e *Engine) OpenPartition(p int32) (*Partition, error) {
+	pt := &Partition{
+		e: e, id: p,
+		dec:       event.NewDecoder(e.cfg.Events.MaxBytes, e.cfg.Journeys),
+		customers: map[string]*entry{},
+		offsets:   map[string]int64{},
+		batch:     e.store.NewBatch(p),
+		pops:      make([]*detectors.Population, len(e.dets)),
+	}
+	for i, d := range e.dets {
+		over := d.Population()
+		if over == 0 {
+			continue
+		}
+		pop := detectors.NewPopulation(d.Name(), over, e.tailQ[i])
+		if err := e.store.Populations(p, d.Name(), pop.Load); err != nil {
+			return nil, fmt.Errorf("engine: partition %d: %w", p, err)
+		}
+		pt.pops[i] = pop
+	}
+	n, err := e.store.Customers(p)
+	if err != nil {
+		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
+	}
+	pt.count = n
+	return pt, nil
+}
+
+// Perceived is the customer's peak-end score at time t: the mean of their
+// worst recent experience (fading with PeakHalfLife) and their latest one,
+// each a badness in 0..1.
+func Perceived(c *state.Customer, t int64) float64 {
+	worst := c.WorstBad
+	if t > c.WorstAt {
+		worst *= math.Exp2(-float64(t-c.WorstAt) / float64(PeakHalfLife))
+	}
+	return (max(worst, c.LastBad) + c.LastBad) / 2
+}
+
+// CustomerView is the JSON of /customers/{id}.
+type CustomerView struct {
+	CustomerID  string             `json:"customer_id"`
+	Partition   int32              `json:"partition"`
+	Tier        string             `json:"tier,omitempty"`
+	Value       float64            `json:"value"`
+	Perceived   float64            `json:"perceived"`
+	Experiences int                `json:"experiences_total"`
+	LastSeen    time.Time          `json:"last_seen"`
+	ComplaintAt *time.Time         `json:"last_complaint,omitempty"`
+	Recent      []alerts.Evidence  `json:"recent"`
+	Alerts      []CustomerAlertRef `json:"alerts"`
+}
+
+// CustomerAlertRef is one of the customer's recent alerts.
+type CustomerAlertRef struct {
+	AlertID  string    `json:"alert_id"`
+	Detector string    `json:"detector"`
+	Severity string    `json:"severity"`
+	Time     time.Time `json:"event_time"`
+	Reason   string    `json:"reason"`
+}
+
+// Customer reads a customer's committed state from whichever of the given
+// partitions holds it. It is safe to call concurrently with processing.
+func Customer(store *state.Store, window int, partitions []int32, id string) (*CustomerView, bool, error) {
+	for _, p := range partitions {
+		c := state.Customer{ID: id}
+		ok, err := store.LoadCustomer(p, &c, nil)
+		if err != nil {
+			return nil, false, err
+		}
+		if !ok {
+			continue
+		}
+		v := &CustomerView{CustomerID: id, Partition: p, Tier: c.Tier, Value: c.Value,
+			Perceived: math.Round(Perceived(&c, c.LastAt)*1000) / 1000, Experiences: int(c.Seq),
+			LastSeen: time.Unix(0, c.LastAt).UTC(), Recent: []alerts.Evidence{}, Alerts: []CustomerAlertRef{}}
+		if c.Complaint != 0 {
+			t := time.Unix(0, c.Complaint).UTC()
+			v.ComplaintAt = &t
+		}
+		for i := len(c.Alerts) - 1; i >= 0; i-- {
+			a := c.Alerts[i]
+			v.Alerts = append(v.Alerts, CustomerAlertRef{AlertID: a.ID, Detector: a.Detector,
+				Severity: alerts.Severity(a.Severity).String(), Time: time.Unix(0, a.Time).UTC(), Reason: a.Reason})
+		}
+		oldest := uint64(0)
+		if c.Seq > uint64(window) {
+			oldest = c.Seq - uint64(window)
+		}
+		var ev event.Event
+		var derr error
+		err = store.Window(p, id, func(seq uint64, b []byte) bool {
+			if seq <= oldest {
+				return false
+			}
+			if derr = state.DecodeExperience(b, id, &ev); derr != nil {
+				return false
+			}
+			v.Recent = append(v.Recent, toEvidence(&ev))
+			return true
+		})
+		return v, true, errors.Join(err, derr)
+	}
+	return nil, false, nil
+}

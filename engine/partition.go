@@ -1,0 +1,499 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/detectors"
+	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/internal/metrics"
+	"github.com/peakend/peakend/state"
+)
+
+// Record is one input record, from Kafka or from a replay file.
+type Record struct {
+	Topic     string
+	Partition int32
+	Offset    int64 // in replay: the line number
+	Key       []byte
+	Value     []byte
+	Fetched   time.Time // when it was fetched (zero in replay)
+}
+
+// Source is where a record came from, as the DLQ's peakend-source header says it.
+func (r *Record) Source() string {
+	return r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
+}
+
+// Dead is a record that could not be processed, with the reason.
+type Dead struct {
+	Record Record
+	Reason string
+}
+
+// Output is what one cycle of a partition produced. It stays valid until
+// the next Commit or Discard.
+type Output struct {
+	Alerts []*alerts.Alert
+	Dead   []Dead
+	// Fetched is the fetch time of the record behind each alert (for latency).
+	Fetched []time.Time
+}
+
+// entry is a customer loaded into the cycle's overlay.
+type entry struct {
+	c       state.Customer
+	isNew   bool
+	pending []pending // window entries appended this cycle, oldest first
+}
+
+type pending struct {
+	seq        uint64
+	start, end int // in Partition.arena
+}
+
+// Partition processes one input partition's records. It is not safe for
+// concurrent use: one goroutine owns it during a cycle.
+type Partition struct {
+	e     *Engine
+	id    int32
+	dec   *event.Decoder
+	pops  []*detectors.Population
+	batch *state.Batch
+	count int64 // customers stored
+
+	customers map[string]*entry
+	offsets   map[string]int64
+	arena     []byte
+	out       Output
+
+	ev       event.Event
+	findings []alerts.Finding
+	keyBuf   []byte
+	counts   map[string]*[4]int // journey label → results, published at Commit
+	newCust  int64
+	stats    [4]int64 // processed, invalid, duplicate, late: since the partition opened
+}
+
+// Stats returns the records processed, invalid, duplicate and late since the
+// partition was opened (including the uncommitted cycle).
+func (p *Partition) Stats() (processed, invalid, duplicate, late int64) {
+	return p.stats[rProcessed], p.stats[rInvalid], p.stats[rDuplicate], p.stats[rLate]
+}
+
+// ID is the partition number.
+func (p *Partition) ID() int32 { return p.id }
+
+// Customers is the number of customers stored for the partition (after the last Commit).
+func (p *Partition) Customers() int64 { return p.count }
+
+func (p *Partition) customer(id string) (*entry, error) {
+	if en, ok := p.customers[id]; ok {
+		return en, nil
+	}
+	en := &entry{c: state.Customer{ID: id}}
+	found, err := p.e.store.LoadCustomer(p.id, &en.c, p.keyBuf)
+	if err != nil {
+		return nil, err
+	}
+	en.isNew = !found
+	p.customers[en.c.ID] = en
+	return en, nil
+}
+
+func (p *Partition) count1(journey string, result int) {
+	p.stats[result]++
+	if p.e.metrics == nil {
+		return
+	}
+	if !p.e.journeys[journey] {
+		journey = "other"
+	}
+	if p.counts == nil {
+		p.counts = map[string]*[4]int{}
+	}
+	c := p.counts[journey]
+	if c == nil {
+		c = new([4]int)
+		p.counts[journey] = c
+	}
+	c[result]++
+}
+
+const (
+	rProcessed = iota
+	rInvalid
+	rDuplicate
+	rLate
+)
+
+var resultNames = [4]string{metrics.Processed, metrics.Invalid, metrics.Duplicate, metrics.Late}
+
+func (p *Partition) dead(r *Record, reason string) {
+	p.out.Dead = append(p.out.Dead, Dead{Record: *r, Reason: reason})
+	p.count1("other", rInvalid)
+}
+
+// Experience processes one experience record. Bad input becomes a Dead
+// entry; an error is returned only when the store fails.
+func (p *Partition) Experience(r *Record) error {
+	p.offsets[r.Topic] = r.Offset + 1
+	ev := &p.ev
+	if err := p.dec.Decode(r.Value, ev); err != nil {
+		var ie *event.Error
+		if errors.As(err, &ie) {
+			p.dead(r, ie.Reason)
+			return nil
+		}
+		p.dead(r, err.Error())
+		return nil
+	}
+	en, err := p.customer(ev.CustomerID)
+	if err != nil {
+		return err
+	}
+	c := &en.c
+
+	// Drop exact redeliveries: the same event_id (or, without one, the same
+	// record position) among this customer's window.
+	var h uint64
+	if ev.EventID != "" {
+		h = xxhash.Sum64String("id\x00" + ev.EventID)
+	} else {
+		h = xxhash.Sum64String("at\x00" + r.Source())
+	}
+	if c.Seen(h) {
+		p.count1(ev.Journey, rDuplicate)
+		return nil
+	}
+
+	// Judge against the history before this event.
+	p.findings = p.findings[:0]
+	for i, d := range p.e.dets {
+		if f, ok := d.Detect(ev, c, p.pops[i]); ok {
+			p.findings = append(p.findings, f)
+		}
+	}
+
+	// Fold the event into the window and the header.
+	c.Seq++
+	start := len(p.arena)
+	p.arena = state.AppendExperience(p.arena, ev)
+	en.pending = append(en.pending, pending{seq: c.Seq, start: start, end: len(p.arena)})
+	if err := p.batch.PutExperience(c.ID, c.Seq, p.arena[start:]); err != nil {
+		return err
+	}
+	if c.Seq > uint64(p.e.window) {
+		if err := p.batch.DeleteExperience(c.ID, c.Seq-uint64(p.e.window)); err != nil {
+			return err
+		}
+	}
+	c.Remember(h, p.e.window)
+	if c.FirstAt == 0 {
+		c.FirstAt = ev.Time
+	}
+	c.LastAt = max(c.LastAt, ev.Time)
+	if ev.Tier != "" {
+		c.Tier = ev.Tier
+	}
+	if ev.HasValue {
+		c.Value = ev.Value
+	}
+	for i, d := range p.e.dets {
+		d.Learn(ev, c, p.pops[i])
+	}
+
+	// Peak-end memory, then at most one alert: the best finding.
+	best, found := alerts.Finding{}, false
+	for _, f := range p.findings {
+		if !found || f.Better(best) {
+			best, found = f, true
+		}
+	}
+	perceived := p.peakEnd(c, ev.Time, best.Severity)
+	if found {
+		if err := p.alert(best, en, ev, r, perceived); err != nil {
+			return err
+		}
+	}
+	p.count1(ev.Journey, rProcessed)
+	if m := p.e.metrics; m != nil && !r.Fetched.IsZero() {
+		m.EventLag.Observe(math.Max(0, float64(r.Fetched.UnixNano()-ev.Time)/1e9))
+	}
+	return nil
+}
+
+// badness of an experience by its worst finding, for the peak-end score.
+var badness = [4]float64{alerts.None: 0, alerts.Minor: 0.4, alerts.Major: 0.7, alerts.Critical: 1}
+
+// peakEnd updates the customer's peak-end memory with an experience of
+// severity s at time t and returns the score: the mean of the worst recent
+// experience (fading with PeakHalfLife) and the latest one.
+func (p *Partition) peakEnd(c *state.Customer, t int64, s alerts.Severity) float64 {
+	b := badness[s]
+	worst := c.WorstBad
+	if t > c.WorstAt {
+		worst *= math.Exp2(-float64(t-c.WorstAt) / float64(PeakHalfLife))
+	}
+	if b >= worst {
+		c.WorstBad, c.WorstAt, worst = b, t, b
+	}
+	c.LastBad = b
+	return (worst + b) / 2
+}
+
+func (p *Partition) alert(f alerts.Finding, en *entry, ev *event.Event, r *Record, perceived float64) error {
+	c := &en.c
+	dec := p.e.policy.Decide(f, c, ev.Time)
+	if dec == alerts.Suppressed {
+		if m := p.e.metrics; m != nil {
+			m.AlertsSuppressed.WithLabelValues(f.Detector).Inc()
+		}
+		return nil
+	}
+	evidence, err := p.evidence(f, en, ev.Journey)
+	if err != nil {
+		return err
+	}
+	identity := r.Value
+	if ev.EventID != "" {
+		identity = []byte(ev.EventID)
+	}
+	et := time.Unix(0, ev.Time)
+	detected := et
+	if p.e.live {
+		detected = time.Now()
+	}
+	a := p.e.policy.Build(f, c, ev.Journey, identity, et, detected, evidence, perceived)
+	ref := state.AlertRef{ID: a.AlertID, Detector: a.Detector, Severity: uint8(a.Severity), Time: ev.Time, Reason: a.Reason}
+	c.Cooldown = ref
+	c.PushAlert(ref)
+	p.out.Alerts = append(p.out.Alerts, a)
+	p.out.Fetched = append(p.out.Fetched, r.Fetched)
+	if m := p.e.metrics; m != nil {
+		m.Alerts.WithLabelValues(a.Detector, a.Severity.String()).Inc()
+	}
+	return nil
+}
+
+// MaxEvidence is the most experiences an alert carries.
+const MaxEvidence = 10
+
+// evidence collects the experiences behind f, newest first: the trigger and
+// recent experiences of its journey, or the bad experiences a repeat counted.
+func (p *Partition) evidence(f alerts.Finding, en *entry, journey string) ([]alerts.Evidence, error) {
+	c := &en.c
+	var want map[uint64]bool
+	if f.Evidence == alerts.EvidenceBad {
+		want = make(map[uint64]bool, len(c.Bad))
+		for _, m := range c.Bad {
+			want[m.Seq] = true
+		}
+	}
+	oldest := uint64(0)
+	if c.Seq > uint64(p.e.window) {
+		oldest = c.Seq - uint64(p.e.window)
+	}
+	var out []alerts.Evidence
+	var ev event.Event
+	take := func(seq uint64, b []byte) (bool, error) {
+		if seq <= oldest || len(out) >= MaxEvidence {
+			return len(out) < MaxEvidence, nil
+		}
+		if want != nil && !want[seq] {
+			return true, nil
+		}
+		if err := state.DecodeExperience(b, c.ID, &ev); err != nil {
+			return false, err
+		}
+		if want == nil && ev.Journey != journey {
+			return true, nil
+		}
+		out = append(out, toEvidence(&ev))
+		return len(out) < MaxEvidence, nil
+	}
+	for i := len(en.pending) - 1; i >= 0; i-- {
+		pe := en.pending[i]
+		more, err := take(pe.seq, p.arena[pe.start:pe.end])
+		if err != nil || !more {
+			return out, err
+		}
+	}
+	firstPending := c.Seq + 1
+	if len(en.pending) > 0 {
+		firstPending = en.pending[0].seq
+	}
+	var derr error
+	err := p.e.store.Window(p.id, c.ID, func(seq uint64, b []byte) bool {
+		if seq >= firstPending {
+			return true
+		}
+		more, err := take(seq, b)
+		derr = err
+		return more && err == nil
+	})
+	if err == nil {
+		err = derr
+	}
+	return out, err
+}
+
+func toEvidence(ev *event.Event) alerts.Evidence {
+	e := alerts.Evidence{EventID: ev.EventID, CustomerID: ev.CustomerID, Time: time.Unix(0, ev.Time).UTC(),
+		Journey: ev.Journey, Outcome: ev.Outcome}
+	if len(ev.Metrics) > 0 {
+		e.Metrics = make(map[string]float64, len(ev.Metrics))
+		for _, m := range ev.Metrics {
+			e.Metrics[m.Name] = m.Value
+		}
+	}
+	if len(ev.Attrs) > 0 {
+		e.Attributes = make(map[string]string, len(ev.Attrs))
+		for _, a := range ev.Attrs {
+			e.Attributes[a.Key] = a.Value
+		}
+	}
+	return e
+}
+
+// Complaint processes one complaint record: it marks the customer (for
+// complained_before) and counts whether peakend had flagged them first.
+func (p *Partition) Complaint(r *Record) error {
+	p.offsets[r.Topic] = r.Offset + 1
+	cp, err := event.DecodeComplaint(r.Value, p.e.cfg.Events.MaxBytes)
+	if err != nil {
+		var ie *event.Error
+		if errors.As(err, &ie) {
+			p.dead(r, ie.Reason)
+			return nil
+		}
+		p.dead(r, err.Error())
+		return nil
+	}
+	en, err := p.customer(cp.CustomerID)
+	if err != nil {
+		return err
+	}
+	c := &en.c
+	c.Complaint = max(c.Complaint, cp.Time)
+	if m := p.e.metrics; m != nil {
+		m.Complaints.Inc()
+		if FlaggedBefore(c, cp.Time, int64(p.e.cfg.Alerting.Lookback)) {
+			m.FlaggedBefore.Inc()
+		}
+	}
+	return nil
+}
+
+// FlaggedBefore reports whether c had an alert within lookback before t.
+func FlaggedBefore(c *state.Customer, t, lookback int64) bool {
+	for _, a := range c.Alerts {
+		if a.Time <= t && t-a.Time <= lookback {
+			return true
+		}
+	}
+	return false
+}
+
+// Output returns what the cycle produced so far.
+func (p *Partition) Output() *Output { return &p.out }
+
+// Offsets returns the next offsets to consume per topic after this cycle.
+func (p *Partition) Offsets() map[string]int64 { return p.offsets }
+
+// Stage writes the cycle's customer headers, populations and offsets into
+// the partition's batch. Call it once, before Commit.
+func (p *Partition) Stage() error {
+	p.newCust = 0
+	for _, en := range p.customers {
+		if en.isNew {
+			p.newCust++
+		}
+		if err := p.batch.PutCustomer(&en.c); err != nil {
+			return fmt.Errorf("engine: stage: %w", err)
+		}
+	}
+	if p.newCust > 0 {
+		if err := p.batch.PutCustomers(p.count + p.newCust); err != nil {
+			return err
+		}
+	}
+	for _, pop := range p.pops {
+		if pop != nil {
+			if err := pop.Flush(p.batch); err != nil {
+				return fmt.Errorf("engine: stage: %w", err)
+			}
+		}
+	}
+	for topic, next := range p.offsets {
+		if err := p.batch.PutOffset(topic, next); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Commit applies the staged batch atomically and starts a new cycle.
+func (p *Partition) Commit(sync bool) error {
+	if err := p.batch.Commit(sync); err != nil {
+		return err
+	}
+	p.count += p.newCust
+	p.publish()
+	p.reset()
+	return nil
+}
+
+// Discard drops the cycle's work: nothing of it reaches the store, and the
+// populations are reloaded as they were committed.
+func (p *Partition) Discard() error {
+	_ = p.batch.Reset()
+	p.reset()
+	p.counts = nil
+	for i, pop := range p.pops {
+		if pop == nil {
+			continue
+		}
+		d := p.e.dets[i]
+		fresh := detectors.NewPopulation(d.Name(), d.Population(), p.e.tailQ[i])
+		if err := p.e.store.Populations(p.id, d.Name(), fresh.Load); err != nil {
+			return fmt.Errorf("engine: discard partition %d: %w", p.id, err)
+		}
+		p.pops[i] = fresh
+	}
+	return nil
+}
+
+// Close releases the partition's resources. Uncommitted work is dropped.
+func (p *Partition) Close() error { return p.batch.Close() }
+
+func (p *Partition) reset() {
+	clear(p.customers)
+	clear(p.offsets)
+	p.arena = p.arena[:0]
+	p.out.Alerts = p.out.Alerts[:0]
+	p.out.Dead = p.out.Dead[:0]
+	p.out.Fetched = p.out.Fetched[:0]
+	p.newCust = 0
+}
+
+func (p *Partition) publish() {
+	m := p.e.metrics
+	if m == nil {
+		return
+	}
+	for j, c := range p.counts {
+		for r, n := range c {
+			if n > 0 {
+				m.Events.WithLabelValues(j, resultNames[r]).Add(float64(n))
+				c[r] = 0
+			}
+		}
+	}
+}

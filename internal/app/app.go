@@ -1,0 +1,134 @@
+// Package app wires peakend's components for `run` and `demo`: store,
+// engine, Kafka runner, sinks and HTTP server, started and stopped as one.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/alerts/sinks"
+	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/engine"
+	"github.com/peakend/peakend/internal/httpapi"
+	"github.com/peakend/peakend/internal/metrics"
+	"github.com/peakend/peakend/state"
+	"github.com/peakend/peakend/stream"
+)
+
+// Options configures a pipeline.
+type Options struct {
+	Config *config.Config // validated
+	Logger *slog.Logger
+	Stdout io.Writer // the stdout sink's writer; default os.Stdout
+	Color  bool
+	// ClientOpts are extra franz-go options (tests).
+	ClientOpts []kgo.Opt
+	// Ready, if set, is called with the HTTP server's address once it listens.
+	Listening func(addr string)
+}
+
+// Run runs the pipeline until ctx is done: it opens the store, starts the
+// HTTP server and the Kafka runner, and on cancellation stops the runner
+// (which commits its last cycle), then the server, then closes the store.
+func Run(ctx context.Context, o Options) error {
+	cfg := o.Config
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	for _, d := range cfg.Detectors {
+		if d.Type == config.TypeOverdue || d.Type == config.TypeDeadline {
+			log.Warn("detector not active yet: event-time timers are not implemented in this version", "detector", d.Name, "type", d.Type)
+		}
+	}
+	if cfg.Kafka.ExactlyOnce {
+		log.Warn("exactly_once is not implemented yet: alerts are at-least-once (same alert_id on redelivery)")
+	}
+	store, err := state.Open(state.Options{Dir: cfg.State.Dir, CacheBytes: int64(cfg.State.CacheMiB) << 20,
+		MemtableBytes: uint64(cfg.State.MemtableMiB) << 20, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	m := metrics.New(engine.MetricJourneys(cfg), detectorNames(cfg))
+	m.Register(metrics.NewPebbleCollector(store.Metrics))
+	eng, err := engine.New(cfg, store, engine.Options{Live: true, Metrics: m})
+	if err != nil {
+		return err
+	}
+	ss, err := buildSinks(cfg, o)
+	if err != nil {
+		return err
+	}
+	runner := stream.New(stream.Options{Config: cfg, Engine: eng, Store: store, Metrics: m, Logger: log,
+		Sinks: ss, ClientOpts: o.ClientOpts})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var errs []error
+	var mu sync.Mutex
+	fail := func(err error) {
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			cancel()
+		}
+	}
+	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "-" {
+		srv, err := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Metrics: m, Store: store,
+			Window: cfg.State.Window, Ready: runner.Ready, Partitions: runner.Partitions, Logger: log})
+		if err != nil {
+			return err
+		}
+		log.Info("http listening", "addr", srv.Addr())
+		if o.Listening != nil {
+			o.Listening(srv.Addr())
+		}
+		wg.Go(func() { fail(srv.Run(ctx)) })
+	}
+	wg.Go(func() { fail(runner.Run(ctx)) })
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func detectorNames(cfg *config.Config) []string {
+	var names []string
+	for _, d := range cfg.Detectors {
+		names = append(names, d.Name)
+	}
+	return names
+}
+
+// buildSinks builds the non-Kafka sinks (the alerts topic is written by the
+// runner itself).
+func buildSinks(cfg *config.Config, o Options) ([]alerts.Sink, error) {
+	var out []alerts.Sink
+	for i, spec := range cfg.Alerting.Sinks {
+		if spec.Type == config.SinkKafka {
+			continue
+		}
+		d := sinks.Deps{URL: spec.URL, DeskURL: cfg.HTTP.PublicURL, Stdout: o.Stdout, Color: o.Color}
+		if spec.URLEnv != "" {
+			d.URL = os.Getenv(spec.URLEnv)
+		}
+		if spec.SecretEnv != "" {
+			d.Secret = os.Getenv(spec.SecretEnv)
+		}
+		s, err := sinks.FromConfig(spec, d)
+		if err != nil {
+			return nil, fmt.Errorf("alerting.sinks[%d]: %w", i, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}

@@ -1,0 +1,144 @@
+// Package demo runs peakend with no set-up: an embedded Kafka-protocol broker
+// (kfake), synthetic customer traffic with rare bad experiences planted in it,
+// and the full pipeline.
+package demo
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+)
+
+// Generator makes realistic, skewed customer experiences. Most are fine;
+// a few are bad in each of the ways peakend's detectors look for. It is
+// deterministic for a seed and not safe for concurrent use.
+type Generator struct {
+	rnd       *rand.Rand
+	customers int
+	seq       int
+	// PlantEvery plants one bad experience every this many events (default 100).
+	PlantEvery int
+	// InvalidEvery emits one malformed record every this many events (0 = never).
+	InvalidEvery int
+	planted      int
+	again        int // customer owed a second failure (repeat), or -1
+}
+
+// NewGenerator returns a generator over n customers.
+func NewGenerator(n int, seed uint64) *Generator {
+	return &Generator{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), customers: n, PlantEvery: 100, again: -1}
+}
+
+var tiers = []string{"bronze", "bronze", "bronze", "silver", "silver", "gold"}
+
+// customer picks a customer with a skew: a few customers are much more active.
+func (g *Generator) customer() int {
+	// Zipf-like: square a uniform draw to favour low ids.
+	u := g.rnd.Float64()
+	return int(u * u * float64(g.customers))
+}
+
+func custID(i int) string { return fmt.Sprintf("cust-%05d", i) }
+
+func custBlock(i int) string {
+	t := tiers[i%len(tiers)]
+	// Value is log-normal around 300, fixed per customer.
+	r := rand.New(rand.NewPCG(uint64(i), 7))
+	v := math.Round(math.Exp(5.7 + 0.9*r.NormFloat64()))
+	return `"customer":{"tier":"` + t + `","value":` + strconv.FormatFloat(v, 'f', -1, 64) + `}`
+}
+
+// Next returns the next record (key, value) at event time t.
+func (g *Generator) Next(t time.Time) (key, value []byte) {
+	g.seq++
+	if g.InvalidEvery > 0 && g.seq%g.InvalidEvery == 0 {
+		return []byte("garbage"), g.invalid()
+	}
+	if c := g.again; c >= 0 { // the second of two failures in a row
+		g.again = -1
+		return []byte(custID(c)), []byte(g.head(c, t, "checkout") + `,"outcome":"failed","metrics":{"latency_seconds":30},` + custBlock(c) + "}")
+	}
+	c := g.customer()
+	if g.PlantEvery > 0 && g.seq%g.PlantEvery == 0 {
+		return g.plant(t)
+	}
+	return []byte(custID(c)), g.normal(c, t)
+}
+
+func (g *Generator) head(c int, t time.Time, journey string) string {
+	return `{"event_id":"ev-` + strconv.Itoa(g.seq) + `","customer_id":"` + custID(c) + `","time":"` +
+		t.UTC().Format(time.RFC3339Nano) + `","journey":"` + journey + `"`
+}
+
+func num(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+
+func (g *Generator) normal(c int, t time.Time) []byte {
+	r := g.rnd
+	var s string
+	switch x := r.IntN(100); {
+	case x < 35: // delivery: mostly a few hours late at worst, log-normal
+		s = g.head(c, t, "delivery") + `,"outcome":"delivered","metrics":{"delay_hours":` +
+			num(math.Max(0, math.Exp(0.6+0.8*r.NormFloat64())-1)) + `},"attributes":{"order_id":"o-` +
+			strconv.Itoa(g.seq) + `","region":"` + []string{"north", "south", "east", "west"}[r.IntN(4)] + `"}`
+	case x < 60: // support call: wait log-normal around two minutes
+		s = g.head(c, t, "support_call") + `,"outcome":"` + []string{"ok", "ok", "ok", "ok", "dropped"}[r.IntN(5)] +
+			`","metrics":{"wait_seconds":` + num(math.Exp(4.8+0.6*r.NormFloat64())) + `},"attributes":{"channel":"phone"}`
+		if r.IntN(50) != 0 {
+			s = replaceOutcomeOK(s)
+		}
+	case x < 85: // checkout
+		s = g.head(c, t, "checkout") + `,"outcome":"ok","metrics":{"latency_seconds":` + num(math.Exp(0.2*r.NormFloat64())) + `}`
+	default: // playback
+		s = g.head(c, t, "playback") + `,"outcome":"ok","metrics":{"rebuffer_ratio":` + num(math.Abs(0.01*r.NormFloat64())) + `}`
+	}
+	return []byte(s + "," + custBlock(c) + "}")
+}
+
+// replaceOutcomeOK keeps most support calls fine: dropped calls are rare.
+func replaceOutcomeOK(s string) string {
+	const d = `"outcome":"dropped"`
+	for i := 0; i+len(d) <= len(s); i++ {
+		if s[i:i+len(d)] == d {
+			return s[:i] + `"outcome":"ok"` + s[i+len(d):]
+		}
+	}
+	return s
+}
+
+// plant returns one bad experience, cycling through the detector kinds.
+func (g *Generator) plant(t time.Time) (key, value []byte) {
+	g.planted++
+	c := g.customer()
+	var s string
+	switch g.planted % 5 {
+	case 0: // a very late delivery: threshold
+		s = g.head(c, t, "delivery") + `,"outcome":"delivered","metrics":{"delay_hours":` +
+			num([]float64{30, 90, 200}[g.rnd.IntN(3)]+g.rnd.Float64()*10) + `},"attributes":{"order_id":"o-` + strconv.Itoa(g.seq) + `"}`
+	case 1: // a failed checkout: outcome threshold, and a step towards repeat
+		s = g.head(c, t, "checkout") + `,"outcome":"failed","metrics":{"latency_seconds":` + num(20+g.rnd.Float64()*20) + `}`
+	case 2: // a support call with an hour's wait: rarity
+		s = g.head(c, t, "support_call") + `,"outcome":"ok","metrics":{"wait_seconds":` + num(2400+g.rnd.Float64()*3600) + `}`
+	case 3: // a delivery far worse than this customer's usual, but under the threshold: baseline
+		s = g.head(c, t, "delivery") + `,"outcome":"delivered","metrics":{"delay_hours":` + num(14+g.rnd.Float64()*8) +
+			`},"attributes":{"order_id":"o-` + strconv.Itoa(g.seq) + `"}`
+	case 4: // a dropped playback, then a failed checkout for the same customer: repeat
+		s = g.head(c, t, "playback") + `,"outcome":"dropped","metrics":{"rebuffer_ratio":` + num(0.3+g.rnd.Float64()*0.3) + `}`
+		g.again = c
+	}
+	return []byte(custID(c)), []byte(s + "," + custBlock(c) + "}")
+}
+
+func (g *Generator) invalid() []byte {
+	switch g.seq / g.InvalidEvery % 4 {
+	case 0:
+		return []byte(`{"customer_id":"cust-1","journey":"delivery"}`) // no time
+	case 1:
+		return []byte(`{"customer_id":"cust-1","time":"yesterday","journey":"delivery"}`)
+	case 2:
+		return []byte(`not json at all`)
+	default:
+		return []byte(`{"customer_id":"cust-1","time":"2026-01-01T00:00:00Z","journey":"delivery","metrics":{"delay_hours":"late"}}`)
+	}
+}

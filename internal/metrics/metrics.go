@@ -1,0 +1,110 @@
+// Package metrics defines peakend's Prometheus metrics (contract section 11)
+// on a private registry. No label ever holds a customer id.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Results of peakend_events_total.
+const (
+	Processed = "processed"
+	Invalid   = "invalid"
+	Duplicate = "duplicate"
+	Late      = "late"
+)
+
+// Metrics holds every metric peakend exports. A nil *Metrics is valid and
+// records nothing (replay uses that).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Events           *prometheus.CounterVec // journey, result
+	Alerts           *prometheus.CounterVec // detector, severity
+	AlertsSuppressed *prometheus.CounterVec // detector
+	Deliveries       *prometheus.CounterVec // sink, result
+	OutboxBacklog    *prometheus.GaugeVec   // sink
+	OutboxOldest     *prometheus.GaugeVec   // sink
+	EventLag         prometheus.Histogram
+	DetectLatency    prometheus.Histogram
+	ConsumerLag      *prometheus.GaugeVec // topic, partition
+	Customers        prometheus.Gauge
+	Complaints       prometheus.Counter
+	FlaggedBefore    prometheus.Counter
+	Ready            prometheus.Gauge
+	Partitions       prometheus.Gauge
+	CycleSeconds     prometheus.Histogram
+	Restored         prometheus.Counter
+}
+
+// New creates the metrics and registers them, with Go and process collectors,
+// on a new private registry. journeys and detectors pre-create series so
+// they exist at zero before the first event.
+func New(journeys []string, detectors []string) *Metrics {
+	reg := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &Metrics{Registry: reg}
+	m.Events = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "events_total",
+		Help: "Input records by journey and result (processed, invalid, duplicate, late). Journeys outside the configured ones count as \"other\"."},
+		[]string{"journey", "result"})
+	m.Alerts = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "alerts_total",
+		Help: "Alerts emitted by detector and severity."}, []string{"detector", "severity"})
+	m.AlertsSuppressed = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "alerts_suppressed_total",
+		Help: "Findings not alerted because the customer was in cooldown, by detector."}, []string{"detector"})
+	m.Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "alert_deliveries_total",
+		Help: "Alert delivery attempts by sink and result (delivered, retried, failed, filtered)."}, []string{"sink", "result"})
+	m.OutboxBacklog = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "peakend", Name: "outbox_backlog",
+		Help: "Alerts waiting in the durable outbox, by sink."}, []string{"sink"})
+	m.OutboxOldest = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "peakend", Name: "outbox_oldest_age_seconds",
+		Help: "Age of the oldest undelivered alert, by sink."}, []string{"sink"})
+	m.EventLag = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "peakend", Name: "event_lag_seconds",
+		Help:    "Time from an experience's event time to its processing.",
+		Buckets: []float64{.01, .05, .1, .5, 1, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600}})
+	m.DetectLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "peakend", Name: "detect_latency_seconds",
+		Help:    "Time from a record's fetch to its alert being produced.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
+	m.ConsumerLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "peakend", Name: "consumer_lag_records",
+		Help: "Records between the partition's high watermark and the next offset to process."}, []string{"topic", "partition"})
+	m.Customers = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "state_customers",
+		Help: "Customers held in state, over the partitions this instance owns."})
+	m.Complaints = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "complaints_total",
+		Help: "Complaints received."})
+	m.FlaggedBefore = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "complaints_flagged_before_total",
+		Help: "Complaints from customers peakend had alerted on within the lookback before they complained."})
+	m.Ready = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "ready",
+		Help: "1 when state is restored and partitions are assigned."})
+	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "partitions_owned",
+		Help: "Input partitions this instance owns."})
+	m.CycleSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "peakend", Name: "cycle_seconds",
+		Help:    "Duration of one poll-process-produce-commit cycle.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
+	m.Restored = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "restore_records_total",
+		Help: "State records restored from the changelog."})
+	for _, c := range []prometheus.Collector{m.Events, m.Alerts, m.AlertsSuppressed, m.Deliveries, m.OutboxBacklog,
+		m.OutboxOldest, m.EventLag, m.DetectLatency, m.ConsumerLag, m.Customers, m.Complaints, m.FlaggedBefore,
+		m.Ready, m.Partitions, m.CycleSeconds, m.Restored} {
+		f(c)
+	}
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "peakend"}))
+	for _, j := range append(append([]string(nil), journeys...), "other") {
+		for _, r := range []string{Processed, Invalid, Duplicate, Late} {
+			m.Events.WithLabelValues(j, r)
+		}
+	}
+	for _, d := range detectors {
+		for _, s := range []string{"minor", "major", "critical"} {
+			m.Alerts.WithLabelValues(d, s)
+		}
+		m.AlertsSuppressed.WithLabelValues(d)
+	}
+	return m
+}
+
+// Register adds an extra collector (the Pebble collector, for one).
+func (m *Metrics) Register(c prometheus.Collector) {
+	if m != nil {
+		m.Registry.MustRegister(c)
+	}
+}

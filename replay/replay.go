@@ -1,0 +1,304 @@
+// Package replay runs the detection engine over JSONL files in event-time
+// order, with no broker: backtests, golden tests and the replay benchmark.
+package replay
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/engine"
+	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/state"
+)
+
+// Options configures one replay.
+type Options struct {
+	Config *config.Config // validated
+	// Input is the events file (JSONL); "-" reads Stdin (spooled to a temporary file).
+	Input string
+	Stdin io.Reader
+	// Complaints is an optional complaints file (JSONL).
+	Complaints string
+	// Out receives alerts, one JSON object per line. Required.
+	Out io.Writer
+	// DLQ receives bad lines as {"line","error","record"} objects; nil counts them only.
+	DLQ io.Writer
+	// StateDir is the Pebble directory; "" uses a fresh temporary one.
+	StateDir string
+	// CacheBytes overrides the Pebble block cache (0 = config).
+	CacheBytes int64
+	// BatchEvents is how many events go into one Pebble batch. Default 4096.
+	BatchEvents int
+}
+
+// Summary is what a replay did, and the evaluation of contract section 9.
+type Summary struct {
+	Lines, Events, Invalid, Duplicates int
+	Complaints                         int
+	Alerts                             [4]int // by severity
+	Customers                          int64  // distinct customers in state
+	First, Last                        time.Time
+	Elapsed                            time.Duration
+	Sorted                             bool // the input was already in event-time order
+
+	eval evaluation
+}
+
+type idx struct {
+	t    int64
+	off  int64
+	n    int32
+	line int32
+}
+
+// Run replays the input. Bad lines never stop it; only I/O and store
+// failures return an error.
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	start := time.Now()
+	if o.BatchEvents <= 0 {
+		o.BatchEvents = 4096
+	}
+	f, cleanup, err := openInput(o)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+
+	dir := o.StateDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "peakend-replay-")
+		if err != nil {
+			return nil, fmt.Errorf("replay: state dir: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	cache := o.CacheBytes
+	if cache == 0 {
+		cache = int64(o.Config.State.CacheMiB) << 20
+	}
+	store, err := state.Open(state.Options{Dir: dir, CacheBytes: cache, MemtableBytes: uint64(o.Config.State.MemtableMiB) << 20})
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	eng, err := engine.New(o.Config, store, engine.Options{})
+	if err != nil {
+		return nil, err
+	}
+	pt, err := eng.OpenPartition(0)
+	if err != nil {
+		return nil, err
+	}
+	defer pt.Close()
+
+	s := &Summary{}
+	s.eval.init(o.Config)
+	complaints, err := readComplaints(o, s)
+	if err != nil {
+		return nil, err
+	}
+
+	// Pass 1: validate every line, write the bad ones to the DLQ in line
+	// order, and index the good ones by event time.
+	var index []idx
+	dec := event.NewDecoder(o.Config.Events.MaxBytes, o.Config.Journeys)
+	var ev event.Event
+	s.Sorted = true
+	err = eachLine(f, func(line int, off int64, b []byte) error {
+		s.Lines++
+		if len(bytes.TrimSpace(b)) == 0 {
+			return nil
+		}
+		if err := dec.Decode(b, &ev); err != nil {
+			s.Invalid++
+			return writeDead(o.DLQ, line, err, b)
+		}
+		if n := len(index); n > 0 && ev.Time < index[n-1].t {
+			s.Sorted = false
+		}
+		index = append(index, idx{t: ev.Time, off: off, n: int32(len(b)), line: int32(line)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !s.Sorted {
+		slices.SortStableFunc(index, func(a, b idx) int { return cmp.Compare(a.t, b.t) })
+	}
+
+	// Pass 2: process in event-time order, applying each complaint before
+	// the first event after it.
+	w := bufio.NewWriterSize(o.Out, 1<<16)
+	ci := 0
+	var buf []byte
+	inBatch := 0
+	flush := func() error {
+		if err := pt.Stage(); err != nil {
+			return err
+		}
+		out := pt.Output()
+		for _, a := range out.Alerts {
+			s.Alerts[a.Severity]++
+			s.eval.alert(a)
+			if err := writeAlert(w, a); err != nil {
+				return err
+			}
+		}
+		inBatch = 0
+		return pt.Commit(false)
+	}
+	rec := engine.Record{Topic: "replay"}
+	for i, x := range index {
+		if i&1023 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		for ci < len(complaints) && complaints[ci].t <= x.t {
+			if err := applyComplaint(pt, &complaints[ci], &s.eval); err != nil {
+				return nil, err
+			}
+			ci++
+		}
+		if cap(buf) < int(x.n) {
+			buf = make([]byte, x.n)
+		}
+		buf = buf[:x.n]
+		if _, err := f.ReadAt(buf, x.off); err != nil {
+			return nil, fmt.Errorf("replay: read line %d: %w", x.line, err)
+		}
+		rec.Offset, rec.Value = int64(x.line), buf
+		if err := pt.Experience(&rec); err != nil {
+			return nil, err
+		}
+		if len(pt.Output().Dead) > 0 { // cannot happen: pass 1 validated the line
+			return nil, fmt.Errorf("replay: line %d: %s", x.line, pt.Output().Dead[0].Reason)
+		}
+		s.Events++
+		if inBatch++; inBatch >= o.BatchEvents {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for ; ci < len(complaints); ci++ {
+		if err := applyComplaint(pt, &complaints[ci], &s.eval); err != nil {
+			return nil, err
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	if err := w.Flush(); err != nil {
+		return nil, fmt.Errorf("replay: write alerts: %w", err)
+	}
+	s.Customers = pt.Customers()
+	if len(index) > 0 {
+		s.First, s.Last = time.Unix(0, index[0].t).UTC(), time.Unix(0, index[len(index)-1].t).UTC()
+	}
+	_, _, dup, _ := pt.Stats()
+	s.Duplicates = int(dup)
+	s.Elapsed = time.Since(start)
+	return s, nil
+}
+
+func openInput(o Options) (*os.File, func(), error) {
+	if o.Input != "-" {
+		f, err := os.Open(o.Input)
+		if err != nil {
+			return nil, nil, fmt.Errorf("replay: %w", err)
+		}
+		return f, func() { f.Close() }, nil
+	}
+	// Standard input cannot be read twice: spool it.
+	f, err := os.CreateTemp("", "peakend-stdin-*.jsonl")
+	if err != nil {
+		return nil, nil, fmt.Errorf("replay: spool stdin: %w", err)
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	if _, err := io.Copy(f, o.Stdin); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("replay: spool stdin: %w", err)
+	}
+	return f, cleanup, nil
+}
+
+// eachLine calls fn for each line of f (without its newline) with its
+// 1-based number and byte offset.
+func eachLine(f *os.File, fn func(line int, off int64, b []byte) error) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	var off int64
+	var long []byte
+	for line := 1; ; line++ {
+		b, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long[:0], b...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				b, err = r.ReadSlice('\n')
+				long = append(long, b...)
+			}
+			b = long
+		}
+		if len(b) == 0 && err == io.EOF {
+			return nil
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("replay: read line %d: %w", line, err)
+		}
+		n := int64(len(b))
+		b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+		if ferr := fn(line, off, b); ferr != nil {
+			return ferr
+		}
+		off += n
+		if err == io.EOF {
+			return nil
+		}
+	}
+}
+
+type deadLine struct {
+	Line   int    `json:"line"`
+	Error  string `json:"error"`
+	Record string `json:"record"`
+}
+
+func writeDead(w io.Writer, line int, err error, b []byte) error {
+	if w == nil {
+		return nil
+	}
+	reason := err.Error()
+	var ie *event.Error
+	if errors.As(err, &ie) {
+		reason = ie.Reason
+	}
+	out, _ := json.Marshal(deadLine{Line: line, Error: reason, Record: string(b)})
+	if _, err := w.Write(append(out, '\n')); err != nil {
+		return fmt.Errorf("replay: write dlq: %w", err)
+	}
+	return nil
+}
+
+func writeAlert(w io.Writer, a *alerts.Alert) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("replay: encode alert: %w", err)
+	}
+	if _, err := w.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("replay: write alerts: %w", err)
+	}
+	return nil
+}

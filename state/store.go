@@ -1,0 +1,276 @@
+// Package state keeps peakend's durable state in Pebble: per-customer headers
+// and windows, population sketches, and the input offsets they reflect.
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Options configures the store. The zero value is valid: it opens an
+// on-disk store in Dir with the defaults below.
+type Options struct {
+	// Dir is the directory of the Pebble store. Required unless FS is an in-memory FS.
+	Dir string
+	// FS overrides the filesystem (vfs.NewMem() in tests). Default: the OS.
+	FS vfs.FS
+	// CacheBytes is the block cache size. Default 128 MiB: hot customers'
+	// headers stay in memory, and the store fits a 300 MiB RSS budget.
+	CacheBytes int64
+	// MemtableBytes is the memtable size. Default 32 MiB.
+	MemtableBytes uint64
+	// Logger receives Pebble's own log lines at debug level. Default: discard.
+	Logger *slog.Logger
+}
+
+// Store is the Pebble database. It is safe for concurrent use; each
+// partition writes only its own key ranges.
+type Store struct {
+	db    *pebble.DB
+	cache interface{ Unref() }
+}
+
+// Open opens (creating if needed) the store.
+func Open(o Options) (*Store, error) {
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 128 << 20
+	}
+	if o.MemtableBytes == 0 {
+		o.MemtableBytes = 32 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	cache := pebble.NewCache(o.CacheBytes)
+	opts := &pebble.Options{
+		Cache:                       cache,
+		MemTableSize:                o.MemtableBytes,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
+		FS:                          o.FS,
+		Logger:                      pebbleLogger{o.Logger},
+	}
+	// Every read is a point Get of one customer: bloom filters on every level
+	// spare the disk reads for customers we have never seen.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].BlockSize = 16 << 10
+	}
+	opts.EnsureDefaults()
+	db, err := pebble.Open(o.Dir, opts)
+	cache.Unref() // the DB holds its own reference
+	if err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", o.Dir, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the store. It is safe to call twice.
+func (s *Store) Close() error {
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("state: close: %w", err)
+	}
+	return nil
+}
+
+// Metrics returns Pebble's own figures.
+func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
+
+// DB exposes the underlying database to the packages that write batches.
+func (s *Store) DB() *pebble.DB { return s.db }
+
+// LoadCustomer reads a customer's header into c (c.ID must be set). It
+// reports false if the customer is unknown.
+func (s *Store) LoadCustomer(p int32, c *Customer, keyBuf []byte) (bool, error) {
+	v, closer, err := s.db.Get(customerKey(keyBuf[:0], p, c.ID))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("state: get customer: %w", err)
+	}
+	defer closer.Close()
+	if err := c.UnmarshalBinary(v); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Window calls fn for the customer's stored experiences, newest first, until
+// fn returns false. Experiences still in an uncommitted batch are not seen.
+func (s *Store) Window(p int32, cust string, fn func(seq uint64, b []byte) bool) error {
+	pre := experiencePrefix(nil, p, cust)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: upperBound(pre)})
+	if err != nil {
+		return fmt.Errorf("state: window: %w", err)
+	}
+	defer it.Close()
+	for ok := it.Last(); ok; ok = it.Prev() {
+		k := it.Key()
+		if len(k) != len(pre)+8 {
+			continue
+		}
+		if !fn(binary.BigEndian.Uint64(k[len(pre):]), it.Value()) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// Offset returns the next offset to consume for topic/partition, or -1.
+func (s *Store) Offset(p int32, topic string) (int64, error) {
+	v, closer, err := s.db.Get(offsetKey(p, topic))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return -1, nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("state: get offset: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return -1, fmt.Errorf("%w: offset %s/%d", ErrCorrupt, topic, p)
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// Customers returns the number of customers stored for partition p.
+func (s *Store) Customers(p int32) (int64, error) {
+	v, closer, err := s.db.Get(metaKey(p))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("state: get meta: %w", err)
+	}
+	defer closer.Close()
+	n, _ := binary.Varint(v)
+	return n, nil
+}
+
+// Populations calls fn for every stored bucket of the named population.
+func (s *Store) Populations(p int32, name string, fn func(bucket int64, b []byte) error) error {
+	pre := populationPrefix(p, name)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: upperBound(pre)})
+	if err != nil {
+		return fmt.Errorf("state: populations: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(pre)+8 {
+			continue
+		}
+		if err := fn(int64(binary.BigEndian.Uint64(k[len(pre):])), it.Value()); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// Batch collects one partition's writes for one cycle. Commit applies them
+// atomically, offsets included: state and the offsets it reflects never
+// disagree.
+type Batch struct {
+	b      *pebble.Batch
+	p      int32
+	keyBuf []byte
+	valBuf []byte
+}
+
+// NewBatch starts a batch for partition p.
+func (s *Store) NewBatch(p int32) *Batch {
+	return &Batch{b: s.db.NewBatch(), p: p}
+}
+
+// PutCustomer writes c's header.
+func (b *Batch) PutCustomer(c *Customer) error {
+	b.keyBuf = customerKey(b.keyBuf[:0], b.p, c.ID)
+	b.valBuf = c.AppendBinary(b.valBuf[:0])
+	return b.b.Set(b.keyBuf, b.valBuf, nil)
+}
+
+// PutExperience writes window entry seq of cust; enc is its encoding.
+func (b *Batch) PutExperience(cust string, seq uint64, enc []byte) error {
+	b.keyBuf = experienceKey(b.keyBuf[:0], b.p, cust, seq)
+	return b.b.Set(b.keyBuf, enc, nil)
+}
+
+// DeleteExperience removes window entry seq of cust.
+func (b *Batch) DeleteExperience(cust string, seq uint64) error {
+	b.keyBuf = experienceKey(b.keyBuf[:0], b.p, cust, seq)
+	return b.b.Delete(b.keyBuf, nil)
+}
+
+// PutOffset records the next offset to consume on topic.
+func (b *Batch) PutOffset(topic string, next int64) error {
+	return b.b.Set(offsetKey(b.p, topic), binary.BigEndian.AppendUint64(nil, uint64(next)), nil)
+}
+
+// PutCustomers records the partition's customer count.
+func (b *Batch) PutCustomers(n int64) error {
+	return b.b.Set(metaKey(b.p), binary.AppendVarint(nil, n), nil)
+}
+
+// PutPopulation writes one bucket of a named population sketch.
+func (b *Batch) PutPopulation(name string, bucket int64, enc []byte) error {
+	return b.b.Set(populationKey(b.p, name, bucket), enc, nil)
+}
+
+// DeletePopulation removes one bucket of a named population sketch.
+func (b *Batch) DeletePopulation(name string, bucket int64) error {
+	return b.b.Delete(populationKey(b.p, name, bucket), nil)
+}
+
+// Empty reports whether the batch holds no writes.
+func (b *Batch) Empty() bool { return b.b.Empty() }
+
+// Len is the batch's size in bytes.
+func (b *Batch) Len() int { return b.b.Len() }
+
+// Commit applies the batch. Pebble's WAL makes it survive a process crash
+// (kill -9) without fsync; sync additionally survives a machine crash.
+func (b *Batch) Commit(sync bool) error {
+	opt := pebble.NoSync
+	if sync {
+		opt = pebble.Sync
+	}
+	if err := b.b.Commit(opt); err != nil {
+		return fmt.Errorf("state: commit partition %d: %w", b.p, err)
+	}
+	return b.Reset()
+}
+
+// Reset discards uncommitted writes and makes the batch reusable.
+func (b *Batch) Reset() error {
+	b.b.Reset()
+	return nil
+}
+
+// Close releases the batch.
+func (b *Batch) Close() error { return b.b.Close() }
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,41 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/engine"
+)
+
+// DLQ headers (contract section 3).
+const (
+	HeaderError  = "peakend-error"
+	HeaderSource = "peakend-source"
+)
+
+type alertKey struct{}
+
+// AlertRecord is the alerts-topic record of a: key customer_id, value JSON.
+// The alert rides along in the record's context for local sinks.
+func AlertRecord(topic string, a *alerts.Alert) (*kgo.Record, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("stream: encode alert %s: %w", a.AlertID, err)
+	}
+	return &kgo.Record{Topic: topic, Key: []byte(a.CustomerID), Value: b,
+		Headers: []kgo.RecordHeader{{Key: "peakend-alert-id", Value: []byte(a.AlertID)}},
+		Context: context.WithValue(context.Background(), alertKey{}, a)}, nil
+}
+
+// DeadRecord is the DLQ record of d: the original key and bytes, with the
+// reason and source in headers.
+func DeadRecord(topic string, d *engine.Dead) *kgo.Record {
+	return &kgo.Record{Topic: topic, Key: d.Record.Key, Value: d.Record.Value, Headers: []kgo.RecordHeader{
+		{Key: HeaderError, Value: []byte(d.Reason)},
+		{Key: HeaderSource, Value: []byte(d.Record.Source())},
+	}}
+}

@@ -1,0 +1,397 @@
+// Package stream connects the engine to Kafka: a consumer group with one
+// engine.Partition per assigned partition, produce of alerts and DLQ records,
+// and offsets kept in Pebble with the state they produced.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/engine"
+	"github.com/peakend/peakend/internal/metrics"
+	"github.com/peakend/peakend/state"
+)
+
+// Options configures a Runner.
+type Options struct {
+	Config  *config.Config // validated
+	Engine  *engine.Engine
+	Store   *state.Store
+	Metrics *metrics.Metrics // nil records nothing
+	Logger  *slog.Logger     // default slog.Default()
+	// Sinks receive each alert after its cycle is committed (stdout in the
+	// demo). The alerts topic is always written, inside the cycle.
+	Sinks []alerts.Sink
+	// ClientOpts are extra franz-go options (tests add fault injection).
+	ClientOpts []kgo.Opt
+	// MaxPollRecords bounds one cycle. Default 10,000.
+	MaxPollRecords int
+}
+
+// Runner is the `peakend run` job. Its goroutine owns the client, the cycle
+// and every engine.Partition; rebalance callbacks run only between cycles
+// (BlockRebalanceOnPoll), and mu guards the partition map against them.
+type Runner struct {
+	o     Options
+	log   *slog.Logger
+	ready atomic.Bool
+
+	mu    sync.Mutex
+	parts map[int32]*engine.Partition
+	err   error // first error from a callback, ends Run
+}
+
+// New returns a Runner; Run starts it.
+func New(o Options) *Runner {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxPollRecords <= 0 {
+		o.MaxPollRecords = 10_000
+	}
+	return &Runner{o: o, log: o.Logger, parts: map[int32]*engine.Partition{}}
+}
+
+// Ready reports whether partitions are assigned and their state is loaded.
+func (r *Runner) Ready() bool { return r.ready.Load() }
+
+func (r *Runner) topics() (exp, comp string) {
+	t := r.o.Config.Kafka.Topics
+	comp = t.Complaints
+	if comp == "-" {
+		comp = ""
+	}
+	return t.Experiences, comp
+}
+
+func (r *Runner) clientOpts() []kgo.Opt {
+	k := r.o.Config.Kafka
+	exp, comp := r.topics()
+	topics := []string{exp}
+	if comp != "" {
+		topics = append(topics, comp)
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(k.Brokers...),
+		kgo.ClientID(k.ClientID),
+		kgo.WithLogger(kgoLogger{r.log}),
+		kgo.ConsumerGroup(k.Group),
+		kgo.ConsumeTopics(topics...),
+		kgo.Balancers(newCoPartitioned(exp)),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.AutoCommitMarks(),
+		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
+		kgo.OnPartitionsAssigned(r.assigned),
+		kgo.OnPartitionsRevoked(r.revoked),
+		kgo.OnPartitionsLost(r.revoked),
+		kgo.ProducerLinger(0),
+	}
+	return append(opts, r.o.ClientOpts...)
+}
+
+// adjustOffsets starts each assigned partition where its Pebble state left
+// off: the offset committed to Kafka is only a hint for monitoring tools.
+func (r *Runner) adjustOffsets(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for topic, ps := range offs {
+		for p := range ps {
+			next, err := r.o.Store.Offset(p, topic)
+			if err != nil {
+				return nil, err
+			}
+			if next >= 0 {
+				ps[p] = kgo.NewOffset().At(next)
+			}
+		}
+	}
+	return offs, nil
+}
+
+func (r *Runner) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	exp, _ := r.topics()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range assigned[exp] {
+		if r.parts[p] != nil {
+			continue
+		}
+		pt, err := r.o.Engine.OpenPartition(p)
+		if err != nil {
+			r.err = errors.Join(r.err, fmt.Errorf("stream: open partition %d: %w", p, err))
+			continue
+		}
+		r.parts[p] = pt
+		r.log.Info("partition assigned", "topic", exp, "partition", p, "customers", pt.Customers())
+	}
+	r.updateGauges()
+	r.setReady(true)
+}
+
+func (r *Runner) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	exp, _ := r.topics()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range revoked[exp] {
+		if pt := r.parts[p]; pt != nil {
+			_ = pt.Close() // every cycle is committed before a rebalance can run
+			delete(r.parts, p)
+			r.log.Info("partition revoked", "topic", exp, "partition", p)
+			if m := r.o.Metrics; m != nil {
+				m.ConsumerLag.DeleteLabelValues(exp, strconv.Itoa(int(p)))
+			}
+		}
+	}
+	r.updateGauges()
+}
+
+func (r *Runner) setReady(v bool) {
+	r.ready.Store(v)
+	if m := r.o.Metrics; m != nil {
+		m.Ready.Set(map[bool]float64{true: 1}[v])
+	}
+}
+
+func (r *Runner) updateGauges() {
+	m := r.o.Metrics
+	if m == nil {
+		return
+	}
+	var n int64
+	for _, pt := range r.parts {
+		n += pt.Customers()
+	}
+	m.Customers.Set(float64(n))
+	m.Partitions.Set(float64(len(r.parts)))
+}
+
+// Run consumes until ctx is cancelled, then finishes the cycle in hand,
+// commits it, leaves the group and returns nil. It returns an error only
+// for failures it cannot ride out (the store failing, a record the broker
+// rejects for good).
+func (r *Runner) Run(ctx context.Context) error {
+	cfg := r.o.Config
+	if err := EnsureTopics(ctx, cfg, r.log); err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(r.clientOpts()...)
+	if err != nil {
+		return fmt.Errorf("stream: client: %w", err)
+	}
+	defer func() {
+		r.setReady(false)
+		cl.Close() // leaves the group; marked offsets are committed
+		r.mu.Lock()
+		for p, pt := range r.parts {
+			_ = pt.Close()
+			delete(r.parts, p)
+		}
+		r.mu.Unlock()
+	}()
+	r.log.Info("consuming", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.Group, "topic", cfg.Kafka.Topics.Experiences)
+	for {
+		fetches := cl.PollRecords(ctx, r.o.MaxPollRecords)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			// The records in hand may have been fetched before the cancel:
+			// process them too, so that shutdown loses no work.
+			if err := r.cycle(context.WithoutCancel(ctx), cl, fetches); err != nil {
+				return err
+			}
+			return nil
+		}
+		if err := r.cycle(ctx, cl, fetches); err != nil {
+			return err
+		}
+	}
+}
+
+type work struct {
+	pt   *engine.Partition
+	recs []*kgo.Record
+	hwm  map[string]int64
+	err  error
+}
+
+// cycle processes one poll: records per partition (partitions in parallel),
+// then alerts and DLQ records are produced and acknowledged, then each
+// partition's state and offsets are committed in one Pebble batch. A crash
+// anywhere before that commit replays the cycle: alerts may be produced
+// again, with the same alert_id, and state counts each event once.
+func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches) error {
+	start := time.Now()
+	fetches.EachError(func(t string, p int32, err error) {
+		if !errors.Is(err, context.Canceled) {
+			r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+		}
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer cl.AllowRebalance()
+	if r.err != nil {
+		return r.err
+	}
+	exp, comp := r.topics()
+	byPart := map[int32]*work{}
+	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		if len(ftp.Records) == 0 {
+			return
+		}
+		pt := r.parts[ftp.Partition]
+		if pt == nil {
+			return // revoked between fetch and now: the new owner reprocesses
+		}
+		w := byPart[ftp.Partition]
+		if w == nil {
+			w = &work{pt: pt, hwm: map[string]int64{}}
+			byPart[ftp.Partition] = w
+		}
+		w.recs = append(w.recs, ftp.Records...)
+		w.hwm[ftp.Topic] = ftp.HighWatermark
+	})
+	if len(byPart) == 0 {
+		return nil
+	}
+	var wg sync.WaitGroup
+	for _, w := range byPart {
+		wg.Go(func() { w.err = r.process(w, exp, comp, start) })
+	}
+	wg.Wait()
+
+	var out []*kgo.Record
+	var fetched []time.Time
+	for _, w := range byPart {
+		if w.err != nil {
+			return w.err
+		}
+		o := w.pt.Output()
+		for _, a := range o.Alerts {
+			rec, err := AlertRecord(cfg(r).Kafka.Topics.Alerts, a)
+			if err != nil {
+				return err
+			}
+			out = append(out, rec)
+		}
+		fetched = append(fetched, o.Fetched...)
+		for i := range o.Dead {
+			out = append(out, DeadRecord(cfg(r).Kafka.Topics.DLQ, &o.Dead[i]))
+		}
+	}
+	if len(out) > 0 {
+		if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
+			for _, w := range byPart {
+				_ = w.pt.Discard()
+			}
+			return fmt.Errorf("stream: produce alerts: %w", err)
+		}
+		if m := r.o.Metrics; m != nil {
+			now := time.Now()
+			for _, f := range fetched {
+				m.DetectLatency.Observe(now.Sub(f).Seconds())
+			}
+		}
+	}
+	marks := map[string]map[int32]kgo.EpochOffset{}
+	for p, w := range byPart {
+		if err := w.pt.Commit(false); err != nil {
+			return err
+		}
+		for _, rec := range w.recs {
+			if marks[rec.Topic] == nil {
+				marks[rec.Topic] = map[int32]kgo.EpochOffset{}
+			}
+			marks[rec.Topic][p] = kgo.EpochOffset{Epoch: rec.LeaderEpoch, Offset: rec.Offset + 1}
+		}
+		if m := r.o.Metrics; m != nil {
+			for t, hwm := range w.hwm {
+				if eo, ok := marks[t][p]; ok {
+					m.ConsumerLag.WithLabelValues(t, strconv.Itoa(int(p))).Set(float64(max(0, hwm-eo.Offset)))
+				}
+			}
+		}
+	}
+	cl.MarkCommitOffsets(marks)
+	r.deliver(ctx, out)
+	r.updateGauges()
+	if m := r.o.Metrics; m != nil {
+		m.CycleSeconds.Observe(time.Since(start).Seconds())
+	}
+	return nil
+}
+
+func cfg(r *Runner) *config.Config { return r.o.Config }
+
+func (r *Runner) process(w *work, exp, comp string, fetched time.Time) error {
+	for _, kr := range w.recs {
+		rec := engine.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Key: kr.Key,
+			Value: kr.Value, Fetched: fetched}
+		var err error
+		switch kr.Topic {
+		case exp:
+			err = w.pt.Experience(&rec)
+		case comp:
+			err = w.pt.Complaint(&rec)
+		}
+		if err != nil {
+			_ = w.pt.Discard()
+			return fmt.Errorf("stream: partition %d: %w", w.pt.ID(), err)
+		}
+	}
+	if err := w.pt.Stage(); err != nil {
+		_ = w.pt.Discard()
+		return err
+	}
+	return nil
+}
+
+// deliver hands the cycle's alerts to the local sinks (after commit).
+func (r *Runner) deliver(ctx context.Context, recs []*kgo.Record) {
+	if len(r.o.Sinks) == 0 {
+		return
+	}
+	for _, rec := range recs {
+		a, ok := rec.Context.Value(alertKey{}).(*alerts.Alert)
+		if !ok {
+			continue
+		}
+		for _, s := range r.o.Sinks {
+			if err := s.Deliver(ctx, a); err != nil {
+				r.log.Warn("alert delivery failed", "sink", s.Name(), "alert_id", a.AlertID, "err", err)
+				if m := r.o.Metrics; m != nil {
+					m.Deliveries.WithLabelValues(s.Name(), "failed").Inc()
+				}
+				continue
+			}
+			if m := r.o.Metrics; m != nil {
+				m.Deliveries.WithLabelValues(s.Name(), "delivered").Inc()
+			}
+		}
+	}
+}
+
+// Hostname is used in logs to tell instances apart.
+func Hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// Partitions lists the partitions this instance owns now.
+func (r *Runner) Partitions() []int32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps := make([]int32, 0, len(r.parts))
+	for p := range r.parts {
+		ps = append(ps, p)
+	}
+	return ps
+}
