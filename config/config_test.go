@@ -485,9 +485,6 @@ func TestValidateZeroConfig(t *testing.T) {
 	c.ApplyDefaults()
 	require.Equal(t, []string{
 		"detectors: at least one detector is required",
-		"alerting.playbook.minor.action: is required: what staff may do at once for a minor alert",
-		"alerting.playbook.major.action: is required: what staff may do at once for a major alert",
-		"alerting.playbook.critical.action: is required: what staff may do at once for a critical alert",
 	}, errorLines(c.Validate()))
 }
 
@@ -614,16 +611,25 @@ func TestLoad(t *testing.T) {
 	require.ErrorIs(t, err, fs.ErrNotExist)
 }
 
-func TestEmptyFileNeedsDetectorsAndPlaybook(t *testing.T) {
+func TestEmptyFileNeedsDetectors(t *testing.T) {
 	for _, in := range []string{"", "# nothing\n", "~\n"} {
 		_, err := parse(file, []byte(in), noEnv)
 		require.Equal(t, []string{
 			"peakend.yaml: detectors: at least one detector is required",
-			"peakend.yaml: alerting.playbook.minor.action: is required: what staff may do at once for a minor alert",
-			"peakend.yaml: alerting.playbook.major.action: is required: what staff may do at once for a major alert",
-			"peakend.yaml: alerting.playbook.critical.action: is required: what staff may do at once for a critical alert",
 		}, errorLines(err), "input %q", in)
 	}
+}
+
+func TestPlaybookDefaultsToTheContractExample(t *testing.T) {
+	const dets = "detectors:\n  - {name: d, type: threshold, metric: m, minor: 1}\n"
+	c, err := parse(file, []byte(dets+"alerting:\n  playbook:\n    major: {action: Ring them, budget: 30}\n"), noEnv)
+	require.NoError(t, err)
+	require.Equal(t, DefaultPlaybook[0], c.Alerting.Playbook.Minor)
+	require.Equal(t, Recovery{Action: "Ring them", Budget: 30, Currency: "EUR"}, c.Alerting.Playbook.Major)
+	require.Equal(t, DefaultPlaybook[2], c.Alerting.Playbook.Critical)
+	// An entry with some fields but no action is the user's mistake, not a default.
+	_, err = parse(file, []byte(dets+"alerting:\n  playbook:\n    minor: {budget: 5}\n"), noEnv)
+	require.ErrorContains(t, err, "alerting.playbook.minor.action: is required")
 }
 
 func TestMergeKeys(t *testing.T) {

@@ -19,9 +19,9 @@ import (
 
 // Options configures the demo.
 type Options struct {
-	Listen    string  // HTTP address; default ":8080"
-	Rate      int     // events per second; default 300
-	Customers int     // default 5000
+	Listen    string // HTTP address; default ":8080"
+	Rate      int    // events per second; default 300
+	Customers int    // default 5000
 	Stdout    io.Writer
 	Color     bool
 	Logger    *slog.Logger

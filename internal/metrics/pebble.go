@@ -46,7 +46,9 @@ func (c *PebbleCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
-	k := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v) }
+	k := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
 	g(c.disk, float64(m.DiskSpaceUsage()))
 	g(c.readAmp, float64(m.ReadAmp()))
 	k(c.compactions, float64(m.Compact.Count))
