@@ -102,12 +102,8 @@ func TestParseErrors(t *testing.T) {
 		{"not a list", top("journeys: {a: b}\n"), nil,
 			[]string{`peakend.yaml:8: journeys: expected a list, got a mapping`}},
 		{"not a list of detectors", "detectors: late\n", nil,
-			[]string{
-				`peakend.yaml: alerting.playbook.minor.action: is required: what staff may do at once for a minor alert`,
-				`peakend.yaml: alerting.playbook.major.action: is required: what staff may do at once for a major alert`,
-				`peakend.yaml: alerting.playbook.critical.action: is required: what staff may do at once for a critical alert`,
-				`peakend.yaml:1: detectors: expected a list, got "late"`,
-			}},
+			// The playbook left out gets the contract's example: only the detectors are wrong.
+			[]string{`peakend.yaml:1: detectors: expected a list, got "late"`}},
 		{"detector not a mapping", top("  - late\n"), nil,
 			[]string{`peakend.yaml:8: detectors[1]: expected a mapping (key: value), got "late"`}},
 		{"bad duration", top("state:\n  retention: lots\n"), nil,
@@ -280,13 +276,14 @@ func TestParseErrors(t *testing.T) {
 		// alerting
 		{"max_per_hour", alerting("  max_per_hour: -1\n"), nil,
 			[]string{`peakend.yaml:8: alerting.max_per_hour: must not be negative (got -1); 0 means unlimited`}},
-		{"playbook", "detectors: [{name: d, type: threshold, metric: m, minor: 1}]\nalerting:\n  playbook:\n    minor: {action: a, budget: -5}\n    major: {action: \" \", currency: euro}\n", nil,
+		{"playbook", "detectors: [{name: d, type: threshold, metric: m, minor: 1}]\nalerting:\n  playbook:\n    minor: {action: a, budget: -5}\n    major: {action: \" \", currency: euro}\n    critical: {budget: 5}\n", nil,
 			[]string{ // in line order
-				`peakend.yaml:3: alerting.playbook.critical.action: is required: what staff may do at once for a critical alert`,
 				`peakend.yaml:4: alerting.playbook.minor.budget: must be a number, 0 or more (got -5)`,
 				`peakend.yaml:5: alerting.playbook.major.action: is required: what staff may do at once for a major alert`,
 				`peakend.yaml:5: alerting.playbook.major.currency: must be a three-letter currency code such as EUR (got "euro")`,
+				`peakend.yaml:6: alerting.playbook.critical.action: is required: what staff may do at once for a critical alert`,
 			}},
+		{"playbook left out", "detectors: [{name: d, type: threshold, metric: m, minor: 1}]\nalerting:\n  playbook:\n    minor: {action: a}\n", nil, nil},
 
 		// sinks
 		{"sink type missing", alerting("  sinks:\n    - {name: x}\n"), nil,
@@ -363,6 +360,7 @@ alerting:
   playbook:
     minor: {action: apologise}
     major: {action: call}
+    critical: {budget: 150}
   sinks:
     - {type: webhook, url: "https://example.com/h", secret_env: PEAKEND_WEBHOOK_SECRET}
 `
@@ -373,8 +371,8 @@ alerting:
 		`peakend.yaml:6: detectors[0].minor: must be less than major (72 < 24)`,
 		`peakend.yaml:7: detectors[1].name: "late" is already the name of detectors[0]`,
 		`peakend.yaml:7: detectors[1].journey: is required for type rarity`,
-		`peakend.yaml:9: alerting.playbook.critical.action: is required: what staff may do at once for a critical alert`,
-		`peakend.yaml:13: alerting.sinks[0].secret_env: environment variable PEAKEND_WEBHOOK_SECRET is not set`,
+		`peakend.yaml:12: alerting.playbook.critical.action: is required: what staff may do at once for a critical alert`,
+		`peakend.yaml:14: alerting.sinks[0].secret_env: environment variable PEAKEND_WEBHOOK_SECRET is not set`,
 	}, errorLines(err))
 
 	var errs Errors

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/peakend/peakend/alerts"
@@ -33,6 +34,8 @@ type Engine struct {
 	live     bool
 	journeys map[string]bool // journeys with their own metric label
 	tailQ    []float64       // per detector: lowest quantile (population detectors)
+	hotMax   int64           // customers kept in memory across cycles, over all partitions
+	hotCount atomic.Int64
 }
 
 // Options configures an Engine.
@@ -42,6 +45,10 @@ type Options struct {
 	Live bool
 	// Metrics receives counts; nil records nothing.
 	Metrics *metrics.Metrics
+	// HotCustomers is how many committed customer headers stay in memory
+	// across cycles, over all partitions (about 1 KiB each). Default 100,000;
+	// negative disables the cache.
+	HotCustomers int
 }
 
 // New builds the engine of a validated configuration.
@@ -54,7 +61,11 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 		cfg: cfg, store: store, dets: dets, metrics: o.Metrics, live: o.Live,
 		policy:   alerts.NewPolicy(cfg.Alerting, cfg.HTTP.PublicURL),
 		window:   cfg.State.Window,
+		hotMax:   int64(o.HotCustomers),
 		journeys: map[string]bool{},
+	}
+	if o.HotCustomers == 0 {
+		e.hotMax = 100_000
 	}
 	if e.window <= 0 {
 		e.window = 50
@@ -106,6 +117,7 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 		e: e, id: p,
 		dec:       event.NewDecoder(e.cfg.Events.MaxBytes, e.cfg.Journeys),
 		customers: map[string]*entry{},
+		hot:       map[string]*entry{},
 		offsets:   map[string]int64{},
 		batch:     e.store.NewBatch(p),
 		pops:      make([]*detectors.Population, len(e.dets)),

@@ -68,7 +68,8 @@ type Partition struct {
 	batch *state.Batch
 	count int64 // customers stored
 
-	customers map[string]*entry
+	customers map[string]*entry // this cycle's overlay
+	hot       map[string]*entry // committed headers kept in memory (Engine.hotMax over all partitions)
 	offsets   map[string]int64
 	arena     []byte
 	out       Output
@@ -95,6 +96,14 @@ func (p *Partition) Customers() int64 { return p.count }
 
 func (p *Partition) customer(id string) (*entry, error) {
 	if en, ok := p.customers[id]; ok {
+		return en, nil
+	}
+	// A committed header from the hot cache moves into the cycle's overlay:
+	// if the cycle is discarded, it is simply gone and reloads from the store.
+	if en, ok := p.hot[id]; ok {
+		delete(p.hot, id)
+		p.e.hotCount.Add(-1)
+		p.customers[id] = en
 		return en, nil
 	}
 	en := &entry{c: state.Customer{ID: id}}
@@ -184,15 +193,10 @@ func (p *Partition) Experience(r *Record) error {
 	// Fold the event into the window and the header.
 	c.Seq++
 	start := len(p.arena)
-	p.arena = state.AppendExperience(p.arena, ev)
+	p.arena = state.AppendExperience(p.arena, c.Seq, ev)
 	en.pending = append(en.pending, pending{seq: c.Seq, start: start, end: len(p.arena)})
-	if err := p.batch.PutExperience(c.ID, c.Seq, p.arena[start:]); err != nil {
+	if err := p.batch.PutExperience(c.ID, c.Seq, p.e.window, p.arena[start:]); err != nil {
 		return err
-	}
-	if c.Seq > uint64(p.e.window) {
-		if err := p.batch.DeleteExperience(c.ID, c.Seq-uint64(p.e.window)); err != nil {
-			return err
-		}
 	}
 	c.Remember(h, p.e.window)
 	if c.FirstAt == 0 {
@@ -446,8 +450,32 @@ func (p *Partition) Commit(sync bool) error {
 	}
 	p.count += p.newCust
 	p.publish()
+	p.keepHot()
 	p.reset()
 	return nil
+}
+
+// keepHot moves the committed overlay into the hot cache, evicting
+// arbitrary entries (Go's map order) while the engine-wide budget is exceeded.
+func (p *Partition) keepHot() {
+	if p.e.hotMax <= 0 {
+		return
+	}
+	for id, en := range p.customers {
+		en.isNew = false
+		en.pending = en.pending[:0]
+		if _, ok := p.hot[id]; !ok {
+			p.e.hotCount.Add(1)
+		}
+		p.hot[id] = en
+	}
+	for id := range p.hot {
+		if p.e.hotCount.Load() <= p.e.hotMax {
+			break
+		}
+		delete(p.hot, id)
+		p.e.hotCount.Add(-1)
+	}
 }
 
 // Discard drops the cycle's work: nothing of it reaches the store, and the
@@ -471,7 +499,11 @@ func (p *Partition) Discard() error {
 }
 
 // Close releases the partition's resources. Uncommitted work is dropped.
-func (p *Partition) Close() error { return p.batch.Close() }
+func (p *Partition) Close() error {
+	p.e.hotCount.Add(-int64(len(p.hot)))
+	clear(p.hot)
+	return p.batch.Close()
+}
 
 func (p *Partition) reset() {
 	clear(p.customers)

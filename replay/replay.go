@@ -88,7 +88,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if cache == 0 {
 		cache = int64(o.Config.State.CacheMiB) << 20
 	}
-	store, err := state.Open(state.Options{Dir: dir, CacheBytes: cache, MemtableBytes: uint64(o.Config.State.MemtableMiB) << 20})
+	// No WAL: a replay that dies is run again; its store is never resumed
+	// from the middle of a run.
+	store, err := state.Open(state.Options{Dir: dir, CacheBytes: cache, MemtableBytes: uint64(o.Config.State.MemtableMiB) << 20,
+		DisableWAL: true})
 	if err != nil {
 		return nil, err
 	}
@@ -160,36 +163,58 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return pt.Commit(false)
 	}
 	rec := engine.Record{Topic: "replay"}
-	for i, x := range index {
-		if i&1023 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+	process := func(x idx, b []byte) error {
 		for ci < len(complaints) && complaints[ci].t <= x.t {
 			if err := applyComplaint(pt, &complaints[ci], &s.eval); err != nil {
-				return nil, err
+				return err
 			}
 			ci++
 		}
-		if cap(buf) < int(x.n) {
-			buf = make([]byte, x.n)
-		}
-		buf = buf[:x.n]
-		if _, err := f.ReadAt(buf, x.off); err != nil {
-			return nil, fmt.Errorf("replay: read line %d: %w", x.line, err)
-		}
-		rec.Offset, rec.Value = int64(x.line), buf
+		rec.Offset, rec.Value = int64(x.line), b
 		if err := pt.Experience(&rec); err != nil {
-			return nil, err
+			return err
 		}
 		if len(pt.Output().Dead) > 0 { // cannot happen: pass 1 validated the line
-			return nil, fmt.Errorf("replay: line %d: %s", x.line, pt.Output().Dead[0].Reason)
+			return fmt.Errorf("replay: line %d: %s", x.line, pt.Output().Dead[0].Reason)
 		}
 		s.Events++
 		if inBatch++; inBatch >= o.BatchEvents {
-			if err := flush(); err != nil {
-				return nil, err
+			return flush()
+		}
+		return nil
+	}
+	if s.Sorted {
+		// In order already: stream the file again, skipping the bad lines.
+		next := 0
+		err = eachLine(f, func(line int, _ int64, b []byte) error {
+			if next >= len(index) || int(index[next].line) != line {
+				return nil
+			}
+			if next&1023 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			next++
+			return process(index[next-1], b)
+		})
+	} else {
+		for i, x := range index {
+			if i&1023 == 0 && ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if cap(buf) < int(x.n) {
+				buf = make([]byte, x.n)
+			}
+			buf = buf[:x.n]
+			if _, err = f.ReadAt(buf, x.off); err != nil {
+				return nil, fmt.Errorf("replay: read line %d: %w", x.line, err)
+			}
+			if err = process(x, buf); err != nil {
+				break
 			}
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	for ; ci < len(complaints); ci++ {
 		if err := applyComplaint(pt, &complaints[ci], &s.eval); err != nil {

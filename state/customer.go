@@ -223,11 +223,12 @@ type Experience struct {
 	Event event.Event
 }
 
-const experienceVersion = 1
+const experienceVersion = 2
 
-// AppendExperience appends the window encoding of ev to b.
-func AppendExperience(b []byte, ev *event.Event) []byte {
-	e := enc(b).byte1(experienceVersion).str(ev.EventID).varint(ev.Time).str(ev.Journey).str(ev.Outcome)
+// AppendExperience appends the window encoding of ev, the customer's seq-th
+// experience, to b.
+func AppendExperience(b []byte, seq uint64, ev *event.Event) []byte {
+	e := enc(b).byte1(experienceVersion).uvarint(seq).str(ev.EventID).varint(ev.Time).str(ev.Journey).str(ev.Outcome)
 	e = e.uvarint(uint64(len(ev.Metrics)))
 	for _, m := range ev.Metrics {
 		e = e.str(m.Name).f64(m.Value)
@@ -239,6 +240,16 @@ func AppendExperience(b []byte, ev *event.Event) []byte {
 	return e
 }
 
+// ExperienceSeq reads the seq of an encoded window entry without decoding it.
+func ExperienceSeq(b []byte) (uint64, error) {
+	d := dec{b: b}
+	if v := d.byte1(); v != experienceVersion && d.err == nil {
+		return 0, ErrCorrupt
+	}
+	seq := d.uvarint()
+	return seq, d.done("experience seq")
+}
+
 // DecodeExperience decodes a window entry; cust is the owning customer.
 func DecodeExperience(b []byte, cust string, ev *event.Event) error {
 	d := dec{b: b}
@@ -247,6 +258,7 @@ func DecodeExperience(b []byte, cust string, ev *event.Event) error {
 	}
 	ev.Reset()
 	ev.CustomerID = cust
+	d.uvarint() // seq: see ExperienceSeq
 	ev.EventID = d.str()
 	ev.Time = d.varint()
 	ev.Journey = d.str()

@@ -7,7 +7,7 @@ import "encoding/binary"
 // kind and can be scanned, restored or dropped as a unit.
 //
 //	'c' p cust                      customer header (Customer)
-//	'e' p len(cust) cust seq        one experience of the customer's window (Experience)
+//	'e' p len(cust) cust slot       one experience of the window, in ring slot seq%window
 //	'o' p topic                     next offset to consume on topic/p
 //	'q' p name bucket               population sketch bucket of a detector
 //	'm' p                           partition meta (customer count)
@@ -33,8 +33,11 @@ func experiencePrefix(buf []byte, p int32, cust string) []byte {
 	return append(b, cust...)
 }
 
-func experienceKey(buf []byte, p int32, cust string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(experiencePrefix(buf, p, cust), seq)
+// experienceKey is the ring slot of window entry seq: each new experience
+// overwrites the one `window` places before it, so appending costs one Set
+// and leaves no tombstone behind. The entry's value carries its seq.
+func experienceKey(buf []byte, p int32, cust string, slot uint16) []byte {
+	return binary.BigEndian.AppendUint16(experiencePrefix(buf, p, cust), slot)
 }
 
 func offsetKey(p int32, topic string) []byte {

@@ -3,11 +3,13 @@
 package state
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -28,13 +30,16 @@ type Options struct {
 	MemtableBytes uint64
 	// Logger receives Pebble's own log lines at debug level. Default: discard.
 	Logger *slog.Logger
+	// DisableWAL skips Pebble's write-ahead log: only for stores that are
+	// rebuilt from scratch after a crash (replay). Default false.
+	DisableWAL bool
 }
 
 // Store is the Pebble database. It is safe for concurrent use; each
 // partition writes only its own key ranges.
 type Store struct {
 	db    *pebble.DB
-	cache interface{ Unref() }
+	noWAL bool
 }
 
 // Open opens (creating if needed) the store.
@@ -56,6 +61,7 @@ func Open(o Options) (*Store, error) {
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,
 		FS:                          o.FS,
+		DisableWAL:                  o.DisableWAL,
 		Logger:                      pebbleLogger{o.Logger},
 	}
 	// Every read is a point Get of one customer: bloom filters on every level
@@ -70,13 +76,21 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", o.Dir, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, noWAL: o.DisableWAL}, nil
 }
 
 // Close closes the store. It is safe to call twice.
 func (s *Store) Close() error {
 	if s.db == nil {
 		return nil
+	}
+	if s.noWAL {
+		// Without a WAL, only flushed memtables survive Close.
+		if err := s.db.Flush(); err != nil {
+			_ = s.db.Close()
+			s.db = nil
+			return fmt.Errorf("state: flush: %w", err)
+		}
 	}
 	err := s.db.Close()
 	s.db = nil
@@ -111,6 +125,7 @@ func (s *Store) LoadCustomer(p int32, c *Customer, keyBuf []byte) (bool, error) 
 
 // Window calls fn for the customer's stored experiences, newest first, until
 // fn returns false. Experiences still in an uncommitted batch are not seen.
+// b is only valid during the call.
 func (s *Store) Window(p int32, cust string, fn func(seq uint64, b []byte) bool) error {
 	pre := experiencePrefix(nil, p, cust)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: upperBound(pre)})
@@ -118,16 +133,32 @@ func (s *Store) Window(p int32, cust string, fn func(seq uint64, b []byte) bool)
 		return fmt.Errorf("state: window: %w", err)
 	}
 	defer it.Close()
-	for ok := it.Last(); ok; ok = it.Prev() {
-		k := it.Key()
-		if len(k) != len(pre)+8 {
-			continue
+	type slot struct {
+		seq uint64
+		b   []byte
+	}
+	var slots []slot
+	for ok := it.First(); ok; ok = it.Next() {
+		if len(it.Key()) != len(pre)+2 {
+			continue // a longer id that shares the prefix cannot: the length is in the prefix
 		}
-		if !fn(binary.BigEndian.Uint64(k[len(pre):]), it.Value()) {
+		v := it.Value()
+		seq, err := ExperienceSeq(v)
+		if err != nil {
+			return err
+		}
+		slots = append(slots, slot{seq, append([]byte(nil), v...)})
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("state: window: %w", err)
+	}
+	slices.SortFunc(slots, func(a, b slot) int { return cmp.Compare(b.seq, a.seq) })
+	for _, sl := range slots {
+		if !fn(sl.seq, sl.b) {
 			break
 		}
 	}
-	return it.Error()
+	return nil
 }
 
 // Offset returns the next offset to consume for topic/partition, or -1.
@@ -202,16 +233,12 @@ func (b *Batch) PutCustomer(c *Customer) error {
 	return b.b.Set(b.keyBuf, b.valBuf, nil)
 }
 
-// PutExperience writes window entry seq of cust; enc is its encoding.
-func (b *Batch) PutExperience(cust string, seq uint64, enc []byte) error {
-	b.keyBuf = experienceKey(b.keyBuf[:0], b.p, cust, seq)
+// PutExperience writes window entry seq of cust into its ring slot,
+// replacing the entry `window` places before it; enc is its encoding (from
+// AppendExperience with the same seq).
+func (b *Batch) PutExperience(cust string, seq uint64, window int, enc []byte) error {
+	b.keyBuf = experienceKey(b.keyBuf[:0], b.p, cust, uint16(seq%uint64(window)))
 	return b.b.Set(b.keyBuf, enc, nil)
-}
-
-// DeleteExperience removes window entry seq of cust.
-func (b *Batch) DeleteExperience(cust string, seq uint64) error {
-	b.keyBuf = experienceKey(b.keyBuf[:0], b.p, cust, seq)
-	return b.b.Delete(b.keyBuf, nil)
 }
 
 // PutOffset records the next offset to consume on topic.

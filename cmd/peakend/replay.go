@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/peakend/peakend/replay"
 )
@@ -45,17 +46,22 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		defer f.Close()
 		o.DLQ = f
 	}
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
 	s, err := replay.Run(ctx, o)
 	if err != nil {
 		return err
 	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
 	var alertsN int
 	for _, n := range s.Alerts {
 		alertsN += n
 	}
-	fmt.Fprintf(stderr, "replay: %d events, %d invalid, %d duplicates, %d customers, %d alerts in %.2fs (%.0f events/s), peak RSS %d MiB\n",
+	fmt.Fprintf(stderr, "replay: %d events, %d invalid, %d duplicates, %d customers, %d alerts in %.2fs (%.0f events/s, %.1f allocs/event), peak RSS %d MiB\n",
 		s.Events, s.Invalid, s.Duplicates, s.Customers, alertsN, s.Elapsed.Seconds(),
-		float64(s.Events)/max(s.Elapsed.Seconds(), 1e-9), peakRSSMiB())
+		float64(s.Events)/max(s.Elapsed.Seconds(), 1e-9),
+		float64(after.Mallocs-before.Mallocs)/float64(max(s.Events, 1)), peakRSSMiB())
 	if s.Invalid > 0 && *dlq == "" {
 		fmt.Fprintf(stderr, "replay: %d bad lines skipped (use --dlq FILE to keep them with their reasons)\n", s.Invalid)
 	}

@@ -242,13 +242,17 @@ format_storage() {
   log "formatted $DATA (cluster id $id)"
 }
 
-print_failure_logs() {
-  echo "---- last 40 lines of $SERVER_LOG ----" >&2
-  tail -n 40 "$SERVER_LOG" >&2 2>/dev/null || echo "(no log)" >&2
-  if [ -s "$STDOUT_LOG" ]; then
-    echo "---- last 40 lines of $STDOUT_LOG ----" >&2
-    tail -n 40 "$STDOUT_LOG" >&2 || true
-  fi
+print_failure_logs() {  # only what this start wrote (offsets taken before it)
+  local f off lines
+  for f in "$SERVER_LOG:$LOG_OFFSET" "$STDOUT_LOG:$OUT_OFFSET"; do
+    off=${f##*:}; f=${f%:*}
+    [ -f "$f" ] || continue
+    [ "$(file_size "$f")" -ge "$off" ] || off=0
+    lines=$(tail -c "+$((off + 1))" "$f" | tail -n 40)
+    [ -n "$lines" ] || continue
+    echo "---- last lines of $f ----" >&2
+    echo "$lines" >&2
+  done
 }
 
 # ---------------------------------------------------------------- commands
@@ -271,8 +275,9 @@ cmd_up() {
   write_config
   format_storage
 
-  local t0=$SECONDS offset
-  offset=$(file_size "$SERVER_LOG")
+  local t0=$SECONDS
+  LOG_OFFSET=$(file_size "$SERVER_LOG")
+  OUT_OFFSET=$(file_size "$STDOUT_LOG")
   # setsid: the broker outlives this shell and its process group (make, CI
   # steps, Ctrl-C). bash -c writes its own pid, then becomes java by exec.
   # shellcheck disable=SC2086
@@ -291,8 +296,8 @@ cmd_up() {
       print_failure_logs
       die "kafka exited during startup on 127.0.0.1:$PORT"
     fi
-    if [ "$(file_size "$SERVER_LOG")" -lt "$offset" ]; then offset=0; fi  # rotated
-    [ "$started" = 1 ] || { tail -c "+$((offset + 1))" "$SERVER_LOG" 2>/dev/null | grep -q "$STARTED_MSG" && started=1; } || true
+    if [ "$(file_size "$SERVER_LOG")" -lt "$LOG_OFFSET" ]; then LOG_OFFSET=0; fi  # rotated
+    [ "$started" = 1 ] || { tail -c "+$((LOG_OFFSET + 1))" "$SERVER_LOG" 2>/dev/null | grep -q "$STARTED_MSG" && started=1; } || true
     [ "$open" = 1 ] || { port_open 127.0.0.1 "$PORT" && open=1; } || true
     if [ "$started" = 1 ] && [ "$open" = 1 ]; then break; fi
     if [ "$SECONDS" -ge "$deadline" ]; then
@@ -380,6 +385,7 @@ cmd_topics() {
 [ $# -ge 1 ] || usage_error "missing command"
 CMD=$1; shift
 parse_opts "$@"
+if [ "$CMD" != topics ] && [ "${#ARGS[@]}" -gt 0 ]; then usage_error "unexpected argument '${ARGS[0]}'"; fi
 case $CMD in
   install) cmd_install; installed && echo "kafka jars ready in $LIBS ($(cat "$LIBS/.complete"))" ;;
   up|start) cmd_up ;;

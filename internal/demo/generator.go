@@ -24,6 +24,9 @@ type Generator struct {
 	InvalidEvery int
 	planted      int
 	again        int // customer owed a second failure (repeat), or -1
+	// Sequential visits customers in turn (0, 1, 2, ...) instead of with a
+	// skew: n events then cover n distinct customers (state fill for benchmarks).
+	Sequential bool
 }
 
 // NewGenerator returns a generator over n customers.
@@ -35,6 +38,9 @@ var tiers = []string{"bronze", "bronze", "bronze", "silver", "silver", "gold"}
 
 // customer picks a customer with a skew: a few customers are much more active.
 func (g *Generator) customer() int {
+	if g.Sequential {
+		return g.seq % g.customers
+	}
 	// Zipf-like: square a uniform draw to favour low ids.
 	u := g.rnd.Float64()
 	return int(u * u * float64(g.customers))

@@ -105,6 +105,8 @@ var badCases = []struct {
 	{"missing colon", `{"customer_id" "c1"}`, 0, "invalid JSON at byte 15: unexpected '\"'"},
 	{"bad escape", `{"customer_id":"c\x"}`, 0, "invalid JSON at byte 18: invalid escape '\\x'"},
 	{"bad unicode escape", `{"customer_id":"\u12G4"}`, 0, "invalid JSON at byte 20: unexpected 'G'"},
+	{"bad lower-case unicode escape", `{"customer_id":"\u00g0"}`, 0, "invalid JSON at byte 20: unexpected 'g'"},
+	{"control character in a long string", "{\"customer_id\":\"0123456789\x00abcdefgh\"}", 0, "invalid JSON at byte 26: control character in a string"},
 	{"control character", "{\"customer_id\":\"c\t1\"}", 0, "invalid JSON at byte 17: control character in a string"},
 	{"leading zero", base + `,"metrics":{"a":01}}`, 0, "invalid JSON at byte 87: unexpected '1'"},
 	{"bare minus", base + `,"x":-}`, 0, "invalid JSON at byte 76: unexpected '}'"},

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the Kafka integration suite needs on a fresh Debian machine,
+# as root, non-interactively: kcat, Java 17 and Maven (only if missing), then
+# the Apache Kafka jars (deploy/kafka-local/kafka.sh install, cached).
+# Idempotent; prints nothing on success unless something was installed.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export DEBIAN_FRONTEND=noninteractive
+export CI=${CI:-true}
+
+die() { echo "install-kafka-deps: $*" >&2; exit 1; }
+
+missing=()
+command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn  >/dev/null 2>&1 || missing+=(maven)
+command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get to install them"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "missing ${missing[*]}: run as root (or with sudo available)"
+    SUDO="sudo -n"
+  fi
+  log=$(mktemp)
+  trap 'rm -f "$log"' EXIT
+  if ! { $SUDO apt-get update -qq && \
+         $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } </dev/null >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    die "apt-get install ${missing[*]} failed"
+  fi
+  echo "install-kafka-deps: installed ${missing[*]}"
+fi
+
+java -version >/dev/null 2>&1 </dev/null || die "java is installed but does not run"
+
+# Quiet unless it has to download (kafka.sh prints to stderr only then).
+"$ROOT/deploy/kafka-local/kafka.sh" install </dev/null >/dev/null

@@ -1,0 +1,45 @@
+# peakend — see README.md. `make test` is what CI runs (.ci/run).
+GO ?= go
+BIN := bin/peakend
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: build demo test test-fast test-integration bench bench-micro bench-replay fuzz lint kafka-up kafka-down clean
+
+build:
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/peakend
+
+demo:
+	$(GO) run ./cmd/peakend demo
+
+# The whole suite: vet, gofmt, and every test with the race detector.
+test: lint
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-fast:
+	$(GO) test -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Benchmarks report figures; they never fail on wall-clock.
+bench: bench-micro bench-replay
+
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./internal/event/ ./detectors/ ./state/ ./engine/
+
+bench-replay:
+	scripts/bench-replay.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/event/
+
+kafka-up:
+	deploy/kafka-local/kafka.sh up
+
+kafka-down:
+	deploy/kafka-local/kafka.sh down
+
+clean:
+	rm -rf bin

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The replay benchmark of `make bench`: throughput with 1,000,000 distinct
+# customers already in state, allocations per event and peak RSS, against
+# the floor of merely decoding the same input with encoding/json.
+# Figures go to stdout; nothing here fails on wall-clock.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${PEAKEND_BENCH_CUSTOMERS:-1000000}
+EVENTS=${PEAKEND_BENCH_EVENTS:-1000000}
+work=${PEAKEND_BENCH_DIR:-$(mktemp -d /tmp/peakend-bench.XXXXXX)}
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/peakend" ./cmd/peakend
+cfg=scripts/bench.yaml
+echo "== generating $N-customer state fill and $EVENTS events"
+"$work/peakend" demo --emit "$N" --customers "$N" --sequential --every 1s --start 2026-01-01T00:00:00Z > "$work/fill.jsonl"
+"$work/peakend" demo --emit "$EVENTS" --customers "$N" --seed 2 --every 1s --start 2026-01-13T00:00:00Z > "$work/run.jsonl"
+echo "== filling state with $N customers"
+"$work/peakend" replay --config "$cfg" --input "$work/fill.jsonl" --state "$work/state" --out /dev/null
+echo "== replay of $EVENTS events over $N customers in state"
+"$work/peakend" replay --config "$cfg" --input "$work/run.jsonl" --state "$work/state" --out /dev/null 2> "$work/replay.txt"
+cat "$work/replay.txt"
+echo "== floor: decoding the same input"
+PEAKEND_FLOOR_INPUT="$work/run.jsonl" go test -count=1 -run TestDecodeFloorFile -v ./internal/event/ | grep -E 'FLOOR|FAST' | tee "$work/floor.txt"
+replay=$(sed -n 's/.*(\([0-9]*\) events\/s.*/\1/p' "$work/replay.txt" | head -1)
+floor=$(sed -n 's/.*FLOOR encoding\/json \([0-9]*\) events\/s/\1/p' "$work/floor.txt")
+awk -v r="$replay" -v f="$floor" 'BEGIN { printf "== replay / encoding-json floor = %.2f (goal: at least 0.5)\n", r / f }'

@@ -1,0 +1,296 @@
+package state_test
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/state"
+)
+
+// fullCustomer has every ring at its limit, through the Push methods.
+func fullCustomer(id string) state.Customer {
+	c := state.Customer{ID: id, Seq: 1 << 40, FirstAt: -5, LastAt: math.MaxInt64, Tier: "gold", Value: 1234.5,
+		Complaint: 1_700_000_000_000_000_000, WorstBad: 1, WorstAt: 42, LastBad: 0.4}
+	for i := range 60 {
+		c.Remember(hash(i), 50)
+		c.PushSeries("delivery/delay_hours", float64(i))
+		c.PushSeries("support_call/wait_seconds", -float64(i)/3)
+		c.PushBad(state.Mark{Time: int64(i) * 1e9, Journey: "checkout", Outcome: "failed", Seq: uint64(i)})
+		c.PushAlert(state.AlertRef{ID: fmt.Sprintf("a%02d", i), Detector: "late_delivery", Severity: uint8(i % 4),
+			Time: int64(i), Reason: "Delivery arrived 4.2 days late — worse than 99.6% of deliveries"})
+	}
+	c.Cooldown = c.Alerts[len(c.Alerts)-1]
+	return c
+}
+
+func hash(i int) uint64 { return uint64(i) * 0x9e3779b97f4a7c15 }
+
+func customerCases() []struct {
+	name string
+	c    state.Customer
+} {
+	return []struct {
+		name string
+		c    state.Customer
+	}{
+		{"empty", state.Customer{ID: "c"}},
+		{"no id", state.Customer{}},
+		{"header only", state.Customer{ID: "cust-1", Seq: 3, FirstAt: 1, LastAt: 2, Tier: "silver", Value: 300}},
+		{"negative times and extremes", state.Customer{ID: "x", Seq: math.MaxUint64, FirstAt: math.MinInt64,
+			LastAt: -1, Value: math.Inf(1), WorstBad: math.SmallestNonzeroFloat64, WorstAt: math.MinInt64, LastBad: -0.5}},
+		{"one of each", state.Customer{ID: "c2", Seq: 1, Recent: []uint64{math.MaxUint64},
+			Series: []state.Series{{Key: "delivery/delay_hours", Values: []float64{1.5}}},
+			Bad:    []state.Mark{{Time: 7, Journey: "playback", Outcome: "dropped", Seq: 1}},
+			Alerts: []state.AlertRef{{ID: "id", Detector: "d", Severity: 3, Time: 7, Reason: "r"}},
+			Cooldown: state.AlertRef{ID: "id", Detector: "d", Severity: 3, Time: 7, Reason: "r"}}},
+		{"series without values", state.Customer{ID: "c3", Series: []state.Series{{Key: "k", Values: []float64{}}}}},
+		{"unicode", state.Customer{ID: "Zoë-東京-🙂", Tier: "or ✨", Series: []state.Series{{Key: "livraison/retard_h€", Values: []float64{2}}},
+			Bad:      []state.Mark{{Journey: "ünïcode", Outcome: "échoué"}},
+			Cooldown: state.AlertRef{ID: "🙂", Reason: "Livraison arrivée 4,2 jours en retard — pire que 99,6 %"}}},
+		{"full rings", fullCustomer("full")},
+	}
+}
+
+func TestCustomerRoundTrip(t *testing.T) {
+	for _, tc := range customerCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.c.AppendBinary(nil)
+			got := state.Customer{ID: tc.c.ID}
+			require.NoError(t, got.UnmarshalBinary(b))
+			require.Equal(t, tc.c, got)
+
+			// Appending to a non-empty buffer leaves the prefix alone.
+			pre := []byte("prefix")
+			b2 := tc.c.AppendBinary(pre)
+			require.Equal(t, "prefix", string(b2[:6]))
+			require.Equal(t, b, b2[6:])
+
+			// Decoding into a used value replaces everything but the ID.
+			used := fullCustomer(tc.c.ID)
+			require.NoError(t, used.UnmarshalBinary(b))
+			require.Equal(t, tc.c, used)
+		})
+	}
+}
+
+func TestCustomerFullRingsStayBounded(t *testing.T) {
+	c := fullCustomer("full")
+	require.Len(t, c.Recent, 50)
+	require.Len(t, c.Series, 2)
+	for _, s := range c.Series {
+		require.Len(t, s.Values, state.MaxSeriesValues)
+	}
+	require.Equal(t, float64(59), c.Series[0].Values[state.MaxSeriesValues-1], "newest last")
+	require.Equal(t, float64(60-state.MaxSeriesValues), c.Series[0].Values[0], "oldest first")
+	require.Len(t, c.Bad, state.MaxBadMarks)
+	require.Equal(t, uint64(59), c.Bad[state.MaxBadMarks-1].Seq)
+	require.Len(t, c.Alerts, state.MaxAlertRefs)
+	require.Equal(t, "a59", c.Alerts[state.MaxAlertRefs-1].ID)
+	require.Equal(t, "a55", c.Alerts[0].ID)
+	require.True(t, c.Seen(hash(59)))
+	require.False(t, c.Seen(hash(9)), "forgotten after the window")
+	// The header stays small whatever the history: a few hundred bytes plus the dedup hashes.
+	require.Less(t, len(c.AppendBinary(nil)), 2048)
+
+	// A window shrunk by reconfiguration trims the dedup ring.
+	c.Remember(1, 3)
+	require.Len(t, c.Recent, 3)
+	require.Equal(t, uint64(1), c.Recent[2])
+}
+
+func TestCustomerTruncatedIsCorrupt(t *testing.T) {
+	for _, tc := range customerCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.c.AppendBinary(nil)
+			for i := range len(b) {
+				c := state.Customer{ID: tc.c.ID}
+				err := c.UnmarshalBinary(b[:i:i])
+				require.ErrorIs(t, err, state.ErrCorrupt, "truncated at %d of %d", i, len(b))
+				require.Equal(t, tc.c.ID, c.ID)
+			}
+		})
+	}
+}
+
+func TestCustomerBadVersion(t *testing.T) {
+	full := fullCustomer("x")
+	b := full.AppendBinary(nil)
+	for _, v := range []byte{0, 2, 0xff} {
+		b[0] = v
+		var c state.Customer
+		require.ErrorIs(t, c.UnmarshalBinary(b), state.ErrCorrupt, "version %d", v)
+	}
+}
+
+func TestCustomerHugeCountsDoNotAllocate(t *testing.T) {
+	// A version byte, then header fields, then a count claiming 2^62 entries.
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{
+		{"recent", append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, uvarint(1<<62)...)},
+		{"series", append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, uvarint(1<<62)...)},
+		{"series values", append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0}, uvarint(1<<62)...)},
+		{"string", append([]byte{1, 0, 0, 0}, uvarint(1<<62)...)},
+		// Half a million empty series, then nothing: the worst amplification a valid prefix allows.
+		{"many small series", append(append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, uvarint(1<<19)...),
+			make([]byte, 1<<20)...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c state.Customer
+			allocated := allocatedBytes(func() {
+				require.ErrorIs(t, c.UnmarshalBinary(tc.b), state.ErrCorrupt)
+			})
+			require.Less(t, allocated, uint64(64*len(tc.b)+1<<16), "allocated for %d input bytes", len(tc.b))
+		})
+	}
+}
+
+func uvarint(v uint64) []byte {
+	var b []byte
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+func allocatedBytes(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+func FuzzCustomerDecode(f *testing.F) {
+	for _, tc := range customerCases() {
+		f.Add(tc.c.AppendBinary(nil))
+	}
+	f.Add([]byte{})
+	f.Add([]byte{1})
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := state.Customer{ID: "fuzz"}
+		err := c.UnmarshalBinary(b)
+		if err != nil {
+			require.ErrorIs(t, err, state.ErrCorrupt)
+			return
+		}
+		require.Equal(t, "fuzz", c.ID)
+		// Whatever decoded is bounded by the input...
+		require.LessOrEqual(t, len(c.Recent)*8, len(b))
+		require.LessOrEqual(t, len(c.Series)*2, len(b))
+		require.LessOrEqual(t, len(c.Bad)*4, len(b))
+		require.LessOrEqual(t, len(c.Alerts)*5, len(b))
+		// ...and survives a second round trip unchanged (NaNs compared by bits).
+		again := state.Customer{ID: "fuzz"}
+		require.NoError(t, again.UnmarshalBinary(c.AppendBinary(nil)))
+		require.Equal(t, c.AppendBinary(nil), again.AppendBinary(nil))
+	})
+}
+
+func experienceCases() []struct {
+	name string
+	ev   event.Event
+} {
+	return []struct {
+		name string
+		ev   event.Event
+	}{
+		{"minimal", event.Event{Time: 1, Journey: "delivery"}},
+		{"zero time, negative time", event.Event{Time: -1_000_000_000, Journey: "j"}},
+		{"full", event.Event{EventID: "ev-1", Time: 1_767_225_600_000_000_000, Journey: "delivery", Outcome: "delivered",
+			Metrics: []event.Metric{{Name: "delay_hours", Value: 4.25}, {Name: "neg", Value: -1e300}, {Name: "zero", Value: 0}},
+			Attrs:   []event.Attr{{Key: "order_id", Value: "o-1"}, {Key: "promised_by", Value: "2026-01-02T00:00:00Z"}, {Key: "empty", Value: ""}}}},
+		{"unicode", event.Event{EventID: "évènement-🙂", Time: 5, Journey: "livraison", Outcome: "échoué",
+			Metrics: []event.Metric{{Name: "retard_€", Value: 1}}, Attrs: []event.Attr{{Key: "région", Value: "北"}}}},
+		{"many metrics", func() event.Event {
+			ev := event.Event{Time: 9, Journey: "j"}
+			for i := range 100 {
+				ev.Metrics = append(ev.Metrics, event.Metric{Name: fmt.Sprint("m", i), Value: float64(i)})
+				ev.Attrs = append(ev.Attrs, event.Attr{Key: fmt.Sprint("a", i), Value: fmt.Sprint(i)})
+			}
+			return ev
+		}()},
+	}
+}
+
+func TestExperienceRoundTrip(t *testing.T) {
+	for _, tc := range experienceCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.ev
+			in.CustomerID = "cust-é"
+			b := state.AppendExperience(nil, 77, &in)
+			seq, err := state.ExperienceSeq(b)
+			require.NoError(t, err)
+			require.Equal(t, uint64(77), seq)
+
+			// The decoded event reuses slices; Tier and Value are not part of the window.
+			got := event.Event{Tier: "stale", Value: 3, HasValue: true,
+				Metrics: make([]event.Metric, 0, 4), Attrs: make([]event.Attr, 0, 4)}
+			require.NoError(t, state.DecodeExperience(b, "cust-é", &got))
+			normalise(&got)
+			normalise(&in)
+			require.Equal(t, in, got)
+
+			// The prefix of the buffer is kept.
+			b2 := state.AppendExperience([]byte{0xAA}, 77, &tc.ev)
+			require.Equal(t, byte(0xAA), b2[0])
+			require.Equal(t, b, b2[1:])
+		})
+	}
+}
+
+// normalise makes empty slices nil, so that reuse of capacity does not matter.
+func normalise(ev *event.Event) {
+	if len(ev.Metrics) == 0 {
+		ev.Metrics = nil
+	}
+	if len(ev.Attrs) == 0 {
+		ev.Attrs = nil
+	}
+}
+
+func TestExperienceTruncatedIsCorrupt(t *testing.T) {
+	for _, tc := range experienceCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			b := state.AppendExperience(nil, 1<<40, &tc.ev)
+			for i := range len(b) {
+				var ev event.Event
+				err := state.DecodeExperience(b[:i:i], "c", &ev)
+				require.ErrorIs(t, err, state.ErrCorrupt, "truncated at %d of %d", i, len(b))
+				if i <= 6 { // version byte and the seq's varint
+					_, err = state.ExperienceSeq(b[:i:i])
+					require.ErrorIs(t, err, state.ErrCorrupt, "seq truncated at %d", i)
+				}
+			}
+			b[0] = 0xff
+			var ev event.Event
+			require.ErrorIs(t, state.DecodeExperience(b, "c", &ev), state.ErrCorrupt)
+		})
+	}
+}
+
+func FuzzExperienceDecode(f *testing.F) {
+	for _, tc := range experienceCases() {
+		f.Add(state.AppendExperience(nil, 3, &tc.ev))
+	}
+	f.Add([]byte{2, 1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ev event.Event
+		if err := state.DecodeExperience(b, "c", &ev); err != nil {
+			require.ErrorIs(t, err, state.ErrCorrupt)
+			return
+		}
+		require.Equal(t, "c", ev.CustomerID)
+		require.LessOrEqual(t, len(ev.Metrics)*9, len(b))
+		require.LessOrEqual(t, len(ev.Attrs)*2, len(b))
+	})
+}
