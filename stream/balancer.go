@@ -34,15 +34,41 @@ type coMember struct {
 	members []kmsg.JoinGroupResponseMember
 }
 
+// Balance satisfies kgo.GroupMemberBalancer; franz-go calls BalanceOrError
+// instead (the built-in balancers panic in Balance).
 func (m *coMember) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
+	plan, _ := m.BalanceOrError(topics)
+	return plan
+}
+
+// SetBalanceInfo passes the group's information on to the inner balancer.
+func (m *coMember) SetBalanceInfo(info kgo.BalanceInfo) {
+	if ib, ok := m.inner.(kgo.GroupMemberBalancerInfo); ok {
+		ib.SetBalanceInfo(info)
+	}
+}
+
+func (m *coMember) balanceInner(topics map[string]int32) (kgo.IntoSyncAssignment, error) {
+	if ib, ok := m.inner.(kgo.GroupMemberBalancerOrError); ok {
+		return ib.BalanceOrError(topics)
+	}
+	return m.inner.Balance(topics), nil
+}
+
+// BalanceOrError implements kgo.GroupMemberBalancerOrError: the lead topic
+// is balanced by the inner balancer, and every companion topic mirrors it.
+func (m *coMember) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAssignment, error) {
 	leadN, ok := topics[m.lead]
 	if !ok {
-		return m.inner.Balance(topics) // nothing to align with
+		return m.balanceInner(topics) // nothing to align with
 	}
-	plan := m.inner.Balance(map[string]int32{m.lead: leadN})
+	plan, err := m.balanceInner(map[string]int32{m.lead: leadN})
+	if err != nil {
+		return nil, err
+	}
 	bp, ok := plan.(*kgo.BalancePlan)
 	if !ok {
-		return plan
+		return plan, nil
 	}
 	byID := make(map[string]*kmsg.JoinGroupResponseMember, len(m.members))
 	for i := range m.members {
@@ -66,5 +92,5 @@ func (m *coMember) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
 			bp.AddPartitions(byID[member], topic, mirror)
 		}
 	}
-	return bp
+	return bp, nil
 }
