@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/peakend
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-fast test-integration bench bench-micro bench-replay fuzz lint kafka-up kafka-down clean
+.PHONY: build demo test test-fast bench bench-micro bench-replay fuzz lint kafka-up kafka-down kafka-wipe clean
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/peakend
@@ -35,11 +35,18 @@ bench-replay:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/event/
 
+KAFKA_PORT ?= 9092
+
+# A real single-node Kafka (KRaft) from Maven Central jars, with peakend's topics.
 kafka-up:
-	deploy/kafka-local/kafka.sh up
+	deploy/kafka-local/kafka.sh up --port $(KAFKA_PORT)
+	deploy/kafka-local/kafka.sh topics --port $(KAFKA_PORT)
 
 kafka-down:
-	deploy/kafka-local/kafka.sh down
+	deploy/kafka-local/kafka.sh down --port $(KAFKA_PORT)
+
+kafka-wipe:
+	deploy/kafka-local/kafka.sh down --port $(KAFKA_PORT) --wipe
 
 clean:
 	rm -rf bin

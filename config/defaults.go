@@ -56,7 +56,7 @@ func (c *Config) ApplyDefaults() {
 	setString(&s.Dir, "./peakend-data")
 	setDuration(&s.Retention, 2160*time.Hour)
 	setInt(&s.Window, 50)
-	setInt(&s.CacheMiB, 128)
+	setInt(&s.CacheMiB, 64)
 	setInt(&s.MemtableMiB, 32)
 
 	setString(&c.HTTP.Listen, ":8080")

@@ -170,7 +170,7 @@ func (p *Partition) Experience(r *Record) error {
 	c := &en.c
 
 	// Drop exact redeliveries: the same event_id (or, without one, the same
-	// record position) among this customer's window.
+	// record position) among this customer's last state.MaxRecent events.
 	var h uint64
 	if ev.EventID != "" {
 		h = xxhash.Sum64String("id\x00" + ev.EventID)
@@ -198,7 +198,7 @@ func (p *Partition) Experience(r *Record) error {
 	if err := p.batch.PutExperience(c.ID, c.Seq, p.e.window, p.arena[start:]); err != nil {
 		return err
 	}
-	c.Remember(h, p.e.window)
+	c.Remember(h, state.MaxRecent)
 	if c.FirstAt == 0 {
 		c.FirstAt = ev.Time
 	}

@@ -3,6 +3,7 @@ package state_test
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 
@@ -293,4 +294,45 @@ func FuzzExperienceDecode(f *testing.F) {
 		require.LessOrEqual(t, len(ev.Metrics)*9, len(b))
 		require.LessOrEqual(t, len(ev.Attrs)*2, len(b))
 	})
+}
+
+// TestDecodeMutations flips random bytes of valid encodings: decoding must
+// fail with ErrCorrupt or succeed, never panic (a deterministic complement
+// to the fuzz tests, run on every go test).
+func TestDecodeMutations(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var valid [][]byte
+	for _, tc := range customerCases() {
+		valid = append(valid, tc.c.AppendBinary(nil))
+	}
+	var exps [][]byte
+	for _, tc := range experienceCases() {
+		exps = append(exps, state.AppendExperience(nil, 9, &tc.ev))
+	}
+	mutate := func(b []byte) []byte {
+		b = append([]byte(nil), b...)
+		for range 1 + rnd.IntN(4) {
+			switch i := rnd.IntN(len(b)); rnd.IntN(3) {
+			case 0:
+				b[i] = byte(rnd.Uint32())
+			case 1:
+				b[i] = 0xff
+			default:
+				b = b[:i+1]
+			}
+		}
+		return b
+	}
+	for range 20000 {
+		b := mutate(valid[rnd.IntN(len(valid))])
+		var c state.Customer
+		if err := c.UnmarshalBinary(b); err != nil {
+			require.ErrorIs(t, err, state.ErrCorrupt)
+		}
+		e := mutate(exps[rnd.IntN(len(exps))])
+		var ev event.Event
+		if err := state.DecodeExperience(e, "c", &ev); err != nil {
+			require.ErrorIs(t, err, state.ErrCorrupt)
+		}
+	}
 }

@@ -14,6 +14,11 @@ const (
 	MaxBadMarks = 16
 	// MaxAlertRefs is how many recent alerts are kept for /customers/{id}.
 	MaxAlertRefs = 5
+	// MaxRecent is how many recent event identities a customer remembers to
+	// drop exact redeliveries. Redeliveries (producer retries, a replayed
+	// batch) arrive close together; 16 keeps the header small, which is
+	// what every event reads and writes.
+	MaxRecent = 16
 )
 
 // Customer is one customer's header: everything the detectors need on every
@@ -26,7 +31,7 @@ type Customer struct {
 	LastAt   int64  // highest event time seen (unix ns)
 	Tier     string
 	Value    float64
-	Recent   []uint64 // identity hashes of the last window's events, oldest first (dedup)
+	Recent   []uint64 // identity hashes of the last MaxRecent events, oldest first (dedup)
 	Series   []Series // recent values per journey/metric tracked by baseline detectors
 	Bad      []Mark   // recent bad experiences, oldest first (repeat detectors)
 	Alerts   []AlertRef

@@ -67,7 +67,7 @@ parse_opts() {
     esac
   done
   case $PORT in ''|*[!0-9]*) usage_error "bad port '$PORT'" ;; esac
-  [ "$PORT" -ge 1 ] && [ "$PORT" -le 65534 ] || usage_error "bad port '$PORT'"
+  if [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65534 ]; then usage_error "bad port '$PORT'"; fi
   CONTROLLER_PORT=${PEAKEND_KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
   case $CONTROLLER_PORT in ''|*[!0-9]*) usage_error "bad PEAKEND_KAFKA_CONTROLLER_PORT '$CONTROLLER_PORT'" ;; esac
   [ "$CONTROLLER_PORT" != "$PORT" ] || usage_error "controller port and client port are both $PORT"
@@ -144,7 +144,10 @@ running_pid() {  # prints the broker pid for this port, or fails
   local p
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
-    if is_kafka_pid "$p"; then echo "$p"; return 0; fi
+    if is_kafka_pid "$p"; then
+      echo "$p" >"$PIDFILE" 2>/dev/null || true
+      echo "$p"; return 0
+    fi
   done
   return 1
 }
@@ -280,7 +283,7 @@ cmd_up() {
   OUT_OFFSET=$(file_size "$STDOUT_LOG")
   # setsid: the broker outlives this shell and its process group (make, CI
   # steps, Ctrl-C). bash -c writes its own pid, then becomes java by exec.
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086,SC2016
   PEAKEND_PIDFILE=$PIDFILE setsid bash -c 'echo $$ >"$PEAKEND_PIDFILE"; exec "$@"' kafka \
     "$JAVA" $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
     -Djava.awt.headless=true \
