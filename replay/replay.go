@@ -104,7 +104,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer pt.Close()
+	ptClosed := false
+	defer func() {
+		if !ptClosed {
+			pt.Close()
+		}
+	}()
 
 	s := &Summary{}
 	s.eval.init(o.Config)
@@ -126,7 +131,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		if err := dec.Decode(b, &ev); err != nil {
 			s.Invalid++
-			return writeDead(o.DLQ, line, err, b)
+			return writeDead(o.DLQ, line, "", err, b)
 		}
 		if n := len(index); n > 0 && ev.Time < index[n-1].t {
 			s.Sorted = false
@@ -233,6 +238,15 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	_, _, dup, _ := pt.Stats()
 	s.Duplicates = int(dup)
+	// Close explicitly: without a WAL, Close flushes the last memtable, and
+	// a kept --state directory must not be silently incomplete.
+	ptClosed = true
+	if err := pt.Close(); err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	if err := store.Close(); err != nil {
+		return nil, err
+	}
 	s.Elapsed = time.Since(start)
 	return s, nil
 }
@@ -301,7 +315,10 @@ type deadLine struct {
 	Record string `json:"record"`
 }
 
-func writeDead(w io.Writer, line int, err error, b []byte) error {
+// writeDead writes a bad line to the DLQ. file is "" for the events file,
+// else it prefixes the reason ("complaints: ..."), so that line numbers of
+// different files cannot be confused.
+func writeDead(w io.Writer, line int, file string, err error, b []byte) error {
 	if w == nil {
 		return nil
 	}
@@ -309,6 +326,9 @@ func writeDead(w io.Writer, line int, err error, b []byte) error {
 	var ie *event.Error
 	if errors.As(err, &ie) {
 		reason = ie.Reason
+	}
+	if file != "" {
+		reason = file + ": " + reason
 	}
 	out, _ := json.Marshal(deadLine{Line: line, Error: reason, Record: string(b)})
 	if _, err := w.Write(append(out, '\n')); err != nil {

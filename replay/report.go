@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -36,13 +37,13 @@ func readComplaints(o Options, s *Summary) ([]complaint, error) {
 	defer f.Close()
 	var cs []complaint
 	err = eachLine(f, func(line int, _ int64, b []byte) error {
-		if len(b) == 0 {
+		if len(bytes.TrimSpace(b)) == 0 { // blank lines are skipped, as in the events file
 			return nil
 		}
 		c, err := event.DecodeComplaint(b, o.Config.Events.MaxBytes)
 		if err != nil {
 			s.Invalid++
-			return writeDead(o.DLQ, line, fmt.Errorf("complaints: %w", err), b)
+			return writeDead(o.DLQ, line, "complaints", err, b)
 		}
 		cs = append(cs, complaint{t: c.Time, line: line, raw: append([]byte(nil), b...), cust: c.CustomerID})
 		return nil

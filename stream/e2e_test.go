@@ -103,8 +103,10 @@ func TestExactAlertsEndToEnd(t *testing.T) {
 	}
 	require.Len(t, parts, testkit.Partitions, "events should spread over every partition")
 
+	began := time.Now()
 	a := testkit.StartApp(t, app.Options{Config: cfg})
 	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 60*time.Second, cfg.Kafka.Topics.Experiences)
+	t.Logf("pipeline consumed %d events in %s", events, time.Since(began))
 
 	_, body := testkit.Get(t, a.Addr, "/metrics")
 	processed, _ := testkit.Metric(body, "peakend_events_total", "result", "processed")
@@ -120,7 +122,9 @@ func TestExactAlertsEndToEnd(t *testing.T) {
 	inMetric, _ := testkit.Metric(body, "peakend_alerts_total")
 	require.EqualValues(t, len(live), inMetric, "peakend_alerts_total")
 
+	began = time.Now()
 	want := testkit.Replay(t, cfg, recs)
+	t.Logf("replay took %s", time.Since(began))
 	everyDetector(t, cfg, want)
 	sameAlerts(t, want, live)
 
@@ -147,8 +151,8 @@ func TestStopAndRestart(t *testing.T) {
 	watch := testkit.Client(t, brokers, kgo.ConsumeTopics(cfg.Kafka.Topics.Alerts))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	fs := watch.PollRecords(ctx, 1) // as soon as an alert arrives
-	cancel()
 	require.NoError(t, ctx.Err(), "no alert within 30s")
+	cancel()
 	require.NotEmpty(t, fs.Records())
 	took := a.Stop(t, 10*time.Second)
 	watch.Close()
@@ -206,6 +210,73 @@ func TestStopAndRestart(t *testing.T) {
 		customers += n
 	}
 	require.EqualValues(t, len(perCustomer), customers, "customer count in state")
+}
+
+// TestOffsetsCommittedOnStop: a clean stop commits the consumer group's
+// offsets up to what was processed, so that whichever instance takes the
+// partitions next (and monitoring) starts where this one stopped. Commits
+// are left at franz-go's default 5s interval.
+func TestOffsetsCommittedOnStop(t *testing.T) {
+	t.Parallel()
+	brokers := testkit.Cluster(t)
+	cfg := perCustomerConfig(t, brokers)
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	recs := testkit.Generate(2000, 100, seed+5, start, 10*time.Second)
+	testkit.Produce(t, testkit.Client(t, brokers), cfg.Kafka.Topics.Experiences, recs)
+	a := testkit.StartApp(t, app.Options{Config: cfg, ClientOpts: []kgo.Opt{}})
+	testkit.Eventually(t, 30*time.Second, "all events processed", func() bool {
+		_, body := testkit.Get(t, a.Addr, "/metrics")
+		n, _ := testkit.Metric(body, "peakend_events_total", "result", "processed")
+		return int(n) == len(recs)
+	})
+	a.Stop(t, 10*time.Second)
+	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, time.Second, cfg.Kafka.Topics.Experiences)
+}
+
+// TestTwoInstances: two pipelines in one consumer group, each with its own
+// state, split the partitions, complaints co-partitioned with experiences,
+// and together give replay's alerts.
+func TestTwoInstances(t *testing.T) {
+	t.Parallel()
+	brokers := testkit.Cluster(t)
+	cfg1 := perCustomerConfig(t, brokers)
+	cfg2 := perCustomerConfig(t, brokers) // same group, another state dir
+	exp, comp := cfg1.Kafka.Topics.Experiences, cfg1.Kafka.Topics.Complaints
+	a1 := testkit.StartApp(t, app.Options{Config: cfg1})
+	a2 := testkit.StartApp(t, app.Options{Config: cfg2})
+
+	// Wait for the group to settle: two members, each with its own
+	// experiences partitions and the complaints partitions of the same numbers.
+	testkit.Eventually(t, 30*time.Second, "two members sharing the partitions", func() bool {
+		as := testkit.Assignment(t, brokers, cfg1.Kafka.Group)
+		if len(as) != 2 {
+			return false
+		}
+		seen := map[int32]bool{}
+		for _, tps := range as {
+			if len(tps[exp]) == 0 || !slices.Equal(tps[exp], tps[comp]) {
+				return false
+			}
+			for _, p := range tps[exp] {
+				seen[p] = true
+			}
+		}
+		return len(seen) == testkit.Partitions
+	})
+	t.Logf("assignment: %v", testkit.Assignment(t, brokers, cfg1.Kafka.Group))
+
+	recs := testkit.Generate(events/2, customers, seed+3, start, 10*time.Second)
+	testkit.Produce(t, testkit.Client(t, brokers), exp, recs)
+	testkit.WaitConsumed(t, brokers, cfg1.Kafka.Group, 60*time.Second, exp)
+	a1.Stop(t, 10*time.Second)
+	a2.Stop(t, 10*time.Second)
+
+	live := testkit.Alerts(t, testkit.ReadTopic(t, brokers, cfg1.Kafka.Topics.Alerts))
+	_, dup := testkit.ByID(live)
+	require.Zero(t, dup)
+	want := testkit.Replay(t, cfg1, recs)
+	everyDetector(t, cfg1, want)
+	sameAlerts(t, want, live)
 }
 
 // TestDLQ mixes bad records with good ones: each bad record must reach the

@@ -96,7 +96,7 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
 		kgo.OnPartitionsAssigned(r.assigned),
 		kgo.OnPartitionsRevoked(r.revoked),
-		kgo.OnPartitionsLost(r.revoked),
+		kgo.OnPartitionsLost(r.lost),
 		kgo.ProducerLinger(0),
 	}
 	return append(opts, r.o.ClientOpts...)
@@ -139,7 +139,22 @@ func (r *Runner) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 	r.setReady(true)
 }
 
-func (r *Runner) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+// revoked commits the offsets marked so far (every cycle is marked before it
+// allows a rebalance) and closes the revoked partitions. Setting this
+// callback replaces franz-go's default one, which is that commit: without
+// it, the next owner of a partition, and monitoring, would start from the
+// last periodic commit, and a clean stop would commit nothing.
+func (r *Runner) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	if err := cl.CommitMarkedOffsets(ctx); err != nil {
+		r.log.Warn("commit offsets on revoke", "err", err)
+	}
+	r.drop(revoked)
+}
+
+// lost closes partitions lost to a group error; a commit could not succeed.
+func (r *Runner) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) { r.drop(lost) }
+
+func (r *Runner) drop(revoked map[string][]int32) {
 	exp, _ := r.topics()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -183,6 +198,9 @@ func (r *Runner) updateGauges() {
 func (r *Runner) Run(ctx context.Context) error {
 	cfg := r.o.Config
 	if err := EnsureTopics(ctx, cfg, r.log); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: a clean stop
+		}
 		return err
 	}
 	cl, err := kgo.NewClient(r.clientOpts()...)
@@ -200,27 +218,49 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.mu.Unlock()
 	}()
 	r.log.Info("consuming", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.Group, "topic", cfg.Kafka.Topics.Experiences)
+	// A cycle in hand when ctx is cancelled still finishes (its alerts are
+	// produced and its state committed), within ShutdownGrace.
+	cctx, stop := graceful(ctx, ShutdownGrace)
+	defer stop()
 	for {
 		fetches := cl.PollRecords(ctx, r.o.MaxPollRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			// The records in hand may have been fetched before the cancel:
 			// process them too, so that shutdown loses no work.
-			if err := r.cycle(context.WithoutCancel(ctx), cl, fetches); err != nil {
-				return err
-			}
-			return nil
+			return r.cycle(cctx, cl, fetches)
 		}
-		if err := r.cycle(ctx, cl, fetches); err != nil {
+		if err := r.cycle(cctx, cl, fetches); err != nil {
 			return err
 		}
 	}
 }
 
+// ShutdownGrace bounds how long a cycle may go on after Run's context is
+// cancelled: the produce of its alerts waits at most this long for the
+// broker. A cycle cut short is not committed, and is done again on restart.
+var ShutdownGrace = 15 * time.Second
+
+// graceful returns a context that is not cancelled with ctx, but grace
+// after it.
+func graceful(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var timer atomic.Pointer[time.Timer]
+	stop := context.AfterFunc(ctx, func() { timer.Store(time.AfterFunc(grace, cancel)) })
+	return gctx, func() {
+		stop()
+		if t := timer.Load(); t != nil {
+			t.Stop()
+		}
+		cancel()
+	}
+}
+
 type work struct {
-	pt   *engine.Partition
-	recs []*kgo.Record
-	hwm  map[string]int64
-	err  error
+	pt    *engine.Partition
+	recs  []*kgo.Record // experiences, then all records in processing order
+	comps []*kgo.Record // complaints
+	hwm   map[string]int64
+	err   error
 }
 
 // cycle processes one poll: records per partition (partitions in parallel),
@@ -256,11 +296,21 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 			w = &work{pt: pt, hwm: map[string]int64{}}
 			byPart[ftp.Partition] = w
 		}
-		w.recs = append(w.recs, ftp.Records...)
+		if ftp.Topic == comp {
+			w.comps = append(w.comps, ftp.Records...)
+		} else {
+			w.recs = append(w.recs, ftp.Records...)
+		}
 		w.hwm[ftp.Topic] = ftp.HighWatermark
 	})
 	if len(byPart) == 0 {
 		return nil
+	}
+	for _, w := range byPart {
+		// Experiences and complaints of one partition are joined in
+		// timestamp order, as Kafka Streams does, so that a complaint
+		// counts for the experiences after it (complained_before).
+		w.recs = mergeByTimestamp(w.recs, w.comps, comp)
 	}
 	var wg sync.WaitGroup
 	for _, w := range byPart {
@@ -330,6 +380,26 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 }
 
 func cfg(r *Runner) *config.Config { return r.o.Config }
+
+// mergeByTimestamp merges two record lists, each in offset order, into one
+// in timestamp order that keeps each list's own order; on equal timestamps,
+// records of topic first go first (a complaint precedes the experiences of
+// its time, as in replay).
+func mergeByTimestamp(a, b []*kgo.Record, first string) []*kgo.Record {
+	if len(a) == 0 || len(b) == 0 {
+		return append(a, b...)
+	}
+	out := make([]*kgo.Record, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		ta, tb := a[0].Timestamp, b[0].Timestamp
+		if ta.Before(tb) || (ta.Equal(tb) && a[0].Topic == first) {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
 
 func (r *Runner) process(w *work, exp, comp string, fetched time.Time) error {
 	for _, kr := range w.recs {

@@ -12,7 +12,7 @@ import (
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "peakend demo [--listen :8080] [--rate 300] [--customers 5000] [--emit N [--start RFC3339] [--every 10s]]", stderr)
+	fs := newFlags("demo", "peakend demo [--listen :8080] [--rate 300] [--customers 5000] [--emit N [--start RFC3339] [--every 10s]]", stdout, stderr)
 	listen := fs.String("listen", ":8080", "HTTP address for /metrics, /healthz, /readyz, /customers/{id}")
 	rate := fs.Int("rate", 300, "synthetic events per second")
 	customers := fs.Int("customers", 5000, "synthetic customers")

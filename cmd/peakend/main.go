@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -64,7 +65,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "run":
-		err = cmdRun(ctx, rest, stderr)
+		err = cmdRun(ctx, rest, stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, rest, stdout, stderr)
 	case "replay":
@@ -104,25 +105,41 @@ func oneLine(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
-func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+// flags is a command's flag set. Asked for (--help), its usage goes to
+// standard output, like `peakend --help`; a bad flag is one line on
+// standard error.
+type flags struct {
+	*flag.FlagSet
+	stdout io.Writer
+}
+
+func newFlags(name, usage string, stdout, stderr io.Writer) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", usage)
 		fs.PrintDefaults()
 	}
-	return fs
+	return &flags{FlagSet: fs, stdout: stdout}
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+func parse(fs *flags, args []string) error {
+	// The flag package prints the usage for --help and for every bad flag:
+	// keep it for --help only.
+	var out bytes.Buffer
+	stderr := fs.Output()
+	fs.SetOutput(&out)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			_, _ = fs.stdout.Write(out.Bytes())
 			return err
 		}
-		return usageError{err}
+		return usagef("%v (see peakend %s --help)", err, fs.Name())
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %q (see peakend %s --help)", fs.Arg(0), fs.Name())
 	}
 	return nil
 }
@@ -155,7 +172,7 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("validate", "peakend validate --config FILE", stderr)
+	fs := newFlags("validate", "peakend validate --config FILE", stdout, stderr)
 	path := fs.String("config", "", "configuration file (YAML)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -169,7 +186,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdVersion(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("version", "peakend version", stderr)
+	fs := newFlags("version", "peakend version", stdout, stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

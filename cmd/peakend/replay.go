@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,7 +12,7 @@ import (
 )
 
 func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("replay", "peakend replay --config FILE --input EVENTS.jsonl [--complaints FILE.jsonl] [--out ALERTS.jsonl] [--dlq BAD.jsonl] [--state DIR] [--report]", stderr)
+	fs := newFlags("replay", "peakend replay --config FILE --input EVENTS.jsonl [--complaints FILE.jsonl] [--out ALERTS.jsonl] [--dlq BAD.jsonl] [--state DIR] [--report]", stdout, stderr)
 	path := fs.String("config", "", "configuration file (YAML)")
 	input := fs.String("input", "", "experience events, one JSON object per line; - reads standard input")
 	complaints := fs.String("complaints", "", "complaint events (JSONL), for complained_before and the report")
@@ -49,6 +50,10 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	s, err := replay.Run(ctx, o)
+	if errors.Is(err, context.Canceled) {
+		// Not a clean stop like run's or demo's: the output is incomplete.
+		return fmt.Errorf("replay: interrupted before the end of the input; the alerts written are incomplete")
+	}
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/peakend/peakend/internal/app"
 )
 
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := newFlags("run", "peakend run --config FILE [--brokers HOST:PORT,...]", stderr)
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", "peakend run --config FILE [--brokers HOST:PORT,...]", stdout, stderr)
 	path := fs.String("config", "", "configuration file (YAML)")
 	brokers := fs.String("brokers", "", "seed brokers, comma-separated (overrides the config and PEAKEND_BROKERS)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")

@@ -299,6 +299,35 @@ func WaitConsumed(t testing.TB, brokers []string, group string, timeout time.Dur
 	}
 }
 
+// Assignment returns the group's current assignment: member id → topic →
+// partitions (sorted); empty while the group does not exist yet.
+func Assignment(t testing.TB, brokers []string, group string) map[string]map[string][]int32 {
+	t.Helper()
+	adm := kadm.NewClient(Client(t, brokers))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	gs, err := adm.DescribeGroups(ctx, group)
+	require.NoError(t, err)
+	out := map[string]map[string][]int32{}
+	for _, g := range gs {
+		if g.Err != nil {
+			continue
+		}
+		for _, m := range g.Members {
+			as, ok := m.Assigned.AsConsumer()
+			if !ok {
+				continue
+			}
+			tps := map[string][]int32{}
+			for _, tp := range as.Topics {
+				tps[tp.Topic] = slices.Sorted(slices.Values(tp.Partitions))
+			}
+			out[m.MemberID] = tps
+		}
+	}
+	return out
+}
+
 // FastCommits are client options for the pipeline under test: commit marked
 // offsets often, so that WaitConsumed sees progress promptly.
 func FastCommits() []kgo.Opt { return []kgo.Opt{kgo.AutoCommitInterval(100 * time.Millisecond)} }
