@@ -13,6 +13,9 @@ type Finding struct {
 	Evidence EvidenceKind
 	// Journey overrides the alert's journey (deadline findings fire without an event).
 	Journey string
+	// Since bounds EvidenceBad: only bad experiences at or after this event
+	// time (unix ns) were counted.
+	Since int64
 }
 
 // EvidenceKind says which of the customer's recent experiences explain a finding.

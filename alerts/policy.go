@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"math"
 	"net/url"
@@ -90,12 +91,14 @@ func Priority(s Severity, value float64) float64 {
 // experience give the same id in replay, after a crash, on any instance.
 // identity is the experience's event_id, or its bytes when it has none.
 func AlertID(detector, customer string, identity []byte) string {
+	// Length-prefixed, so that no two (detector, customer, identity) triples
+	// share an encoding, whatever bytes the fields hold.
 	h := sha256.New()
-	h.Write([]byte(detector))
-	h.Write([]byte{0})
-	h.Write([]byte(customer))
-	h.Write([]byte{0})
-	h.Write(identity)
+	var n [binary.MaxVarintLen64]byte
+	for _, f := range [][]byte{[]byte(detector), []byte(customer), identity} {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(f)))])
+		h.Write(f)
+	}
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }

@@ -37,7 +37,8 @@ type Population struct {
 
 	tailQ     float64 // quantile below which Rank need not be computed
 	tailIdx   int     // cached sketch index of tailQ
-	sinceTail int
+	tailBelow float64 // values in bins below tailIdx at the last refresh
+	sinceTail int     // values added since the last refresh
 }
 
 // NewPopulation returns an empty population sliding over `over`. tailQ is
@@ -133,26 +134,35 @@ func (p *Population) rebuild() {
 // Rank returns the estimated percentile rank of v in the window: the share
 // of values below it (counting values in v's own bin as half). With n
 // values, no rank above n/(n+1) is claimed: 500 samples cannot show that
-// something is rarer than 1 in 501. It returns 0 without computing for
-// values below the cached tail threshold, or for v <= 0.
+// something is rarer than 1 in 501.
+//
+// Rank is exact whenever the result is at least the detector's tail
+// quantile; below it, Rank may return 0 instead. The shortcut is proven, not
+// estimated: since the last refresh at most sinceTail values were added, so
+// a value under the cached tail bin has rank at most
+// (tailBelow+sinceTail)/n, and only when that bound is under the tail
+// quantile is the rank skipped. So a verdict never depends on when the
+// cache was refreshed (after a restart, say). v <= 0 is never rare.
 func (p *Population) Rank(v float64) float64 {
 	n := p.live.GetCount()
 	if n == 0 || !(v > p.live.MinIndexableValue()) {
 		return 0
 	}
 	if p.sinceTail >= refreshEvery {
-		p.sinceTail = 0
-		p.tailIdx = math.MinInt
-		if q, err := p.live.GetValueAtQuantile(p.tailQ); err == nil && q > p.live.MinIndexableValue() {
-			p.tailIdx = p.live.Index(q)
-		}
+		p.refreshTail()
 	}
 	idx := p.live.Index(v)
-	if idx < p.tailIdx {
+	if idx < p.tailIdx && (p.tailBelow+float64(p.sinceTail))/n < p.tailQ {
 		return 0
 	}
-	below := p.live.GetNegativeValueStore().TotalCount() + p.live.GetZeroCount()
-	same := 0.0
+	below, same := p.countBelow(idx)
+	r := (below + same/2) / n
+	return math.Min(r, n/(n+1))
+}
+
+// countBelow returns how many values lie in bins below idx, and in bin idx.
+func (p *Population) countBelow(idx int) (below, same float64) {
+	below = p.live.GetNegativeValueStore().TotalCount() + p.live.GetZeroCount()
 	p.live.GetPositiveValueStore().ForEach(func(i int, c float64) bool {
 		switch {
 		case i < idx:
@@ -164,8 +174,16 @@ func (p *Population) Rank(v float64) float64 {
 		}
 		return false
 	})
-	r := (below + same/2) / n
-	return math.Min(r, n/(n+1))
+	return below, same
+}
+
+func (p *Population) refreshTail() {
+	p.sinceTail = 0
+	p.tailIdx, p.tailBelow = math.MinInt, 0
+	if q, err := p.live.GetValueAtQuantile(p.tailQ); err == nil && q > p.live.MinIndexableValue() {
+		p.tailIdx = p.live.Index(q)
+		p.tailBelow, _ = p.countBelow(p.tailIdx)
+	}
 }
 
 // Load merges a stored bucket (written by Flush) into the population.

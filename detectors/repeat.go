@@ -72,6 +72,7 @@ func (r *repeat) Detect(ev *event.Event, c *state.Customer, _ *Population) (aler
 	reason := fmt.Sprintf("%d bad experiences within %s: %s", n, human.Duration(r.within), strings.Join(parts, ", "))
 	f := r.finding(sev, float64(n)/r.levels.highest(), reason)
 	f.Evidence = alerts.EvidenceBad
+	f.Since = ev.Time - int64(r.within)
 	return f, true
 }
 

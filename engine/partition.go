@@ -297,7 +297,9 @@ func (p *Partition) evidence(f alerts.Finding, en *entry, journey string) ([]ale
 	if f.Evidence == alerts.EvidenceBad {
 		want = make(map[uint64]bool, len(c.Bad))
 		for _, m := range c.Bad {
-			want[m.Seq] = true
+			if m.Time >= f.Since {
+				want[m.Seq] = true
+			}
 		}
 	}
 	oldest := uint64(0)

@@ -152,7 +152,12 @@ func (r *Runner) revoked(ctx context.Context, cl *kgo.Client, revoked map[string
 }
 
 // lost closes partitions lost to a group error; a commit could not succeed.
-func (r *Runner) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) { r.drop(lost) }
+// lost means the group session is gone (a broker outage, a missed session
+// timeout): not ready until partitions are assigned again.
+func (r *Runner) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	r.drop(lost)
+	r.setReady(false)
+}
 
 func (r *Runner) drop(revoked map[string][]int32) {
 	exp, _ := r.topics()
