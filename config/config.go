@@ -44,8 +44,8 @@ type State struct {
 	Dir         string   `yaml:"dir"`          // default "./peakend-data"
 	Retention   Duration `yaml:"retention"`    // forget customers idle this long; default 2160h (90 days)
 	Window      int      `yaml:"window"`       // experiences kept per customer; default 50, 1..1000
-	CacheMiB    int      `yaml:"cache_mib"`    // Pebble block cache; default 64
-	MemtableMiB int      `yaml:"memtable_mib"` // Pebble memtable size; default 32
+	CacheMiB    int      `yaml:"cache_mib"`    // Pebble block cache; default 128
+	MemtableMiB int      `yaml:"memtable_mib"` // Pebble memtable size; default 16
 }
 
 // HTTP configures the HTTP server.

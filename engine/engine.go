@@ -46,7 +46,7 @@ type Options struct {
 	// Metrics receives counts; nil records nothing.
 	Metrics *metrics.Metrics
 	// HotCustomers is how many committed customer headers stay in memory
-	// across cycles, over all partitions (about 0.5 KiB each). Default 50,000;
+	// across cycles, over all partitions (about 0.5 KiB each). Default 10,000;
 	// negative disables the cache.
 	HotCustomers int
 }
@@ -65,7 +65,7 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 		journeys: map[string]bool{},
 	}
 	if o.HotCustomers == 0 {
-		e.hotMax = 50_000
+		e.hotMax = 10_000
 	}
 	if e.window <= 0 {
 		e.window = 50
