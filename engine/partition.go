@@ -171,11 +171,13 @@ func (p *Partition) Experience(r *Record) error {
 
 	// Drop exact redeliveries: the same event_id (or, without one, the same
 	// record position) among this customer's last state.MaxRecent events.
+	// The two kinds of identity hash into separate domains (the position
+	// form is xored with a constant) without building a string per event.
 	var h uint64
 	if ev.EventID != "" {
-		h = xxhash.Sum64String("id\x00" + ev.EventID)
+		h = xxhash.Sum64String(ev.EventID)
 	} else {
-		h = xxhash.Sum64String("at\x00" + r.Source())
+		h = xxhash.Sum64String(r.Source()) ^ 0x9e3779b97f4a7c15
 	}
 	if c.Seen(h) {
 		p.count1(ev.Journey, rDuplicate)
