@@ -68,6 +68,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// Export every sink's delivery series at zero, so dashboards and alert
+	// rules see them before the first alert.
+	for _, sk := range ss {
+		for _, result := range []string{"delivered", "failed"} {
+			m.Deliveries.WithLabelValues(sk.Name(), result)
+		}
+	}
 	runner := stream.New(stream.Options{Config: cfg, Engine: eng, Store: store, Metrics: m, Logger: log,
 		Sinks: ss, ClientOpts: o.ClientOpts})
 
