@@ -11,8 +11,6 @@ type Finding struct {
 	Reason   string   // one sentence a frontline person understands
 	// Evidence selects which window entries back the finding (see EvidenceKind).
 	Evidence EvidenceKind
-	// Journey overrides the alert's journey (deadline findings fire without an event).
-	Journey string
 	// Since bounds EvidenceBad: only bad experiences at or after this event
 	// time (unix ns) were counted.
 	Since int64

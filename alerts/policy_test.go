@@ -202,11 +202,10 @@ func TestBuild(t *testing.T) {
 	require.Equal(t, playbook.Critical, p.Recovery(alerts.Critical+1), "beyond critical is critical")
 	require.Equal(t, config.Recovery{}, p.Recovery(alerts.None))
 
-	// A finding's journey (deadline findings) overrides the trigger's; no desk link without a URL.
-	f.Journey = "checkout"
+	// No desk link without a URL.
 	noDesk := alerts.NewPolicy(config.Default().Alerting, "")
 	a = noDesk.Build(f, &state.Customer{ID: "c"}, "delivery", nil, et, et, nil, 0)
-	require.Equal(t, "checkout", a.Journey)
+	require.Equal(t, "delivery", a.Journey)
 	require.Empty(t, a.DeskURL)
 	require.False(t, a.ComplainedBefore)
 

@@ -145,11 +145,16 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 // worst recent experience (fading with PeakHalfLife) and their latest one,
 // each a badness in 0..1.
 func Perceived(c *state.Customer, t int64) float64 {
-	worst := c.WorstBad
-	if t > c.WorstAt {
-		worst *= math.Exp2(-float64(t-c.WorstAt) / float64(PeakHalfLife))
+	return (max(worstAt(c, t), c.LastBad) + c.LastBad) / 2
+}
+
+// worstAt is the customer's worst recent badness as remembered at time t:
+// it halves every PeakHalfLife.
+func worstAt(c *state.Customer, t int64) float64 {
+	if t <= c.WorstAt {
+		return c.WorstBad
 	}
-	return (max(worst, c.LastBad) + c.LastBad) / 2
+	return c.WorstBad * math.Exp2(-float64(t-c.WorstAt)/float64(PeakHalfLife))
 }
 
 // CustomerView is the JSON of /customers/{id}.

@@ -243,15 +243,11 @@ var badness = [4]float64{alerts.None: 0, alerts.Minor: 0.4, alerts.Major: 0.7, a
 // experience (fading with PeakHalfLife) and the latest one.
 func (p *Partition) peakEnd(c *state.Customer, t int64, s alerts.Severity) float64 {
 	b := badness[s]
-	worst := c.WorstBad
-	if t > c.WorstAt {
-		worst *= math.Exp2(-float64(t-c.WorstAt) / float64(PeakHalfLife))
-	}
-	if b >= worst {
-		c.WorstBad, c.WorstAt, worst = b, t, b
+	if b >= worstAt(c, t) {
+		c.WorstBad, c.WorstAt = b, t
 	}
 	c.LastBad = b
-	return (worst + b) / 2
+	return Perceived(c, t)
 }
 
 func (p *Partition) alert(f alerts.Finding, en *entry, ev *event.Event, r *Record, perceived float64) error {
@@ -485,7 +481,7 @@ func (p *Partition) keepHot() {
 // Discard drops the cycle's work: nothing of it reaches the store, and the
 // populations are reloaded as they were committed.
 func (p *Partition) Discard() error {
-	_ = p.batch.Reset()
+	p.batch.Reset()
 	p.reset()
 	p.counts = nil
 	for i, pop := range p.pops {

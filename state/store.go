@@ -280,14 +280,12 @@ func (b *Batch) Commit(sync bool) error {
 	if err := b.b.Commit(opt); err != nil {
 		return fmt.Errorf("state: commit partition %d: %w", b.p, err)
 	}
-	return b.Reset()
+	b.Reset()
+	return nil
 }
 
 // Reset discards uncommitted writes and makes the batch reusable.
-func (b *Batch) Reset() error {
-	b.b.Reset()
-	return nil
-}
+func (b *Batch) Reset() { b.b.Reset() }
 
 // Close releases the batch.
 func (b *Batch) Close() error { return b.b.Close() }

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 
@@ -17,18 +16,14 @@ const (
 	HeaderSource = "peakend-source"
 )
 
-type alertKey struct{}
-
 // AlertRecord is the alerts-topic record of a: key customer_id, value JSON.
-// The alert rides along in the record's context for local sinks.
 func AlertRecord(topic string, a *alerts.Alert) (*kgo.Record, error) {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return nil, fmt.Errorf("stream: encode alert %s: %w", a.AlertID, err)
 	}
 	return &kgo.Record{Topic: topic, Key: []byte(a.CustomerID), Value: b,
-		Headers: []kgo.RecordHeader{{Key: "peakend-alert-id", Value: []byte(a.AlertID)}},
-		Context: context.WithValue(context.Background(), alertKey{}, a)}, nil
+		Headers: []kgo.RecordHeader{{Key: "peakend-alert-id", Value: []byte(a.AlertID)}}}, nil
 }
 
 // DeadRecord is the DLQ record of d: the original key and bytes, with the

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -262,8 +261,9 @@ func graceful(ctx context.Context, grace time.Duration) (context.Context, contex
 
 type work struct {
 	pt    *engine.Partition
-	recs  []*kgo.Record // experiences, then all records in processing order
-	comps []*kgo.Record // complaints
+	recs  []*kgo.Record              // experiences, then all records in processing order
+	comps []*kgo.Record              // complaints
+	last  map[string]kgo.EpochOffset // per topic: the next offset after this cycle
 	hwm   map[string]int64
 	err   error
 }
@@ -298,7 +298,7 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		}
 		w := byPart[ftp.Partition]
 		if w == nil {
-			w = &work{pt: pt, hwm: map[string]int64{}}
+			w = &work{pt: pt, hwm: map[string]int64{}, last: map[string]kgo.EpochOffset{}}
 			byPart[ftp.Partition] = w
 		}
 		if ftp.Topic == comp {
@@ -307,6 +307,8 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 			w.recs = append(w.recs, ftp.Records...)
 		}
 		w.hwm[ftp.Topic] = ftp.HighWatermark
+		lr := ftp.Records[len(ftp.Records)-1]
+		w.last[ftp.Topic] = kgo.EpochOffset{Epoch: lr.LeaderEpoch, Offset: lr.Offset + 1}
 	})
 	if len(byPart) == 0 {
 		return nil
@@ -323,7 +325,9 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 	}
 	wg.Wait()
 
+	topics := r.o.Config.Kafka.Topics
 	var out []*kgo.Record
+	var fired []*alerts.Alert
 	var fetched []time.Time
 	for _, w := range byPart {
 		if w.err != nil {
@@ -331,15 +335,16 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		}
 		o := w.pt.Output()
 		for _, a := range o.Alerts {
-			rec, err := AlertRecord(cfg(r).Kafka.Topics.Alerts, a)
+			rec, err := AlertRecord(topics.Alerts, a)
 			if err != nil {
 				return err
 			}
 			out = append(out, rec)
 		}
+		fired = append(fired, o.Alerts...)
 		fetched = append(fetched, o.Fetched...)
 		for i := range o.Dead {
-			out = append(out, DeadRecord(cfg(r).Kafka.Topics.DLQ, &o.Dead[i]))
+			out = append(out, DeadRecord(topics.DLQ, &o.Dead[i]))
 		}
 	}
 	if len(out) > 0 {
@@ -361,30 +366,24 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		if err := w.pt.Commit(false); err != nil {
 			return err
 		}
-		for _, rec := range w.recs {
-			if marks[rec.Topic] == nil {
-				marks[rec.Topic] = map[int32]kgo.EpochOffset{}
+		for t, eo := range w.last {
+			if marks[t] == nil {
+				marks[t] = map[int32]kgo.EpochOffset{}
 			}
-			marks[rec.Topic][p] = kgo.EpochOffset{Epoch: rec.LeaderEpoch, Offset: rec.Offset + 1}
-		}
-		if m := r.o.Metrics; m != nil {
-			for t, hwm := range w.hwm {
-				if eo, ok := marks[t][p]; ok {
-					m.ConsumerLag.WithLabelValues(t, strconv.Itoa(int(p))).Set(float64(max(0, hwm-eo.Offset)))
-				}
+			marks[t][p] = eo
+			if m := r.o.Metrics; m != nil {
+				m.ConsumerLag.WithLabelValues(t, strconv.Itoa(int(p))).Set(float64(max(0, w.hwm[t]-eo.Offset)))
 			}
 		}
 	}
 	cl.MarkCommitOffsets(marks)
-	r.deliver(ctx, out)
+	r.deliver(ctx, fired)
 	r.updateGauges()
 	if m := r.o.Metrics; m != nil {
 		m.CycleSeconds.Observe(time.Since(start).Seconds())
 	}
 	return nil
 }
-
-func cfg(r *Runner) *config.Config { return r.o.Config }
 
 // mergeByTimestamp merges two record lists, each in offset order, into one
 // in timestamp order that keeps each list's own order; on equal timestamps,
@@ -430,15 +429,8 @@ func (r *Runner) process(w *work, exp, comp string, fetched time.Time) error {
 }
 
 // deliver hands the cycle's alerts to the local sinks (after commit).
-func (r *Runner) deliver(ctx context.Context, recs []*kgo.Record) {
-	if len(r.o.Sinks) == 0 {
-		return
-	}
-	for _, rec := range recs {
-		a, ok := rec.Context.Value(alertKey{}).(*alerts.Alert)
-		if !ok {
-			continue
-		}
+func (r *Runner) deliver(ctx context.Context, fired []*alerts.Alert) {
+	for _, a := range fired {
 		for _, s := range r.o.Sinks {
 			if err := s.Deliver(ctx, a); err != nil {
 				r.log.Warn("alert delivery failed", "sink", s.Name(), "alert_id", a.AlertID, "err", err)
@@ -452,12 +444,6 @@ func (r *Runner) deliver(ctx context.Context, recs []*kgo.Record) {
 			}
 		}
 	}
-}
-
-// Hostname is used in logs to tell instances apart.
-func Hostname() string {
-	h, _ := os.Hostname()
-	return h
 }
 
 // Partitions lists the partitions this instance owns now.
