@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 
 	"github.com/peakend/peakend/replay"
 )
@@ -20,6 +21,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	dlq := fs.String("dlq", "", "write bad lines here, with their reasons (JSONL); default: count them on standard error")
 	stateDir := fs.String("state", "", "Pebble state directory to use and keep; default: a fresh temporary one")
 	report := fs.Bool("report", false, "print the evaluation (complaint coverage, lead time, silent reach, alert load)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run here (for `go tool pprof`)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -46,6 +48,17 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		defer f.Close()
 		o.DLQ = f
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("replay: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
