@@ -41,11 +41,17 @@ type Topics struct {
 
 // State configures the Pebble store.
 type State struct {
-	Dir         string   `yaml:"dir"`          // default "./peakend-data"
-	Retention   Duration `yaml:"retention"`    // forget customers idle this long; default 2160h (90 days)
-	Window      int      `yaml:"window"`       // experiences kept per customer; default 50, 1..1000
-	CacheMiB    int      `yaml:"cache_mib"`    // Pebble block cache; default 128
-	MemtableMiB int      `yaml:"memtable_mib"` // Pebble memtable size; default 16
+	Dir       string   `yaml:"dir"`       // default "./peakend-data"
+	Retention Duration `yaml:"retention"` // forget customers idle this long; default 2160h (90 days)
+	Window    int      `yaml:"window"`    // experiences kept per customer; default 50, 1..1000
+	// CacheMiB is Pebble's block cache, which also holds its memtables
+	// (Pebble reserves them from it); default 64.
+	CacheMiB    int `yaml:"cache_mib"`
+	MemtableMiB int `yaml:"memtable_mib"` // Pebble memtable size; default 8; cache_mib must be at least 4× this + 16
+	// HeaderCacheMiB is the memory for customer headers kept in RAM (about
+	// 100 bytes per customer): size it for the active customers. Default
+	// 128; -1 disables it.
+	HeaderCacheMiB int `yaml:"header_cache_mib"`
 }
 
 // HTTP configures the HTTP server.

@@ -144,6 +144,11 @@ func TestParseErrors(t *testing.T) {
 				`peakend.yaml:8: state.cache_mib: must be positive (got -1)`,
 				`peakend.yaml:8: state.memtable_mib: must be positive (got -5)`,
 			}},
+		{"cache too small for the memtables", top("state:\n  memtable_mib: 16\n  cache_mib: 32\n  header_cache_mib: -2\n"), nil,
+			[]string{
+				`peakend.yaml:10: state.cache_mib: must be at least 4 × memtable_mib + 16 = 80: Pebble reserves up to four memtables from the block cache, and filter and index blocks need the rest (got 32)`,
+				`peakend.yaml:11: state.header_cache_mib: must be positive, or -1 to disable the cache (got -2)`,
+			}},
 		{"listen without colon", top("http: {listen: 8080}\n"), nil,
 			[]string{`peakend.yaml:8: http.listen: must be [host]:port, e.g. ":8080", or "-" to disable (got "8080")`}},
 		{"listen disabled", top("http: {listen: \"-\"}\n"), nil, nil},
@@ -554,7 +559,7 @@ alerting:
 		Partitions: 4, Replication: -1,
 	}, c.Kafka)
 	require.Equal(t, State{Dir: "./peakend-data", Retention: Duration(2160 * time.Hour), Window: 50,
-		CacheMiB: 128, MemtableMiB: 16}, c.State)
+		CacheMiB: 64, MemtableMiB: 8, HeaderCacheMiB: 128}, c.State)
 	require.Equal(t, HTTP{Listen: ":8080", PublicURL: "http://localhost:8080"}, c.HTTP)
 	require.Equal(t, Events{MaxBytes: 65536, AllowedLateness: Duration(time.Hour), IdleTimeout: Duration(time.Minute)}, c.Events)
 

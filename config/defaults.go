@@ -56,8 +56,9 @@ func (c *Config) ApplyDefaults() {
 	setString(&s.Dir, "./peakend-data")
 	setDuration(&s.Retention, 2160*time.Hour)
 	setInt(&s.Window, 50)
-	setInt(&s.CacheMiB, 128)
-	setInt(&s.MemtableMiB, 16)
+	setInt(&s.CacheMiB, 64)
+	setInt(&s.HeaderCacheMiB, 128)
+	setInt(&s.MemtableMiB, 8)
 
 	setString(&c.HTTP.Listen, ":8080")
 	setString(&c.HTTP.PublicURL, "http://localhost:8080")

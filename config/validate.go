@@ -153,8 +153,16 @@ func (v *validator) state(s *State) {
 	if s.CacheMiB <= 0 {
 		v.add("state.cache_mib", "must be positive (got %d)", s.CacheMiB)
 	}
+	if s.HeaderCacheMiB < -1 {
+		v.add("state.header_cache_mib", "must be positive, or -1 to disable the cache (got %d)", s.HeaderCacheMiB)
+	}
 	if s.MemtableMiB <= 0 {
 		v.add("state.memtable_mib", "must be positive (got %d)", s.MemtableMiB)
+	} else if s.CacheMiB > 0 && s.CacheMiB < 4*s.MemtableMiB+16 {
+		// Measured: with the cache all reserved, filter and index blocks are
+		// not cached and every read of a customer goes to disk (4× slower).
+		v.add("state.cache_mib", "must be at least 4 × memtable_mib + 16 = %d: Pebble reserves up to four memtables "+
+			"from the block cache, and filter and index blocks need the rest (got %d)", 4*s.MemtableMiB+16, s.CacheMiB)
 	}
 }
 

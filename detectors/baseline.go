@@ -21,7 +21,8 @@ import (
 type baseline struct {
 	base
 	metric     string
-	key        string
+	key        string // journey/metric: detectors on the same key share the customer's series
+	series     uint32 // state.SeriesID(key)
 	factor     float64
 	minHistory int
 	floor      float64
@@ -33,7 +34,7 @@ func newBaseline(d *config.Detector, order int) (*baseline, error) {
 	}
 	return &baseline{
 		base:   base{name: d.Name, order: order, journey: d.Journey},
-		metric: d.Metric, key: d.Journey + "/" + d.Metric,
+		metric: d.Metric, key: d.Journey + "/" + d.Metric, series: state.SeriesID(d.Journey + "/" + d.Metric),
 		factor: d.Factor, minHistory: max(d.MinHistory, 1), floor: d.Floor,
 	}, nil
 }
@@ -46,7 +47,7 @@ func (b *baseline) Detect(ev *event.Event, c *state.Customer, _ *Population) (al
 	if !ok || v <= b.floor {
 		return alerts.Finding{}, false
 	}
-	hist := c.SeriesValues(b.key)
+	hist := c.SeriesValues(b.series)
 	if len(hist) < b.minHistory {
 		return alerts.Finding{}, false
 	}
@@ -78,7 +79,7 @@ func (b *baseline) Learn(ev *event.Event, c *state.Customer, _ *Population) {
 		return
 	}
 	if v, ok := ev.Metric(b.metric); ok {
-		c.PushSeries(b.key, v)
+		c.PushSeries(b.series, v)
 	}
 }
 

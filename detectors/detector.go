@@ -34,6 +34,7 @@ type Detector interface {
 // machinery, not here, and are skipped.
 func New(cfg *config.Config) ([]Detector, error) {
 	var ds []Detector
+	series := map[uint32]string{} // baseline series ids: distinct keys must not share one
 	for i := range cfg.Detectors {
 		d := &cfg.Detectors[i]
 		var det Detector
@@ -51,6 +52,12 @@ func New(cfg *config.Config) ([]Detector, error) {
 			continue
 		default:
 			err = fmt.Errorf("unknown type %q", d.Type)
+		}
+		if b, ok := det.(*baseline); ok && err == nil {
+			if other, dup := series[b.series]; dup && other != b.key {
+				err = fmt.Errorf("series %q and %q hash alike: rename a metric", other, b.key)
+			}
+			series[b.series] = b.key
 		}
 		if err != nil {
 			return nil, fmt.Errorf("detectors[%d] (%s): %w", i, d.Name, err)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync/atomic"
 	"time"
 
 	"github.com/peakend/peakend/alerts"
@@ -32,10 +31,9 @@ type Engine struct {
 	metrics  *metrics.Metrics
 	window   int
 	live     bool
-	journeys map[string]bool // journeys with their own metric label
-	tailQ    []float64       // per detector: lowest quantile (population detectors)
-	hotMax   int64           // customers kept in memory across cycles, over all partitions
-	hotCount atomic.Int64
+	journeys map[string]bool    // journeys with their own metric label
+	tailQ    []float64          // per detector: lowest quantile (population detectors)
+	headers  *state.CacheBudget // memory of the partitions' header caches
 }
 
 // Options configures an Engine.
@@ -45,10 +43,9 @@ type Options struct {
 	Live bool
 	// Metrics receives counts; nil records nothing.
 	Metrics *metrics.Metrics
-	// HotCustomers is how many committed customer headers stay in memory
-	// across cycles, over all partitions (about 0.5 KiB each). Default 10,000;
-	// negative disables the cache.
-	HotCustomers int
+	// HeaderCacheBytes overrides state.header_cache_mib (0: the config's;
+	// negative disables the cache).
+	HeaderCacheBytes int64
 }
 
 // New builds the engine of a validated configuration.
@@ -61,12 +58,13 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 		cfg: cfg, store: store, dets: dets, metrics: o.Metrics, live: o.Live,
 		policy:   alerts.NewPolicy(cfg.Alerting, cfg.HTTP.PublicURL),
 		window:   cfg.State.Window,
-		hotMax:   int64(o.HotCustomers),
 		journeys: map[string]bool{},
 	}
-	if o.HotCustomers == 0 {
-		e.hotMax = 10_000
+	hc := o.HeaderCacheBytes
+	if hc == 0 {
+		hc = int64(cfg.State.HeaderCacheMiB) << 20
 	}
+	e.headers = state.NewCacheBudget(max(0, hc))
 	if e.window <= 0 {
 		e.window = 50
 	}
@@ -117,7 +115,7 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 		e: e, id: p,
 		dec:       event.NewDecoder(e.cfg.Events.MaxBytes, e.cfg.Journeys),
 		customers: map[string]*entry{},
-		hot:       map[string]*entry{},
+		hc:        state.NewHeaderCache(e.headers),
 		offsets:   map[string]int64{},
 		batch:     e.store.NewBatch(p),
 		pops:      make([]*detectors.Population, len(e.dets)),
@@ -138,6 +136,12 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
 	}
 	pt.count = n
+	// Warm the header cache with a sequential scan (a second or so per
+	// million customers): without it, a restarted instance pays a random
+	// Pebble read for every customer's first event.
+	if err := e.store.Headers(p, pt.hc.Warm); err != nil {
+		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
+	}
 	return pt, nil
 }
 

@@ -53,6 +53,11 @@ type entry struct {
 	pending []pending // window entries appended this cycle, oldest first
 }
 
+type staged struct {
+	id         string
+	start, end int // in Partition.hdrArena
+}
+
 type pending struct {
 	seq        uint64
 	start, end int // in Partition.arena
@@ -68,8 +73,10 @@ type Partition struct {
 	batch *state.Batch
 	count int64 // customers stored
 
-	customers map[string]*entry // this cycle's overlay
-	hot       map[string]*entry // committed headers kept in memory (Engine.hotMax over all partitions)
+	customers map[string]*entry  // this cycle's overlay
+	hc        *state.HeaderCache // committed headers, encoded (write-through at Commit)
+	staged    []staged           // headers encoded by Stage, for the cache after Commit
+	hdrArena  []byte
 	offsets   map[string]int64
 	arena     []byte
 	out       Output
@@ -98,20 +105,20 @@ func (p *Partition) customer(id string) (*entry, error) {
 	if en, ok := p.customers[id]; ok {
 		return en, nil
 	}
-	// A committed header from the hot cache moves into the cycle's overlay:
-	// if the cycle is discarded, it is simply gone and reloads from the store.
-	if en, ok := p.hot[id]; ok {
-		delete(p.hot, id)
-		p.e.hotCount.Add(-1)
-		p.customers[id] = en
-		return en, nil
-	}
 	en := &entry{c: state.Customer{ID: id}}
-	found, err := p.e.store.LoadCustomer(p.id, &en.c, p.keyBuf)
-	if err != nil {
-		return nil, err
+	// The header cache holds the committed bytes: decoding them is the same
+	// as reading Pebble, without the LSM walk.
+	if b, ok := p.hc.Get(id); ok {
+		if err := en.c.UnmarshalBinary(b); err != nil {
+			return nil, err
+		}
+	} else {
+		found, err := p.e.store.LoadCustomer(p.id, &en.c, p.keyBuf)
+		if err != nil {
+			return nil, err
+		}
+		en.isNew = !found
 	}
-	en.isNew = !found
 	p.customers[en.c.ID] = en
 	return en, nil
 }
@@ -152,9 +159,9 @@ func (p *Partition) dead(r *Record, reason string) {
 // Experience processes one experience record. Bad input becomes a Dead
 // entry; an error is returned only when the store fails.
 func (p *Partition) Experience(r *Record) error {
-	p.offsets[r.Topic] = r.Offset + 1
-	ev := &p.ev
-	if err := p.dec.Decode(r.Value, ev); err != nil {
+	ev, err := p.Decode(r)
+	if err != nil {
+		p.offsets[r.Topic] = r.Offset + 1
 		var ie *event.Error
 		if errors.As(err, &ie) {
 			p.dead(r, ie.Reason)
@@ -163,6 +170,20 @@ func (p *Partition) Experience(r *Record) error {
 		p.dead(r, err.Error())
 		return nil
 	}
+	return p.Apply(r, ev)
+}
+
+// Decode decodes an experience record into the partition's event, which
+// stays valid until the next Decode or Experience. Together with Apply it
+// lets a caller look at the event (its time) before processing it.
+func (p *Partition) Decode(r *Record) (*event.Event, error) {
+	err := p.dec.Decode(r.Value, &p.ev)
+	return &p.ev, err
+}
+
+// Apply processes an experience that Decode returned for r.
+func (p *Partition) Apply(r *Record, ev *event.Event) error {
+	p.offsets[r.Topic] = r.Offset + 1
 	en, err := p.customer(ev.CustomerID)
 	if err != nil {
 		return err
@@ -415,11 +436,16 @@ func (p *Partition) Offsets() map[string]int64 { return p.offsets }
 // the partition's batch. Call it once, before Commit.
 func (p *Partition) Stage() error {
 	p.newCust = 0
+	p.staged = p.staged[:0]
+	p.hdrArena = p.hdrArena[:0]
 	for _, en := range p.customers {
 		if en.isNew {
 			p.newCust++
 		}
-		if err := p.batch.PutCustomer(&en.c); err != nil {
+		start := len(p.hdrArena)
+		p.hdrArena = en.c.AppendBinary(p.hdrArena)
+		p.staged = append(p.staged, staged{id: en.c.ID, start: start, end: len(p.hdrArena)})
+		if err := p.batch.PutCustomerBytes(en.c.ID, p.hdrArena[start:]); err != nil {
 			return fmt.Errorf("engine: stage: %w", err)
 		}
 	}
@@ -450,32 +476,13 @@ func (p *Partition) Commit(sync bool) error {
 	}
 	p.count += p.newCust
 	p.publish()
-	p.keepHot()
+	// Write-through: the cache now holds exactly what Pebble holds.
+	for _, s := range p.staged {
+		p.hc.Put(s.id, p.hdrArena[s.start:s.end])
+	}
+	p.staged = p.staged[:0]
 	p.reset()
 	return nil
-}
-
-// keepHot moves the committed overlay into the hot cache, evicting
-// arbitrary entries (Go's map order) while the engine-wide budget is exceeded.
-func (p *Partition) keepHot() {
-	if p.e.hotMax <= 0 {
-		return
-	}
-	for id, en := range p.customers {
-		en.isNew = false
-		en.pending = en.pending[:0]
-		if _, ok := p.hot[id]; !ok {
-			p.e.hotCount.Add(1)
-		}
-		p.hot[id] = en
-	}
-	for id := range p.hot {
-		if p.e.hotCount.Load() <= p.e.hotMax {
-			break
-		}
-		delete(p.hot, id)
-		p.e.hotCount.Add(-1)
-	}
 }
 
 // Discard drops the cycle's work: nothing of it reaches the store, and the
@@ -500,8 +507,7 @@ func (p *Partition) Discard() error {
 
 // Close releases the partition's resources. Uncommitted work is dropped.
 func (p *Partition) Close() error {
-	p.e.hotCount.Add(-int64(len(p.hot)))
-	clear(p.hot)
+	p.hc.Close()
 	return p.batch.Close()
 }
 

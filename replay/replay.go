@@ -119,11 +119,15 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 
 	// Pass 1: validate every line, write the bad ones to the DLQ in line
-	// order, and index the good ones by event time.
+	// order, and find whether the input is in event-time order. Only input
+	// that is not gets an index (a second read), so sorted input of any
+	// size replays in constant memory.
 	var index []idx
 	dec := event.NewDecoder(o.Config.Events.MaxBytes, o.Config.Journeys)
 	var ev event.Event
 	s.Sorted = true
+	good := 0
+	var first, last int64
 	err = eachLine(f, func(line int, off int64, b []byte) error {
 		s.Lines++
 		if len(bytes.TrimSpace(b)) == 0 {
@@ -133,16 +137,33 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			s.Invalid++
 			return writeDead(o.DLQ, line, "", err, b)
 		}
-		if n := len(index); n > 0 && ev.Time < index[n-1].t {
+		if good == 0 {
+			first = ev.Time
+		} else if ev.Time < last {
 			s.Sorted = false
 		}
-		index = append(index, idx{t: ev.Time, off: off, n: int32(len(b)), line: int32(line)})
+		first, last = min(first, ev.Time), max(last, ev.Time)
+		good++
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	if good > 0 {
+		s.First, s.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+	}
 	if !s.Sorted {
+		index = make([]idx, 0, good)
+		err = eachLine(f, func(line int, off int64, b []byte) error {
+			if len(bytes.TrimSpace(b)) == 0 || dec.Decode(b, &ev) != nil {
+				return nil
+			}
+			index = append(index, idx{t: ev.Time, off: off, n: int32(len(b)), line: int32(line)})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 		slices.SortStableFunc(index, func(a, b idx) int { return cmp.Compare(a.t, b.t) })
 	}
 
@@ -168,19 +189,22 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return pt.Commit(false)
 	}
 	rec := engine.Record{Topic: "replay"}
-	process := func(x idx, b []byte) error {
-		for ci < len(complaints) && complaints[ci].t <= x.t {
+	// process applies line's event (skipping a line pass 1 sent to the DLQ),
+	// after every complaint up to its time.
+	process := func(line int, b []byte) error {
+		rec.Offset, rec.Value = int64(line), b
+		ev, err := pt.Decode(&rec)
+		if err != nil {
+			return nil
+		}
+		for ci < len(complaints) && complaints[ci].t <= ev.Time {
 			if err := applyComplaint(pt, &complaints[ci], &s.eval); err != nil {
 				return err
 			}
 			ci++
 		}
-		rec.Offset, rec.Value = int64(x.line), b
-		if err := pt.Experience(&rec); err != nil {
+		if err := pt.Apply(&rec, ev); err != nil {
 			return err
-		}
-		if len(pt.Output().Dead) > 0 { // cannot happen: pass 1 validated the line
-			return fmt.Errorf("replay: line %d: %s", x.line, pt.Output().Dead[0].Reason)
 		}
 		s.Events++
 		if inBatch++; inBatch >= o.BatchEvents {
@@ -189,17 +213,15 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil
 	}
 	if s.Sorted {
-		// In order already: stream the file again, skipping the bad lines.
-		next := 0
+		// In order already: stream the file again.
 		err = eachLine(f, func(line int, _ int64, b []byte) error {
-			if next >= len(index) || int(index[next].line) != line {
-				return nil
-			}
-			if next&1023 == 0 && ctx.Err() != nil {
+			if (line-1)&1023 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			next++
-			return process(index[next-1], b)
+			if len(bytes.TrimSpace(b)) == 0 {
+				return nil
+			}
+			return process(line, b)
 		})
 	} else {
 		for i, x := range index {
@@ -213,7 +235,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			if _, err = f.ReadAt(buf, x.off); err != nil {
 				return nil, fmt.Errorf("replay: read line %d: %w", x.line, err)
 			}
-			if err = process(x, buf); err != nil {
+			if err = process(int(x.line), buf); err != nil {
 				break
 			}
 		}
@@ -233,9 +255,6 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, fmt.Errorf("replay: write alerts: %w", err)
 	}
 	s.Customers = pt.Customers()
-	if len(index) > 0 {
-		s.First, s.Last = time.Unix(0, index[0].t).UTC(), time.Unix(0, index[len(index)-1].t).UTC()
-	}
 	_, _, dup, _ := pt.Stats()
 	s.Duplicates = int(dup)
 	// Close explicitly: without a WAL, Close flushes the last memtable, and

@@ -18,6 +18,7 @@ func (e enc) uvarint(v uint64) enc { return binary.AppendUvarint(e, v) }
 func (e enc) varint(v int64) enc   { return binary.AppendVarint(e, v) }
 func (e enc) f64(v float64) enc    { return binary.LittleEndian.AppendUint64(e, math.Float64bits(v)) }
 func (e enc) u64(v uint64) enc     { return binary.LittleEndian.AppendUint64(e, v) }
+func (e enc) u32(v uint32) enc     { return binary.LittleEndian.AppendUint32(e, v) }
 func (e enc) str(s string) enc     { return append(binary.AppendUvarint(e, uint64(len(s))), s...) }
 func (e enc) byte1(b byte) enc     { return append(e, b) }
 
@@ -60,6 +61,16 @@ func (d *dec) u64() uint64 {
 	}
 	v := binary.LittleEndian.Uint64(d.b)
 	d.b = d.b[8:]
+	return v
+}
+
+func (d *dec) u32() uint32 {
+	if len(d.b) < 4 {
+		d.fail()
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(d.b)
+	d.b = d.b[4:]
 	return v
 }
 

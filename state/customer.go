@@ -1,6 +1,12 @@
 package state
 
 import (
+	"encoding/hex"
+	"fmt"
+	"math"
+
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/peakend/peakend/internal/event"
 )
 
@@ -47,9 +53,14 @@ type Customer struct {
 
 // Series is a short history of one journey/metric's values for a customer.
 type Series struct {
-	Key    string // journey + "/" + metric
+	ID     uint32 // SeriesID(journey + "/" + metric)
 	Values []float64
 }
+
+// SeriesID is the stored identity of a series key: four bytes instead of
+// the key itself in every header. detectors.New rejects configurations
+// whose keys collide.
+func SeriesID(key string) uint32 { return uint32(xxhash.Sum64String(key)) }
 
 // Mark is one bad experience remembered for repeat detection.
 type Mark struct {
@@ -68,20 +79,20 @@ type AlertRef struct {
 	Reason   string
 }
 
-// SeriesValues returns the values kept for key (nil if none).
-func (c *Customer) SeriesValues(key string) []float64 {
+// SeriesValues returns the values kept for series id (nil if none).
+func (c *Customer) SeriesValues(id uint32) []float64 {
 	for i := range c.Series {
-		if c.Series[i].Key == key {
+		if c.Series[i].ID == id {
 			return c.Series[i].Values
 		}
 	}
 	return nil
 }
 
-// PushSeries appends v to key's series, keeping the last MaxSeriesValues.
-func (c *Customer) PushSeries(key string, v float64) {
+// PushSeries appends v to series id, keeping the last MaxSeriesValues.
+func (c *Customer) PushSeries(id uint32, v float64) {
 	for i := range c.Series {
-		if c.Series[i].Key == key {
+		if c.Series[i].ID == id {
 			s := &c.Series[i]
 			if len(s.Values) >= MaxSeriesValues {
 				copy(s.Values, s.Values[1:])
@@ -91,7 +102,7 @@ func (c *Customer) PushSeries(key string, v float64) {
 			return
 		}
 	}
-	c.Series = append(c.Series, Series{Key: key, Values: []float64{v}})
+	c.Series = append(c.Series, Series{ID: id, Values: []float64{v}})
 }
 
 // PushBad remembers a bad experience, keeping the last MaxBadMarks.
@@ -132,53 +143,254 @@ func (c *Customer) Remember(h uint64, window int) {
 	c.Recent = append(c.Recent, h)
 }
 
-const customerVersion = 1
+// Header encodings. Version 2 is what AppendBinary writes: about half the
+// size of version 1 (times as deltas from LastAt, optional fields behind a
+// flags byte, badness and alert ids in their short forms, series by id),
+// because every event reads a header and the header cache holds them.
+// Version 1 is still read.
+const (
+	customerV1 = 1
+	customerV2 = 2
+)
 
-// AppendBinary appends c's encoding to b.
+const (
+	hasTier = 1 << iota
+	hasValue
+	hasComplaint
+	hasWorst
+	hasCooldown
+)
+
+// badnessCodes are the badness values stored in one byte; anything else
+// takes a marker and eight bytes, so the encoding stays exact.
+var badnessCodes = [...]float64{0, 0.4, 0.7, 1}
+
+const badnessExact = 0xff
+
+func appendBadness(e enc, v float64) enc {
+	for i, b := range badnessCodes {
+		if v == b && !math.Signbit(v) {
+			return e.byte1(byte(i))
+		}
+	}
+	return e.byte1(badnessExact).f64(v)
+}
+
+func readBadness(d *dec) float64 {
+	code := d.byte1()
+	if code == badnessExact {
+		return d.f64()
+	}
+	if int(code) >= len(badnessCodes) {
+		d.fail()
+		return 0
+	}
+	return badnessCodes[code]
+}
+
+// AppendBinary appends c's encoding to b. The ID is not part of it (it is
+// the key).
 func (c *Customer) AppendBinary(b []byte) []byte {
-	e := enc(b).byte1(customerVersion).uvarint(c.Seq).varint(c.FirstAt).varint(c.LastAt).
-		str(c.Tier).f64(c.Value)
+	var flags byte
+	if c.Tier != "" {
+		flags |= hasTier
+	}
+	if c.Value != 0 || math.Signbit(c.Value) {
+		flags |= hasValue
+	}
+	if c.Complaint != 0 {
+		flags |= hasComplaint
+	}
+	if c.WorstBad != 0 || c.WorstAt != 0 {
+		flags |= hasWorst
+	}
+	if c.Cooldown != (AlertRef{}) {
+		flags |= hasCooldown
+	}
+	base := c.LastAt
+	e := enc(b).byte1(customerV2).byte1(flags).uvarint(c.Seq).varint(base).varint(base - c.FirstAt)
+	if flags&hasTier != 0 {
+		e = e.str(c.Tier)
+	}
+	if flags&hasValue != 0 {
+		e = e.f64(c.Value)
+	}
 	e = e.uvarint(uint64(len(c.Recent)))
 	for _, r := range c.Recent {
 		e = e.u64(r)
 	}
 	e = e.uvarint(uint64(len(c.Series)))
 	for _, s := range c.Series {
-		e = e.str(s.Key).uvarint(uint64(len(s.Values)))
+		e = e.u32(s.ID).uvarint(uint64(len(s.Values)))
 		for _, v := range s.Values {
 			e = e.f64(v)
 		}
 	}
 	e = e.uvarint(uint64(len(c.Bad)))
 	for _, m := range c.Bad {
-		e = e.varint(m.Time).str(m.Journey).str(m.Outcome).uvarint(m.Seq)
+		e = e.varint(base - m.Time).str(m.Journey).str(m.Outcome).varint(int64(c.Seq - m.Seq))
 	}
 	e = e.uvarint(uint64(len(c.Alerts)))
-	for _, a := range c.Alerts {
-		e = appendAlertRef(e, a)
+	cooldown := -1
+	for i, a := range c.Alerts {
+		e = appendAlertRefV2(e, a, base)
+		if a == c.Cooldown {
+			cooldown = i
+		}
 	}
-	e = appendAlertRef(e, c.Cooldown)
-	e = e.varint(c.Complaint).f64(c.WorstBad).varint(c.WorstAt).f64(c.LastBad)
+	if flags&hasCooldown != 0 {
+		// The cooldown alert is nearly always one of the recent alerts.
+		if cooldown >= 0 {
+			e = e.byte1(byte(cooldown))
+		} else {
+			e = appendAlertRefV2(e.byte1(0xff), c.Cooldown, base)
+		}
+	}
+	if flags&hasComplaint != 0 {
+		e = e.varint(base - c.Complaint)
+	}
+	e = appendBadness(e, c.LastBad)
+	if flags&hasWorst != 0 {
+		e = appendBadness(e, c.WorstBad).varint(base - c.WorstAt)
+	}
 	return e
 }
 
-func appendAlertRef(e enc, a AlertRef) enc {
-	return e.str(a.ID).str(a.Detector).byte1(a.Severity).varint(a.Time).str(a.Reason)
+// Alert ids are 32 lowercase hex digits: stored as their 16 bytes.
+const (
+	alertIDText = 0
+	alertIDHex  = 1
+)
+
+func appendAlertRefV2(e enc, a AlertRef, base int64) enc {
+	if raw, ok := hexID(a.ID); ok {
+		e = append(e.byte1(alertIDHex), raw[:]...)
+	} else {
+		e = e.byte1(alertIDText).str(a.ID)
+	}
+	return e.str(a.Detector).byte1(a.Severity).varint(base - a.Time).str(a.Reason)
 }
 
-func readAlertRef(d *dec) AlertRef {
-	return AlertRef{ID: d.str(), Detector: d.str(), Severity: d.byte1(), Time: d.varint(), Reason: d.str()}
+func readAlertRefV2(d *dec, base int64) AlertRef {
+	var a AlertRef
+	switch d.byte1() {
+	case alertIDHex:
+		if len(d.b) < 16 {
+			d.fail()
+			return a
+		}
+		a.ID = hex.EncodeToString(d.b[:16])
+		d.b = d.b[16:]
+	case alertIDText:
+		a.ID = d.str()
+	default:
+		d.fail()
+		return a
+	}
+	a.Detector = d.str()
+	a.Severity = d.byte1()
+	a.Time = base - d.varint()
+	a.Reason = d.str()
+	return a
 }
 
-// UnmarshalBinary decodes a header written by AppendBinary. ID is not part
-// of the encoding (it is the key) and is left unchanged.
+func hexID(s string) (raw [16]byte, ok bool) {
+	if len(s) != 32 {
+		return raw, false
+	}
+	for i := range 32 {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return raw, false
+		}
+	}
+	_, err := hex.Decode(raw[:], []byte(s))
+	return raw, err == nil
+}
+
+// UnmarshalBinary decodes a header written by AppendBinary (or by version 1).
+// ID is not part of the encoding (it is the key) and is left unchanged.
 func (c *Customer) UnmarshalBinary(b []byte) error {
 	d := dec{b: b}
-	if v := d.byte1(); v != customerVersion && d.err == nil {
-		return ErrCorrupt
-	}
 	id := c.ID
 	*c = Customer{ID: id}
+	switch v := d.byte1(); {
+	case d.err != nil:
+	case v == customerV2:
+		c.unmarshalV2(&d)
+	case v == customerV1:
+		c.unmarshalV1(&d)
+	default:
+		return fmt.Errorf("%w: customer %s: unknown header version %d", ErrCorrupt, c.ID, v)
+	}
+	return d.done("customer " + c.ID)
+}
+
+func (c *Customer) unmarshalV2(d *dec) {
+	flags := d.byte1()
+	c.Seq = d.uvarint()
+	base := d.varint()
+	c.LastAt = base
+	c.FirstAt = base - d.varint()
+	if flags&hasTier != 0 {
+		c.Tier = d.str()
+	}
+	if flags&hasValue != 0 {
+		c.Value = d.f64()
+	}
+	if n := d.count(8); n > 0 {
+		c.Recent = make([]uint64, n)
+		for i := range c.Recent {
+			c.Recent[i] = d.u64()
+		}
+	}
+	if n := d.count(5); n > 0 {
+		c.Series = make([]Series, n)
+		for i := range c.Series {
+			c.Series[i].ID = d.u32()
+			m := d.count(8)
+			c.Series[i].Values = make([]float64, m, max(m, 1))
+			for j := range c.Series[i].Values {
+				c.Series[i].Values[j] = d.f64()
+			}
+		}
+	}
+	if n := d.count(4); n > 0 {
+		c.Bad = make([]Mark, n)
+		for i := range c.Bad {
+			c.Bad[i] = Mark{Time: base - d.varint(), Journey: d.str(), Outcome: d.str(), Seq: c.Seq - uint64(d.varint())}
+		}
+	}
+	if n := d.count(5); n > 0 {
+		c.Alerts = make([]AlertRef, n)
+		for i := range c.Alerts {
+			c.Alerts[i] = readAlertRefV2(d, base)
+		}
+	}
+	if flags&hasCooldown != 0 {
+		k := d.byte1()
+		switch {
+		case k == 0xff:
+			c.Cooldown = readAlertRefV2(d, base)
+		case int(k) < len(c.Alerts):
+			c.Cooldown = c.Alerts[k]
+		default:
+			d.fail()
+		}
+	}
+	if flags&hasComplaint != 0 {
+		c.Complaint = base - d.varint()
+	}
+	c.LastBad = readBadness(d)
+	if flags&hasWorst != 0 {
+		c.WorstBad = readBadness(d)
+		c.WorstAt = base - d.varint()
+	}
+}
+
+func (c *Customer) unmarshalV1(d *dec) {
+	readRef := func() AlertRef {
+		return AlertRef{ID: d.str(), Detector: d.str(), Severity: d.byte1(), Time: d.varint(), Reason: d.str()}
+	}
 	c.Seq = d.uvarint()
 	c.FirstAt = d.varint()
 	c.LastAt = d.varint()
@@ -193,7 +405,7 @@ func (c *Customer) UnmarshalBinary(b []byte) error {
 	if n := d.count(2); n > 0 {
 		c.Series = make([]Series, n)
 		for i := range c.Series {
-			c.Series[i].Key = d.str()
+			c.Series[i].ID = SeriesID(d.str())
 			m := d.count(8)
 			c.Series[i].Values = make([]float64, m, max(m, 1))
 			for j := range c.Series[i].Values {
@@ -210,15 +422,14 @@ func (c *Customer) UnmarshalBinary(b []byte) error {
 	if n := d.count(5); n > 0 {
 		c.Alerts = make([]AlertRef, n)
 		for i := range c.Alerts {
-			c.Alerts[i] = readAlertRef(&d)
+			c.Alerts[i] = readRef()
 		}
 	}
-	c.Cooldown = readAlertRef(&d)
+	c.Cooldown = readRef()
 	c.Complaint = d.varint()
 	c.WorstBad = d.f64()
 	c.WorstAt = d.varint()
 	c.LastBad = d.f64()
-	return d.done("customer " + c.ID)
 }
 
 // Experience is one entry of a customer's window: the decoded event without

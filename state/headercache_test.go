@@ -1,0 +1,159 @@
+package state
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestHeaderCacheGetPutDelete(t *testing.T) {
+	b := NewCacheBudget(1 << 20)
+	c := NewHeaderCache(b)
+	defer c.Close()
+
+	_, ok := c.Get("alice")
+	require.False(t, ok, "empty cache")
+	c.Put("alice", []byte("v1"))
+	v, ok := c.Get("alice")
+	require.True(t, ok)
+	require.Equal(t, "v1", string(v))
+
+	// Replacing in the same size class and in a bigger one.
+	c.Put("alice", []byte("v2"))
+	v, _ = c.Get("alice")
+	require.Equal(t, "v2", string(v))
+	big := bytes.Repeat([]byte("x"), 700)
+	c.Put("alice", big)
+	v, _ = c.Get("alice")
+	require.Equal(t, big, v)
+
+	// Too large to cache: forgotten, so a reader goes to the store.
+	c.Put("alice", bytes.Repeat([]byte("y"), maxCached))
+	_, ok = c.Get("alice")
+	require.False(t, ok)
+
+	c.Put("bob", []byte("b"))
+	c.Delete("bob")
+	_, ok = c.Get("bob")
+	require.False(t, ok)
+	hits, misses, _ := c.Stats()
+	require.Equal(t, int64(3), hits)
+	require.Equal(t, int64(3), misses)
+}
+
+// Over its budget the cache keeps serving the right bytes for what it holds,
+// evicts rather than grows, and keeps recently read entries (CLOCK).
+func TestHeaderCacheEvictsWithinBudget(t *testing.T) {
+	b := NewCacheBudget(2 * cacheChunkSize)
+	c := NewHeaderCache(b)
+	defer c.Close()
+	val := func(i int) []byte { return fmt.Appendf(nil, "header-%d-%s", i, bytes.Repeat([]byte{'.'}, 60)) }
+	const n = 20_000 // about 5× what two chunks of 96-byte slots hold
+	for i := range n {
+		id := fmt.Sprintf("cust-%06d", i)
+		c.Put(id, val(i))
+		if i%10 == 0 {
+			// keep customer 0 hot: read it often
+			_, ok := c.Get("cust-000000")
+			require.True(t, ok, "a customer read between every few writes is kept (i=%d)", i)
+		}
+	}
+	require.LessOrEqual(t, b.Used(), int64(2*cacheChunkSize))
+	held := 0
+	for i := range n {
+		if v, ok := c.Get(fmt.Sprintf("cust-%06d", i)); ok {
+			require.Equal(t, val(i), v)
+			held++
+		}
+	}
+	per := cacheChunkSize / slotSizes[classFor(slotHeader+11+len(val(0)))]
+	chunks := int((c.bytes - c.index.bytes()) / cacheChunkSize)
+	require.Equal(t, chunks*per, held, "every slot of the cache holds an entry")
+	require.Equal(t, held, c.index.n, "the index holds exactly the cached entries")
+}
+
+// A cache opened when the budget is spent still gets its equal share, and
+// takes memory from another size class of its own when one class has none.
+func TestHeaderCacheShareAndClasses(t *testing.T) {
+	b := NewCacheBudget(4 * cacheChunkSize)
+	first := NewHeaderCache(b)
+	defer first.Close()
+	for i := range 50_000 {
+		first.Put(fmt.Sprintf("c%d", i), make([]byte, 40))
+	}
+	require.LessOrEqual(t, b.Used(), int64(4*cacheChunkSize))
+	usedByFirst := b.Used()
+
+	late := NewHeaderCache(b)
+	for i := range 50_000 {
+		late.Put(fmt.Sprintf("c%d", i), make([]byte, 40))
+	}
+	_, _, bytesLate := late.Stats()
+	require.LessOrEqual(t, bytesLate, int64(2*cacheChunkSize), "at most an equal share of the budget")
+	require.Greater(t, bytesLate, int64(cacheChunkSize), "an equal share of the budget")
+	// Entries of another class reuse the late cache's own chunks.
+	late.Put("large", make([]byte, 900))
+	v, ok := late.Get("large")
+	require.True(t, ok)
+	require.Len(t, v, 900)
+	_, _, after := late.Stats()
+	require.Equal(t, bytesLate, after)
+	late.Close()
+	require.Equal(t, usedByFirst, b.Used(), "Close returns the late cache's share")
+}
+
+// The index deletes without tombstones: after any mix of puts and deletes,
+// it answers exactly like a Go map.
+func TestRefTableMatchesMap(t *testing.T) {
+	var tab refTable
+	defer tab.free()
+	want := map[uint64]uint64{}
+	rng := uint64(1)
+	for i := range 200_000 {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		h := rng>>50 + 1 // few distinct keys, long probe runs: deletes shift often (0 and 1 share a slot by design)
+		if i%3 == 0 {
+			tab.del(h)
+			delete(want, h)
+		} else {
+			tab.put(h, uint64(i))
+			want[h] = uint64(i)
+		}
+	}
+	require.Equal(t, len(want), tab.n)
+	for h := uint64(1); h <= 1<<14+1; h++ {
+		got, ok := tab.get(h)
+		w, wok := want[h]
+		require.Equal(t, wok, ok, "key %d", h)
+		require.Equal(t, w, got, "key %d", h)
+	}
+}
+
+func TestHeaderCacheDisabled(t *testing.T) {
+	for _, b := range []*CacheBudget{nil, NewCacheBudget(0)} {
+		c := NewHeaderCache(b)
+		c.Put("a", []byte("x"))
+		_, ok := c.Get("a")
+		require.False(t, ok)
+		c.Close()
+	}
+}
+
+func BenchmarkHeaderCacheGetPut(b *testing.B) {
+	c := NewHeaderCache(NewCacheBudget(256 << 20))
+	defer c.Close()
+	ids := make([]string, 1<<20)
+	val := make([]byte, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("cust-%07d", i)
+		c.Put(ids[i], val)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		id := ids[(i*7919)&(len(ids)-1)]
+		v, _ := c.Get(id)
+		c.Put(id, v)
+	}
+}
