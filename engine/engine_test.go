@@ -10,12 +10,15 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/engine"
 	"github.com/peakend/peakend/internal/demo"
+	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/state"
 )
 
@@ -646,4 +649,34 @@ func TestRarityDoesNotDependOnRestarts(t *testing.T) {
 	continuous := runRecords(t, cfg, records, 10_000, nil, false)
 	restarted := runRecords(t, cfg, records, 10_000, map[int]bool{len(records) - 1: true}, false)
 	require.Equal(t, continuous, restarted)
+}
+
+// SREs see the header cache work: a customer's first event misses (read
+// from Pebble), the next cycle's event hits, and the bytes held are exported.
+func TestHeaderCacheMetrics(t *testing.T) {
+	cfg := testConfig(t)
+	m := metrics.New(engine.MetricJourneys(cfg), nil)
+	eng, err := engine.New(cfg, memStore(t, vfs.NewMem()), engine.Options{Metrics: m})
+	require.NoError(t, err)
+	pt, err := eng.OpenPartition(0)
+	require.NoError(t, err)
+	defer pt.Close()
+	for i := range 2 {
+		r := &engine.Record{Topic: "experiences", Offset: int64(i), Value: []byte(exp{id: fmt.Sprint("e", i), cust: "c1",
+			at: t0.Add(time.Duration(i) * time.Hour), journey: "checkout", outcome: "ok"}.String())}
+		require.NoError(t, pt.Experience(r))
+		require.NoError(t, pt.Stage())
+		require.NoError(t, pt.Commit(false))
+	}
+	value := func(c prometheus.Metric) float64 {
+		var d dto.Metric
+		require.NoError(t, c.Write(&d))
+		if d.Counter != nil {
+			return d.Counter.GetValue()
+		}
+		return d.Gauge.GetValue()
+	}
+	require.Equal(t, 1.0, value(m.HeaderCache.WithLabelValues("miss")))
+	require.Equal(t, 1.0, value(m.HeaderCache.WithLabelValues("hit")))
+	require.Positive(t, value(m.HeaderCacheBytes))
 }

@@ -86,6 +86,7 @@ type Partition struct {
 	keyBuf   []byte
 	counts   map[string]*[4]int // journey label → results, published at Commit
 	newCust  int64
+	hcSeen   [2]int64 // header cache hits and misses already published
 	stats    [4]int64 // processed, invalid, duplicate, late: since the partition opened
 }
 
@@ -526,6 +527,11 @@ func (p *Partition) publish() {
 	if m == nil {
 		return
 	}
+	hits, misses, _ := p.hc.Stats()
+	m.HeaderCache.WithLabelValues("hit").Add(float64(hits - p.hcSeen[0]))
+	m.HeaderCache.WithLabelValues("miss").Add(float64(misses - p.hcSeen[1]))
+	p.hcSeen = [2]int64{hits, misses}
+	m.HeaderCacheBytes.Set(float64(p.e.headers.Used()))
 	for j, c := range p.counts {
 		for r, n := range c {
 			if n > 0 {

@@ -36,6 +36,9 @@ type Metrics struct {
 	Partitions       prometheus.Gauge
 	CycleSeconds     prometheus.Histogram
 	Restored         prometheus.Counter
+
+	HeaderCache      *prometheus.CounterVec // result: hit, miss
+	HeaderCacheBytes prometheus.Gauge
 }
 
 // New creates the metrics and registers them, with Go and process collectors,
@@ -86,6 +89,14 @@ func New(journeys []string, detectors []string) *Metrics {
 		m.Ready, m.Partitions, m.CycleSeconds, m.Restored} {
 		f(c)
 	}
+	m.HeaderCache = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "header_cache_lookups_total",
+		Help: "Customer header lookups in the in-memory header cache by result (hit; miss: read from Pebble)."}, []string{"result"})
+	m.HeaderCacheBytes = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "header_cache_bytes",
+		Help: "Memory held by the header caches (state.header_cache_mib is the bound)."})
+	f(m.HeaderCache)
+	f(m.HeaderCacheBytes)
+	m.HeaderCache.WithLabelValues("hit")
+	m.HeaderCache.WithLabelValues("miss")
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "peakend"}))
 	for _, j := range append(append([]string(nil), journeys...), "other") {
