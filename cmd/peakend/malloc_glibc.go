@@ -11,8 +11,9 @@ package main
 // freed in one arena are not reused by another: measured on the replay
 // benchmark, that fragmentation added ~60 MiB of RSS over what Pebble held.
 // One arena is enough for Pebble's few large allocations. MALLOC_ARENA_MAX
-// in the environment still wins.
-static void peakend_malloc_arenas(void) {
+// in the environment still wins. It runs as a constructor, at load time:
+// the Go runtime's threads must not have made their arenas yet.
+__attribute__((constructor)) static void peakend_malloc_arenas(void) {
 #ifdef M_ARENA_MAX
 	if (getenv("MALLOC_ARENA_MAX") == NULL) {
 		mallopt(M_ARENA_MAX, 1);
@@ -21,5 +22,3 @@ static void peakend_malloc_arenas(void) {
 }
 */
 import "C"
-
-func init() { C.peakend_malloc_arenas() }
