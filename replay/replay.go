@@ -118,45 +118,45 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 
-	// Pass 1: validate every line, write the bad ones to the DLQ in line
-	// order, and find whether the input is in event-time order. Only input
-	// that is not gets an index (a second read), so sorted input of any
-	// size replays in constant memory.
+	// Pass 1: find whether the input is in event-time order, looking only
+	// at each line's time (event.Decoder.Time). Sorted input, the usual
+	// case, is then decoded once, in pass 2, and replays in constant memory;
+	// other input is validated and indexed by time in a second read.
+	// Either way bad lines reach the DLQ in line order.
 	var index []idx
 	dec := event.NewDecoder(o.Config.Events.MaxBytes, o.Config.Journeys)
 	var ev event.Event
 	s.Sorted = true
-	good := 0
-	var first, last int64
+	var seen bool
+	var latest int64
 	err = eachLine(f, func(line int, off int64, b []byte) error {
 		s.Lines++
-		if len(bytes.TrimSpace(b)) == 0 {
-			return nil
+		t, ok := dec.Time(b)
+		if !ok {
+			return nil // no time: a bad line, which pass 2 (or 1b) reports
 		}
-		if err := dec.Decode(b, &ev); err != nil {
-			s.Invalid++
-			return writeDead(o.DLQ, line, "", err, b)
-		}
-		if good == 0 {
-			first = ev.Time
-		} else if ev.Time < last {
+		if seen && t < latest {
+			// Out of order, unless the line is bad anyway (Decode decides:
+			// rare, so cheap).
+			if dec.Decode(b, &ev) != nil {
+				return nil
+			}
 			s.Sorted = false
 		}
-		first, last = min(first, ev.Time), max(last, ev.Time)
-		good++
+		seen, latest = true, max(latest, t)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if good > 0 {
-		s.First, s.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
-	}
 	if !s.Sorted {
-		index = make([]idx, 0, good)
 		err = eachLine(f, func(line int, off int64, b []byte) error {
-			if len(bytes.TrimSpace(b)) == 0 || dec.Decode(b, &ev) != nil {
+			if len(bytes.TrimSpace(b)) == 0 {
 				return nil
+			}
+			if err := dec.Decode(b, &ev); err != nil {
+				s.Invalid++
+				return writeDead(o.DLQ, line, "", err, b)
 			}
 			index = append(index, idx{t: ev.Time, off: off, n: int32(len(b)), line: int32(line)})
 			return nil
@@ -189,14 +189,20 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return pt.Commit(false)
 	}
 	rec := engine.Record{Topic: "replay"}
-	// process applies line's event (skipping a line pass 1 sent to the DLQ),
-	// after every complaint up to its time.
+	// process applies line's event, after every complaint up to its time; a
+	// bad line goes to the DLQ.
+	var first, last int64
 	process := func(line int, b []byte) error {
 		rec.Offset, rec.Value = int64(line), b
 		ev, err := pt.Decode(&rec)
 		if err != nil {
-			return nil
+			s.Invalid++
+			return writeDead(o.DLQ, line, "", err, b)
 		}
+		if s.Events == 0 {
+			first, last = ev.Time, ev.Time
+		}
+		first, last = min(first, ev.Time), max(last, ev.Time)
 		for ci < len(complaints) && complaints[ci].t <= ev.Time {
 			if err := applyComplaint(pt, &complaints[ci], &s.eval); err != nil {
 				return err
@@ -255,6 +261,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, fmt.Errorf("replay: write alerts: %w", err)
 	}
 	s.Customers = pt.Customers()
+	if s.Events > 0 {
+		s.First, s.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
+	}
 	_, _, dup, _ := pt.Stats()
 	s.Duplicates = int(dup)
 	// Close explicitly: without a WAL, Close flushes the last memtable, and

@@ -64,6 +64,7 @@ const (
 type cacheChunk struct {
 	mem   []byte
 	class int
+	used  int // slots holding an entry
 }
 
 type sizeClass struct {
@@ -182,6 +183,7 @@ func (c *HeaderCache) remove(h uint64) {
 func (c *HeaderCache) freeSlot(ref uint64) {
 	s := c.slot(ref)
 	s[0] = 0
+	c.chunks[ref>>16].used--
 	cl := &c.classes[c.chunks[ref>>16].class]
 	cl.free = append(cl.free, ref)
 }
@@ -193,25 +195,37 @@ func (c *HeaderCache) alloc(class int) (uint64, bool) {
 	if n := len(cl.free); n > 0 {
 		ref := cl.free[n-1]
 		cl.free = cl.free[:n-1]
+		c.chunks[ref>>16].used++
 		return ref, true
 	}
 	if c.grow() {
 		c.newChunk(class, allocChunk(cacheChunkSize))
 		return c.alloc(class)
 	}
-	if len(cl.chunks) == 0 {
-		// Over budget and nothing of this class: reformat the last chunk of
-		// the class holding the most chunks.
-		big := 0
+	// Over budget. Headers grow as customers age (more dedup hashes, more
+	// baseline values), so they move up a size class and leave free slots
+	// behind: a class with a chunk's worth of free slots gives up its
+	// emptiest chunk before anything live is evicted here.
+	donor, donorFree := -1, 0
+	for i := range c.classes {
+		per := cacheChunkSize / slotSizes[i]
+		if free := len(c.classes[i].free); i != class && free >= per && free*slotSizes[i] > donorFree {
+			donor, donorFree = i, free*slotSizes[i]
+		}
+	}
+	if donor < 0 && len(cl.chunks) == 0 {
+		// Nothing of this class at all: take from the class with the most chunks.
 		for i := range c.classes {
-			if len(c.classes[i].chunks) > len(c.classes[big].chunks) {
-				big = i
+			if len(c.classes[i].chunks) > 0 && (donor < 0 || len(c.classes[i].chunks) > len(c.classes[donor].chunks)) {
+				donor = i
 			}
 		}
-		if len(c.classes[big].chunks) == 0 {
+		if donor < 0 {
 			return 0, false
 		}
-		c.newChunk(class, c.takeChunk(big))
+	}
+	if donor >= 0 {
+		c.newChunk(class, c.takeChunk(donor))
 		return c.alloc(class)
 	}
 	return c.evict(class), true
@@ -259,11 +273,19 @@ func (c *HeaderCache) newChunk(class int, mem []byte) {
 	}
 }
 
-// takeChunk empties the newest chunk of class and returns its memory.
+// takeChunk empties the chunk of class holding the fewest entries and
+// returns its memory.
 func (c *HeaderCache) takeChunk(class int) []byte {
 	cl := &c.classes[class]
-	idx := cl.chunks[len(cl.chunks)-1]
-	cl.chunks = cl.chunks[:len(cl.chunks)-1]
+	at := 0
+	for i, idx := range cl.chunks {
+		if c.chunks[idx].used < c.chunks[cl.chunks[at]].used {
+			at = i
+		}
+	}
+	idx := cl.chunks[at]
+	cl.chunks = slices.Delete(cl.chunks, at, at+1)
+	cl.hand = 0
 	per := cacheChunkSize / slotSizes[class]
 	for i := range per {
 		ref := uint64(idx)<<16 | uint64(i)

@@ -104,6 +104,34 @@ func TestHeaderCacheShareAndClasses(t *testing.T) {
 	require.Equal(t, usedByFirst, b.Used(), "Close returns the late cache's share")
 }
 
+// Headers grow as customers age and move up a size class. Over budget, the
+// slots they leave behind are given back (whole chunks) to the class they
+// move to, instead of the cache evicting live entries while holding free memory.
+func TestHeaderCacheMovesMemoryBetweenClasses(t *testing.T) {
+	b := NewCacheBudget(16 * cacheChunkSize)
+	c := NewHeaderCache(b)
+	defer c.Close()
+	id := func(i int) string { return fmt.Sprintf("cust-%06d", i) }
+	n := 0
+	for c.Warm(id(n), make([]byte, 60)) { // fill the budget with small headers
+		n++
+	}
+	for i := range n { // every customer's header grows into the next classes
+		c.Put(id(i), make([]byte, 120))
+	}
+	held := 0
+	for i := range n {
+		if v, ok := c.Get(id(i)); ok {
+			require.Len(t, v, 120)
+			held++
+		}
+	}
+	per := cacheChunkSize / slotSizes[classFor(slotHeader+11+120)]
+	chunks := int((c.bytes - c.index.bytes()) / cacheChunkSize)
+	require.GreaterOrEqual(t, held, (chunks-2)*per, "nearly all the memory holds the grown headers")
+	require.LessOrEqual(t, b.Used(), int64(16*cacheChunkSize))
+}
+
 // The index deletes without tombstones: after any mix of puts and deletes,
 // it answers exactly like a Go map.
 func TestRefTableMatchesMap(t *testing.T) {

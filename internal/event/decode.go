@@ -121,6 +121,53 @@ func (d *Decoder) Decode(b []byte, ev *Event) error {
 	return nil
 }
 
+// Time returns the event time of the experience in b, as Decode would (the
+// last "time" member counts), without validating or decoding anything else:
+// a quick look for ordering, several times cheaper than Decode. ok is false
+// when b has no readable time; Decode may still reject a b that Time reads.
+func (d *Decoder) Time(b []byte) (ns int64, ok bool) {
+	d.stack = d.stack[:0]
+	p := parser{b: b, d: d}
+	p.ws()
+	if p.peek() != '{' {
+		return 0, false
+	}
+	p.i++
+	p.ws()
+	if p.peek() == '}' {
+		return 0, false
+	}
+	for {
+		if p.peek() != '"' {
+			return 0, false
+		}
+		key, kok := p.str(&d.kbuf)
+		if !kok || !p.colon() {
+			return 0, false
+		}
+		if string(key) == "time" {
+			raw, st, vok := p.strValue(1)
+			if !vok {
+				return 0, false
+			}
+			ns, ok = 0, false
+			if st == present {
+				t, bad := parseTime(raw)
+				ns, ok = t, bad == 0
+			}
+		} else if !p.skip(1) {
+			return 0, false
+		}
+		more, nok := p.next('}')
+		if !nok {
+			return 0, false
+		}
+		if !more {
+			return ns, ok
+		}
+	}
+}
+
 // finish validates the last occurrence of each field, in a fixed order, and
 // then makes the fresh strings.
 func (d *Decoder) finish(ev *Event, f *fields) *Error {

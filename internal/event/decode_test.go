@@ -406,7 +406,40 @@ func FuzzDecode(f *testing.F) {
 		} else {
 			checkAgainstRef(t, d, &ev, b)
 		}
+		checkTime(t, d, b)
 	})
+}
+
+// checkTime: for every record Decode accepts, Time reads the same event time
+// (replay orders input by it before decoding).
+func checkTime(t *testing.T, d *Decoder, b []byte) {
+	var ev Event
+	if d.Decode(b, &ev) != nil {
+		return
+	}
+	ns, ok := d.Time(b)
+	require.True(t, ok, "Time rejects a record Decode accepts: %q", b)
+	require.Equal(t, ev.Time, ns, "%q", b)
+}
+
+func TestTimeAgreesWithDecode(t *testing.T) {
+	d := NewDecoder(0, nil)
+	for _, tc := range goodCases {
+		checkTime(t, d, []byte(tc.in))
+	}
+	for _, b := range SampleEvents(50, 9) {
+		checkTime(t, d, b)
+	}
+	// The last "time" counts, as in Decode; a nested "time" does not.
+	b := []byte(`{"time":"2026-01-01T00:00:00Z","customer_id":"c","journey":"j","attributes":{"time":"x"},"time":"2026-01-02T00:00:00Z"}`)
+	checkTime(t, d, b)
+	ns, ok := d.Time(b)
+	require.True(t, ok)
+	require.Equal(t, int64(1767312000)*1e9, ns)
+	for _, bad := range []string{``, `[]`, `{}`, `{"time":1}`, `{"time":"yesterday"}`, `{"time":"2026-01-01T00:00:00Z"`} {
+		_, ok := d.Time([]byte(bad))
+		require.False(t, ok, "%q", bad)
+	}
 }
 
 func TestErrorsAreInvalid(t *testing.T) {
