@@ -296,6 +296,7 @@ func (c *HeaderCache) takeChunk(class int) []byte {
 	cl.free = slices.DeleteFunc(cl.free, func(ref uint64) bool { return uint32(ref>>16) == idx })
 	mem := c.chunks[idx].mem
 	c.chunks[idx] = cacheChunk{}
+	clear(mem) // slots of another size lie at other offsets: no stale flags
 	return mem
 }
 

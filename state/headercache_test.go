@@ -132,6 +132,39 @@ func TestHeaderCacheMovesMemoryBetweenClasses(t *testing.T) {
 	require.LessOrEqual(t, b.Used(), int64(16*cacheChunkSize))
 }
 
+// Whatever the mix of sizes, updates, deletes and evictions, a hit is always
+// the latest value put for that id: the cache may forget, never lie.
+func TestHeaderCacheNeverStale(t *testing.T) {
+	b := NewCacheBudget(6 * cacheChunkSize)
+	c := NewHeaderCache(b)
+	defer c.Close()
+	other := NewHeaderCache(b) // a second partition competing for the budget
+	defer other.Close()
+	want := map[string][]byte{}
+	rng := uint64(7)
+	next := func(n uint64) uint64 { rng = rng*6364136223846793005 + 1442695040888963407; return (rng >> 33) % n }
+	for i := range 100_000 {
+		id := fmt.Sprintf("c%d", next(8_000))
+		switch op := next(10); {
+		case op == 0:
+			c.Delete(id)
+			delete(want, id)
+		case op < 6:
+			v := bytes.Repeat([]byte{byte(i)}, int(next(600)))
+			c.Put(id, v)
+			want[id] = v
+		default:
+			if got, ok := c.Get(id); ok {
+				require.Equal(t, want[id], got, "id %s at op %d", id, i)
+			}
+		}
+		if i%7 == 0 {
+			other.Put(fmt.Sprintf("o%d", next(50_000)), make([]byte, next(300)))
+		}
+	}
+	require.LessOrEqual(t, b.Used(), int64(6*cacheChunkSize)+2*cacheChunkSize, "within the budget, give or take a share's rounding")
+}
+
 // The index deletes without tombstones: after any mix of puts and deletes,
 // it answers exactly like a Go map.
 func TestRefTableMatchesMap(t *testing.T) {
