@@ -53,6 +53,9 @@ type entry struct {
 	pending []pending // window entries appended this cycle, oldest first
 }
 
+// maxFreeEntries bounds the recycled entries a partition keeps.
+const maxFreeEntries = 8192
+
 type staged struct {
 	id         string
 	start, end int // in Partition.hdrArena
@@ -74,6 +77,7 @@ type Partition struct {
 	count int64 // customers stored
 
 	customers map[string]*entry  // this cycle's overlay
+	free      []*entry           // recycled entries (at most maxFreeEntries)
 	hc        *state.HeaderCache // committed headers, encoded (write-through at Commit)
 	staged    []staged           // headers encoded by Stage, for the cache after Commit
 	hdrArena  []byte
@@ -106,7 +110,14 @@ func (p *Partition) customer(id string) (*entry, error) {
 	if en, ok := p.customers[id]; ok {
 		return en, nil
 	}
-	en := &entry{c: state.Customer{ID: id}}
+	var en *entry
+	if n := len(p.free); n > 0 {
+		en, p.free = p.free[n-1], p.free[:n-1]
+		en.isNew, en.pending = false, en.pending[:0]
+		en.c.Reset(id)
+	} else {
+		en = &entry{c: state.Customer{ID: id}}
+	}
 	// The header cache holds the committed bytes: decoding them is the same
 	// as reading Pebble, without the LSM walk.
 	if b, ok := p.hc.Get(id); ok {
@@ -513,6 +524,12 @@ func (p *Partition) Close() error {
 }
 
 func (p *Partition) reset() {
+	// Entries are recycled: their slices are reused by the next decode.
+	for _, en := range p.customers {
+		if len(p.free) < maxFreeEntries {
+			p.free = append(p.free, en)
+		}
+	}
 	clear(p.customers)
 	clear(p.offsets)
 	p.arena = p.arena[:0]

@@ -308,15 +308,18 @@ func hexID(s string) (raw [16]byte, ok bool) {
 }
 
 // UnmarshalBinary decodes a header written by AppendBinary (or by version 1).
-// ID is not part of the encoding (it is the key) and is left unchanged.
+// ID is not part of the encoding (it is the key) and is left unchanged. The
+// slices c already has are reused: decoding into a recycled Customer does not
+// allocate for them.
 func (c *Customer) UnmarshalBinary(b []byte) error {
 	d := dec{b: b}
 	id := c.ID
+	reuse := *c
 	*c = Customer{ID: id}
 	switch v := d.byte1(); {
 	case d.err != nil:
 	case v == customerV2:
-		c.unmarshalV2(&d)
+		c.unmarshalV2(&d, &reuse)
 	case v == customerV1:
 		c.unmarshalV1(&d)
 	default:
@@ -325,7 +328,7 @@ func (c *Customer) UnmarshalBinary(b []byte) error {
 	return d.done("customer " + c.ID)
 }
 
-func (c *Customer) unmarshalV2(d *dec) {
+func (c *Customer) unmarshalV2(d *dec, old *Customer) {
 	flags := d.byte1()
 	c.Seq = d.uvarint()
 	base := d.varint()
@@ -338,30 +341,30 @@ func (c *Customer) unmarshalV2(d *dec) {
 		c.Value = d.f64()
 	}
 	if n := d.count(8); n > 0 {
-		c.Recent = make([]uint64, n)
+		c.Recent = resize(old.Recent, n)
 		for i := range c.Recent {
 			c.Recent[i] = d.u64()
 		}
 	}
 	if n := d.count(5); n > 0 {
-		c.Series = make([]Series, n)
+		c.Series = resize(old.Series, n)
 		for i := range c.Series {
 			c.Series[i].ID = d.u32()
 			m := d.count(8)
-			c.Series[i].Values = make([]float64, m, max(m, 1))
+			c.Series[i].Values = resize(c.Series[i].Values, max(m, 1))[:m]
 			for j := range c.Series[i].Values {
 				c.Series[i].Values[j] = d.f64()
 			}
 		}
 	}
 	if n := d.count(4); n > 0 {
-		c.Bad = make([]Mark, n)
+		c.Bad = resize(old.Bad, n)
 		for i := range c.Bad {
 			c.Bad[i] = Mark{Time: base - d.varint(), Journey: d.str(), Outcome: d.str(), Seq: c.Seq - uint64(d.varint())}
 		}
 	}
 	if n := d.count(5); n > 0 {
-		c.Alerts = make([]AlertRef, n)
+		c.Alerts = resize(old.Alerts, n)
 		for i := range c.Alerts {
 			c.Alerts[i] = readAlertRefV2(d, base)
 		}
@@ -385,6 +388,20 @@ func (c *Customer) unmarshalV2(d *dec) {
 		c.WorstBad = readBadness(d)
 		c.WorstAt = base - d.varint()
 	}
+}
+
+// Reset makes c an empty header of customer id, keeping the capacity of
+// its slices for the next decode.
+func (c *Customer) Reset(id string) {
+	*c = Customer{ID: id, Recent: c.Recent[:0], Series: c.Series[:0], Bad: c.Bad[:0], Alerts: c.Alerts[:0]}
+}
+
+// resize returns s with length n, reusing its array when it is large enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n)
 }
 
 func (c *Customer) unmarshalV1(d *dec) {
