@@ -44,6 +44,11 @@ bench-micro:
 bench-replay:
 	scripts/bench-replay.sh
 
+# End to end against a real local broker (a throw-away one unless
+# PEAKEND_BENCH_BROKERS is set): events/s and append→alert p50/p99.
+bench-kafka:
+	scripts/bench-kafka.sh
+
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/event/
 
