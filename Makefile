@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/peakend
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-fast bench bench-micro bench-replay fuzz lint kafka-up kafka-down kafka-wipe clean
+.PHONY: build demo test test-fast test-race test-integration bench-kafka bench bench-micro bench-replay fuzz lint kafka-up kafka-down kafka-wipe clean
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/peakend
@@ -11,17 +11,29 @@ build:
 demo:
 	$(GO) run ./cmd/peakend demo
 
-# The whole suite: vet, gofmt, and every test with the race detector.
-test: lint
-	$(GO) test -race -count=1 -timeout 15m ./...
+# The whole suite (what CI runs): gofmt and vet, every test with the race
+# detector on the in-process broker (kfake), then the integration suite
+# against a real Kafka broker that test-integration starts and stops.
+test: lint test-race test-integration
 
+# Fast tests only: the in-process broker (kfake), no race detector, no JVM.
 test-fast:
 	$(GO) test -count=1 ./...
+
+test-race:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# A real Kafka 3.9 (KRaft, from Maven jars) on 127.0.0.1:$(IT_PORT)-$$(($(IT_PORT)+3)),
+# data in a temporary directory, stopped afterwards whatever happens.
+IT_PORT ?= 19092
+test-integration:
+	PEAKEND_IT_PORT=$(IT_PORT) scripts/test-integration.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags integration ./integration/
 
 # Benchmarks report figures; they never fail on wall-clock.
 bench: bench-micro bench-replay
@@ -31,6 +43,11 @@ bench-micro:
 
 bench-replay:
 	scripts/bench-replay.sh
+
+# End to end against a real local broker (a throw-away one unless
+# PEAKEND_BENCH_BROKERS is set): events/s and append→alert p50/p99.
+bench-kafka:
+	scripts/bench-kafka.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/event/

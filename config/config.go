@@ -28,6 +28,13 @@ type Kafka struct {
 	ExactlyOnce bool     `yaml:"exactly_once"` // Kafka transactions for alerts + offsets; default false
 	Partitions  int      `yaml:"partitions"`   // partitions for topics peakend creates; default 4
 	Replication int      `yaml:"replication"`  // replication factor for topics peakend creates; default -1 (broker default)
+	// SessionTimeout is the consumer group session: how long the group waits
+	// for a member that stopped heartbeating (a crash) before it gives its
+	// partitions to others, or back to the restarted instance. Default 45s;
+	// 6s..30m.
+	SessionTimeout Duration `yaml:"session_timeout"`
+	TLS            TLS      `yaml:"tls"`  // see TLS (config/kafka_conn.go); default off
+	SASL           SASL     `yaml:"sasl"` // see SASL; default off
 }
 
 // Topics names the topics peakend reads and writes.

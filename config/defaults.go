@@ -51,6 +51,7 @@ func (c *Config) ApplyDefaults() {
 	setString(&k.Topics.DLQ, "peakend-dlq")
 	setInt(&k.Partitions, 4)
 	setInt(&k.Replication, -1)
+	k.applyConnDefaults()
 
 	s := &c.State
 	setString(&s.Dir, "./peakend-data")

@@ -105,6 +105,7 @@ func (v *validator) kafka(k *Kafka) {
 	if k.Replication < -1 || k.Replication == 0 {
 		v.add("kafka.replication", "must be at least 1, or -1 for the broker default (got %d)", k.Replication)
 	}
+	v.kafkaConn(k)
 }
 
 // checkTopic returns what is wrong with a Kafka topic name, or "".

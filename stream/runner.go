@@ -44,7 +44,10 @@ type Options struct {
 type Runner struct {
 	o     Options
 	log   *slog.Logger
-	ready atomic.Bool
+	ready atomic.Bool // partitions assigned and their state loaded
+	// brokersDown is set while the brokers cannot be reached (brokerHealth).
+	brokersDown atomic.Bool
+	stopping    atomic.Bool
 
 	mu    sync.Mutex
 	parts map[int32]*engine.Partition
@@ -62,8 +65,9 @@ func New(o Options) *Runner {
 	return &Runner{o: o, log: o.Logger, parts: map[int32]*engine.Partition{}}
 }
 
-// Ready reports whether partitions are assigned and their state is loaded.
-func (r *Runner) Ready() bool { return r.ready.Load() }
+// Ready reports whether partitions are assigned, their state is loaded,
+// and the brokers are reachable.
+func (r *Runner) Ready() bool { return r.ready.Load() && !r.brokersDown.Load() }
 
 func (r *Runner) topics() (exp, comp string) {
 	t := r.o.Config.Kafka.Topics
@@ -74,17 +78,21 @@ func (r *Runner) topics() (exp, comp string) {
 	return t.Experiences, comp
 }
 
-func (r *Runner) clientOpts() []kgo.Opt {
-	k := r.o.Config.Kafka
+func (r *Runner) clientOpts() ([]kgo.Opt, error) {
+	k := &r.o.Config.Kafka
 	exp, comp := r.topics()
 	topics := []string{exp}
 	if comp != "" {
 		topics = append(topics, comp)
 	}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(k.Brokers...),
-		kgo.ClientID(k.ClientID),
+	opts, err := ConnOpts(k)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts,
 		kgo.WithLogger(kgoLogger{r.log}),
+		kgo.WithHooks(brokerHealth{down: r.outage, up: r.recovered, closed: r.stopping.Load}),
+		kgo.SessionTimeout(k.SessionTimeout.D()),
 		kgo.ConsumerGroup(k.Group),
 		kgo.ConsumeTopics(topics...),
 		kgo.Balancers(newCoPartitioned(exp)),
@@ -97,8 +105,8 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		kgo.OnPartitionsRevoked(r.revoked),
 		kgo.OnPartitionsLost(r.lost),
 		kgo.ProducerLinger(0),
-	}
-	return append(opts, r.o.ClientOpts...)
+	)
+	return append(opts, r.o.ClientOpts...), nil
 }
 
 // adjustOffsets starts each assigned partition where its Pebble state left
@@ -177,8 +185,12 @@ func (r *Runner) drop(revoked map[string][]int32) {
 
 func (r *Runner) setReady(v bool) {
 	r.ready.Store(v)
+	r.publishReady()
+}
+
+func (r *Runner) publishReady() {
 	if m := r.o.Metrics; m != nil {
-		m.Ready.Set(map[bool]float64{true: 1}[v])
+		m.Ready.Set(map[bool]float64{true: 1}[r.Ready()])
 	}
 }
 
@@ -207,11 +219,19 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	cl, err := kgo.NewClient(r.clientOpts()...)
+	opts, err := r.clientOpts()
+	if err != nil {
+		return err
+	}
+	warnPlainText(&cfg.Kafka, r.log)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("stream: client: %w", err)
 	}
+	// Connection errors while stopping are expected, not an outage.
+	defer context.AfterFunc(ctx, func() { r.stopping.Store(true) })()
 	defer func() {
+		r.stopping.Store(true)
 		r.setReady(false)
 		cl.Close() // leaves the group; marked offsets are committed
 		r.mu.Lock()

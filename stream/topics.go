@@ -17,7 +17,11 @@ import (
 // missing, with the configured partitions and replication. Topics it reads
 // are not created: a typo there should not silently create an empty topic.
 func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, extra ...kgo.Opt) error {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...), kgo.ClientID(cfg.Kafka.ClientID)}, extra...)...)
+	opts, err := ConnOpts(&cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(opts, extra...)...)
 	if err != nil {
 		return fmt.Errorf("stream: admin client: %w", err)
 	}

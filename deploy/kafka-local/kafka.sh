@@ -3,7 +3,8 @@
 # Maven Central: no Docker, no tarball. For local runs and integration tests.
 #
 #   kafka.sh install                      collect the jars (once; cached)
-#   kafka.sh up      [--port 9092]        start the broker in the background
+#   kafka.sh up      [--port 9092] [--sasl] [--tls DIR]
+#                                         start the broker in the background
 #   kafka.sh down    [--port 9092] [--wipe]   stop it (--wipe: delete its data)
 #   kafka.sh restart [--port 9092]        down, then up (data kept)
 #   kafka.sh status  [--port 9092]        exit 0 if running, 3 if not
@@ -12,8 +13,23 @@
 #                                         create topics if missing (default:
 #                                         peakend's input topics)
 #
+# Listeners, all on 127.0.0.1 (the controller listener is port + 1):
+#   PLAINTEXT      port                   always
+#   SASL_PLAINTEXT port + 2               with --sasl (or PEAKEND_KAFKA_SASL=1):
+#                  mechanisms PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; one user,
+#                  $PEAKEND_KAFKA_SASL_USER / $PEAKEND_KAFKA_SASL_PASSWORD
+#                  (default peakend / peakend-secret: for local tests only).
+#                  SCRAM credentials are written when the storage is formatted
+#                  (a fresh data directory: `down --wipe` first).
+#   SSL            port + 3               with --tls DIR (or PEAKEND_KAFKA_TLS_DIR):
+#                  PEM files in DIR: ca.pem (trusted CAs) and broker.pem (the
+#                  broker's unencrypted PKCS#8 key, then its certificate chain);
+#                  clients must present a certificate signed by ca.pem.
+#
 # Environment (all optional):
-#   PEAKEND_KAFKA_CACHE            jars, data, logs (default: deploy/kafka-local/.cache)
+#   PEAKEND_KAFKA_CACHE            jars (default: deploy/kafka-local/.cache)
+#   PEAKEND_KAFKA_DATA             data, config, logs, pid files (default: the cache);
+#                                  a temporary directory gives a throw-away broker
 #   PEAKEND_KAFKA_PORT             client port when --port is not given (default 9092)
 #   PEAKEND_KAFKA_CONTROLLER_PORT  KRaft controller port (default: port + 1)
 #   PEAKEND_KAFKA_VERSION          org.apache.kafka:kafka_2.13 version (default: pom.xml)
@@ -33,6 +49,11 @@ START_TIMEOUT=${PEAKEND_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${PEAKEND_KAFKA_STOP_TIMEOUT:-30}
 PARTITIONS=${PEAKEND_KAFKA_PARTITIONS:-4}
 KAFKA_VERSION=${PEAKEND_KAFKA_VERSION:-}
+RUNDIR=${PEAKEND_KAFKA_DATA:-$CACHE}
+SASL=${PEAKEND_KAFKA_SASL:-0}
+TLS_DIR=${PEAKEND_KAFKA_TLS_DIR:-}
+SASL_USER=${PEAKEND_KAFKA_SASL_USER:-peakend}
+SASL_PASSWORD=${PEAKEND_KAFKA_SASL_PASSWORD:-peakend-secret}
 LIBS=$CACHE/libs
 STARTED_MSG='Kafka Server started'
 
@@ -58,6 +79,8 @@ parse_opts() {
       --port) [ $# -ge 2 ] || usage_error "--port needs a value"; PORT=$2; shift 2 ;;
       --port=*) PORT=${1#--port=}; shift ;;
       --wipe) WIPE=1; shift ;;
+      --sasl) SASL=1; shift ;;
+      --tls) [ $# -ge 2 ] || usage_error "--tls needs a directory"; TLS_DIR=$2; shift 2 ;;
       -f|--follow) FOLLOW=1; shift ;;
       -n|--lines) [ $# -ge 2 ] || usage_error "$1 needs a value"; LINES=$2; shift 2 ;;
       --partitions) [ $# -ge 2 ] || usage_error "--partitions needs a value"; TOPIC_PARTITIONS=$2; shift 2 ;;
@@ -71,12 +94,18 @@ parse_opts() {
   CONTROLLER_PORT=${PEAKEND_KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
   case $CONTROLLER_PORT in ''|*[!0-9]*) usage_error "bad PEAKEND_KAFKA_CONTROLLER_PORT '$CONTROLLER_PORT'" ;; esac
   [ "$CONTROLLER_PORT" != "$PORT" ] || usage_error "controller port and client port are both $PORT"
-  DATA=$CACHE/data-$PORT
-  CONF=$CACHE/conf-$PORT
-  LOGS=$CACHE/logs
+  SASL_PORT=$((PORT + 2))
+  TLS_PORT=$((PORT + 3))
+  case $SASL in 1|true|yes) SASL=1 ;; *) SASL=0 ;; esac
+  if [ -n "$TLS_DIR" ]; then
+    TLS_DIR=$(cd "$TLS_DIR" 2>/dev/null && pwd) || usage_error "--tls: no directory '$TLS_DIR'"
+  fi
+  DATA=$RUNDIR/data-$PORT
+  CONF=$RUNDIR/conf-$PORT
+  LOGS=$RUNDIR/logs
   SERVER_LOG=$LOGS/server-$PORT.log
   STDOUT_LOG=$LOGS/stdout-$PORT.log
-  PIDFILE=$CACHE/kafka-$PORT.pid
+  PIDFILE=$RUNDIR/kafka-$PORT.pid
 }
 
 # ---------------------------------------------------------------- install
@@ -162,16 +191,24 @@ file_size() { [ -f "$1" ] && wc -c <"$1" | tr -d ' ' || echo 0; }
 
 write_config() {
   mkdir -p "$DATA" "$CONF" "$LOGS"
+  local listeners="PLAINTEXT://127.0.0.1:$PORT" map="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  if [ "$SASL" = 1 ]; then
+    listeners+=",SASL_PLAINTEXT://127.0.0.1:$SASL_PORT"; map+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
+  fi
+  if [ -n "$TLS_DIR" ]; then
+    [ -f "$TLS_DIR/ca.pem" ] && [ -f "$TLS_DIR/broker.pem" ] || die "--tls $TLS_DIR: ca.pem and broker.pem are required"
+    listeners+=",SSL://127.0.0.1:$TLS_PORT"; map+=",SSL:SSL"
+  fi
   cat >"$CONF/server.properties" <<EOF
 # Written by $PROG up; rewritten on every start.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=$listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$map
 log.dirs=$DATA
 
 num.partitions=$PARTITIONS
@@ -195,6 +232,28 @@ num.recovery.threads.per.data.dir=1
 log.segment.bytes=67108864
 log.retention.hours=168
 EOF
+  if [ "$SASL" = 1 ]; then
+    cat >>"$CONF/server.properties" <<EOF
+
+# SASL_PLAINTEXT on $SASL_PORT: PLAIN (users in the JAAS line) and SCRAM
+# (credentials stored in the cluster metadata at format time).
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+  fi
+  if [ -n "$TLS_DIR" ]; then
+    cat >>"$CONF/server.properties" <<EOF
+
+# SSL on $TLS_PORT with PEM files; clients must present a certificate.
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS_DIR/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+ssl.client.auth=required
+EOF
+  fi
   cat >"$CONF/log4j.properties" <<EOF
 # Written by $PROG up. Everything at WARN except the startup/shutdown lines.
 log4j.rootLogger=WARN, file
@@ -238,7 +297,12 @@ format_storage() {
   id=$(java_tool kafka.tools.StorageTool random-uuid 2>>"$STDOUT_LOG" | tail -n1 | tr -d '\r') \
     || die "kafka.tools.StorageTool random-uuid failed (see $STDOUT_LOG)"
   [ -n "$id" ] || die "kafka.tools.StorageTool random-uuid printed nothing"
-  if ! out=$(java_tool kafka.tools.StorageTool format -t "$id" -c "$CONF/server.properties" --ignore-formatted 2>&1); then
+  local -a scram=()
+  if [ "$SASL" = 1 ]; then
+    scram=(--add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]"
+           --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]")
+  fi
+  if ! out=$(java_tool kafka.tools.StorageTool format -t "$id" -c "$CONF/server.properties" --ignore-formatted "${scram[@]}" 2>&1); then
     echo "$out" >&2
     die "formatting $DATA failed"
   fi
@@ -273,6 +337,12 @@ cmd_up() {
   fi
   if port_open 127.0.0.1 "$CONTROLLER_PORT"; then
     die "controller port 127.0.0.1:$CONTROLLER_PORT is already in use (set PEAKEND_KAFKA_CONTROLLER_PORT)"
+  fi
+  if [ "$SASL" = 1 ] && port_open 127.0.0.1 "$SASL_PORT"; then
+    die "SASL port 127.0.0.1:$SASL_PORT is already in use (try --port)"
+  fi
+  if [ -n "$TLS_DIR" ] && port_open 127.0.0.1 "$TLS_PORT"; then
+    die "TLS port 127.0.0.1:$TLS_PORT is already in use (try --port)"
   fi
   installed || cmd_install
   write_config
@@ -312,7 +382,10 @@ cmd_up() {
     fi
     sleep 0.25
   done
-  echo "kafka up on 127.0.0.1:$PORT (pid $pid, started in $((SECONDS - t0))s; data $DATA)"
+  local extra=""
+  [ "$SASL" = 1 ] && extra+=", SASL on 127.0.0.1:$SASL_PORT"
+  [ -z "$TLS_DIR" ] || extra+=", TLS on 127.0.0.1:$TLS_PORT"
+  echo "kafka up on 127.0.0.1:$PORT$extra (pid $pid, started in $((SECONDS - t0))s; data $DATA)"
 }
 
 stop_pid() {  # pid timeout
