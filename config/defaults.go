@@ -75,6 +75,7 @@ func (c *Config) ApplyDefaults() {
 
 	a := &c.Alerting
 	setDuration(&a.Cooldown, 72*time.Hour)
+	setInt(&a.MaxBacklog, 100_000)
 	setDuration(&a.Lookback, 720*time.Hour)
 	// A playbook entry left out entirely gets the contract's example action,
 	// so every alert carries something staff may do at once. An entry with

@@ -445,6 +445,9 @@ func (v *validator) journeyEnds(p string, d *Detector) {
 func (v *validator) alerting(a *Alerting, journeys []string) {
 	v.notNegative("alerting.cooldown", a.Cooldown)
 	v.notNegative("alerting.lookback", a.Lookback)
+	if a.MaxBacklog < 0 {
+		v.add("alerting.max_backlog", "must be positive (got %d)", a.MaxBacklog)
+	}
 	if a.MaxPerHour < 0 {
 		v.add("alerting.max_per_hour", "must not be negative (got %d); 0 means unlimited", a.MaxPerHour)
 	}

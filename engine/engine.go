@@ -14,6 +14,7 @@ import (
 	"github.com/peakend/peakend/detectors"
 	"github.com/peakend/peakend/internal/event"
 	"github.com/peakend/peakend/internal/metrics"
+	"github.com/peakend/peakend/internal/outbox"
 	"github.com/peakend/peakend/state"
 )
 
@@ -34,6 +35,8 @@ type Engine struct {
 	journeys map[string]bool    // journeys with their own metric label
 	tailQ    []float64          // per detector: lowest quantile (population detectors)
 	headers  *state.CacheBudget // memory of the partitions' header caches
+	outbox   *outbox.Book
+	allows   map[string]func(*alerts.Alert) bool
 }
 
 // Options configures an Engine.
@@ -43,6 +46,12 @@ type Options struct {
 	Live bool
 	// Metrics receives counts; nil records nothing.
 	Metrics *metrics.Metrics
+	// Outbox, if set, queues every alert for its sinks in the partition's
+	// state batch (the durable outbox; see internal/outbox).
+	Outbox *outbox.Book
+	// OutboxAllows holds per-sink filters: an alert a sink would drop is
+	// never queued for it. A sink without one takes every alert.
+	OutboxAllows map[string]func(*alerts.Alert) bool
 	// HeaderCacheBytes overrides state.header_cache_mib (0: the config's;
 	// negative disables the cache).
 	HeaderCacheBytes int64
@@ -59,6 +68,7 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 		policy:   alerts.NewPolicy(cfg.Alerting, cfg.HTTP.PublicURL),
 		window:   cfg.State.Window,
 		journeys: map[string]bool{},
+		outbox:   o.Outbox, allows: o.OutboxAllows,
 	}
 	hc := o.HeaderCacheBytes
 	if hc == 0 {
@@ -136,6 +146,13 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
 	}
 	pt.count = n
+	if e.outbox != nil {
+		if pt.outSeq, err = e.store.OutboxSeq(p); err != nil {
+			return nil, fmt.Errorf("engine: partition %d: %w", p, err)
+		}
+		pt.outCommitted = pt.outSeq
+		pt.outPending = map[string]int{}
+	}
 	// Warm the header cache with a sequential scan (a second or so per
 	// million customers): without it, a restarted instance pays a random
 	// Pebble read for every customer's first event.

@@ -91,6 +91,9 @@ type Partition struct {
 	counts   map[string]*[4]int // journey label → results, published at Commit
 	newCust  int64
 	hcSeen   [2]int64 // header cache hits and misses already published
+
+	outSeq, outCommitted uint64         // next outbox seq: in this cycle, committed
+	outPending           map[string]int // outbox entries of this cycle, per sink
 	stats    [4]int64 // processed, invalid, duplicate, late: since the partition opened
 }
 
@@ -478,7 +481,7 @@ func (p *Partition) Stage() error {
 			return err
 		}
 	}
-	return nil
+	return p.stageOutbox()
 }
 
 // Commit applies the staged batch atomically and starts a new cycle.
@@ -488,6 +491,7 @@ func (p *Partition) Commit(sync bool) error {
 	}
 	p.count += p.newCust
 	p.publish()
+	p.committedOutbox()
 	// Write-through: the cache now holds exactly what Pebble holds.
 	for _, s := range p.staged {
 		p.hc.Put(s.id, p.hdrArena[s.start:s.end])
@@ -501,6 +505,8 @@ func (p *Partition) Commit(sync bool) error {
 // populations are reloaded as they were committed.
 func (p *Partition) Discard() error {
 	p.batch.Reset()
+	p.outSeq = p.outCommitted
+	clear(p.outPending)
 	p.reset()
 	p.counts = nil
 	for i, pop := range p.pops {

@@ -77,3 +77,19 @@ func (s *filtered) Deliver(ctx context.Context, a *alerts.Alert) error {
 	}
 	return s.sink.Deliver(ctx, a)
 }
+
+// IsLocal reports whether s writes locally (stdout) rather than over the
+// network: local sinks cannot be down, so they get alerts directly instead
+// of through the durable outbox.
+func IsLocal(s alerts.Sink) bool {
+	for {
+		switch v := s.(type) {
+		case *Writer:
+			return true
+		case interface{ Unwrap() alerts.Sink }:
+			s = v.Unwrap()
+		default:
+			return false
+		}
+	}
+}

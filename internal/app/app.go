@@ -19,6 +19,7 @@ import (
 	"github.com/peakend/peakend/engine"
 	"github.com/peakend/peakend/internal/httpapi"
 	"github.com/peakend/peakend/internal/metrics"
+	"github.com/peakend/peakend/internal/outbox"
 	"github.com/peakend/peakend/state"
 	"github.com/peakend/peakend/stream"
 )
@@ -33,6 +34,8 @@ type Options struct {
 	ClientOpts []kgo.Opt
 	// Ready, if set, is called with the HTTP server's address once it listens.
 	Listening func(addr string)
+	// Backoff between delivery attempts of the outbox (tests); zero: the default.
+	Backoff sinks.Backoff
 }
 
 // Run runs the pipeline until ctx is done: it opens the store, starts the
@@ -60,23 +63,51 @@ func Run(ctx context.Context, o Options) error {
 	defer store.Close()
 	m := metrics.New(engine.MetricJourneys(cfg), detectorNames(cfg))
 	m.Register(metrics.NewPebbleCollector(store.Metrics))
-	eng, err := engine.New(cfg, store, engine.Options{Live: true, Metrics: m})
-	if err != nil {
-		return err
-	}
 	ss, err := buildSinks(cfg, o)
 	if err != nil {
 		return err
 	}
-	// Export every sink's delivery series at zero, so dashboards and alert
-	// rules see them before the first alert.
+	// Frontline sinks deliver from the durable outbox; stdout (the demo's
+	// console) is handed each committed alert directly.
+	var direct, queued []alerts.Sink
+	var names []string
+	allows := map[string]func(*alerts.Alert) bool{}
 	for _, sk := range ss {
+		// Export every sink's delivery series at zero, so dashboards and
+		// alert rules see them before the first alert.
 		for _, result := range []string{"delivered", "failed"} {
 			m.Deliveries.WithLabelValues(sk.Name(), result)
 		}
+		if sinks.IsLocal(sk) {
+			direct = append(direct, sk)
+			continue
+		}
+		queued = append(queued, sk)
+		names = append(names, sk.Name())
+		if f, ok := sk.(interface{ Allows(*alerts.Alert) bool }); ok {
+			allows[sk.Name()] = f.Allows
+		}
+	}
+	eo := engine.Options{Live: true, Metrics: m}
+	var deliverer *outbox.Deliverer
+	if len(queued) > 0 {
+		book := outbox.NewBook(names, cfg.Alerting.MaxBacklog, log, m)
+		eo.Outbox, eo.OutboxAllows = book, allows
+		conc := map[string]int{}
+		for _, spec := range cfg.Alerting.Sinks {
+			if spec.Type != config.SinkKafka {
+				conc[sinkName(spec)] = spec.Concurrency
+			}
+		}
+		deliverer = &outbox.Deliverer{Store: store, Sinks: queued, Book: book, Log: log, Metrics: m, Concurrency: conc,
+			Backoff: o.Backoff}
+	}
+	eng, err := engine.New(cfg, store, eo)
+	if err != nil {
+		return err
 	}
 	runner := stream.New(stream.Options{Config: cfg, Engine: eng, Store: store, Metrics: m, Logger: log,
-		Sinks: ss, ClientOpts: o.ClientOpts})
+		Sinks: direct, ClientOpts: o.ClientOpts})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -103,9 +134,19 @@ func Run(ctx context.Context, o Options) error {
 		}
 		wg.Go(func() { fail(srv.Run(ctx)) })
 	}
+	if deliverer != nil {
+		wg.Go(func() { fail(deliverer.Run(ctx)) })
+	}
 	wg.Go(func() { fail(runner.Run(ctx)) })
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+func sinkName(spec config.Sink) string {
+	if spec.Name != "" {
+		return spec.Name
+	}
+	return spec.Type
 }
 
 func detectorNames(cfg *config.Config) []string {

@@ -1,0 +1,271 @@
+// Package outbox delivers alerts to the frontline sinks (webhook, Slack,
+// Alertmanager, PagerDuty) from the durable outbox in Pebble: at least once,
+// with retries, backoff and Retry-After, without slowing detection.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/alerts/sinks"
+	"github.com/peakend/peakend/internal/metrics"
+	"github.com/peakend/peakend/state"
+)
+
+// DefaultMaxBacklog is the per-sink bound on undelivered alerts.
+const DefaultMaxBacklog = 100_000
+
+// Book keeps the per-sink backlog counts that the engine (writing entries)
+// and the deliverers (deleting them) share. It is safe for concurrent use.
+type Book struct {
+	max   int64
+	sinks map[string]*ledger
+	names []string
+	log   *slog.Logger
+	m     *metrics.Metrics
+}
+
+type ledger struct {
+	backlog atomic.Int64 // committed entries not yet delivered
+	full    atomic.Bool  // the bound was hit and not yet relieved (for one log line per episode)
+	wake    chan struct{}
+}
+
+// NewBook returns a book for the named sinks, each bounded to max entries
+// (0: DefaultMaxBacklog).
+func NewBook(names []string, max int, log *slog.Logger, m *metrics.Metrics) *Book {
+	if max <= 0 {
+		max = DefaultMaxBacklog
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Book{max: int64(max), sinks: map[string]*ledger{}, names: names, log: log, m: m}
+	for _, n := range names {
+		b.sinks[n] = &ledger{wake: make(chan struct{}, 1)}
+	}
+	return b
+}
+
+// Sinks lists the sinks, in config order.
+func (b *Book) Sinks() []string { return b.names }
+
+// Admit reports whether sink may queue another alert, given pending entries
+// of the current cycle not yet committed. Refused, the alert still reaches
+// the Kafka alerts topic; the refusal is counted and logged once per episode.
+func (b *Book) Admit(sink string, pending int) bool {
+	l := b.sinks[sink]
+	if l == nil {
+		return false
+	}
+	if l.backlog.Load()+int64(pending) < b.max {
+		return true
+	}
+	if !l.full.Swap(true) {
+		b.log.Error("outbox full: new alerts for this sink go to the Kafka alerts topic only until it drains",
+			"sink", sink, "max_backlog", b.max)
+	}
+	if b.m != nil {
+		b.m.Deliveries.WithLabelValues(sink, "dropped_backlog_full").Inc()
+	}
+	return false
+}
+
+// Committed records n entries of sink committed to the store, and wakes its deliverer.
+func (b *Book) Committed(sink string, n int) {
+	l := b.sinks[sink]
+	if l == nil || n == 0 {
+		return
+	}
+	l.backlog.Add(int64(n))
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (b *Book) delivered(sink string) {
+	l := b.sinks[sink]
+	if l.backlog.Add(-1) < b.max*9/10 && l.full.Swap(false) {
+		b.log.Info("outbox draining: alerts for this sink are queued again", "sink", sink)
+	}
+}
+
+// Backlog returns sink's undelivered entries.
+func (b *Book) Backlog(sink string) int64 {
+	if l := b.sinks[sink]; l != nil {
+		return l.backlog.Load()
+	}
+	return 0
+}
+
+// Deliverer delivers the outbox's entries to its sinks. One goroutine per
+// sink scans that sink's entries and delivers up to its concurrency at once,
+// retrying each until delivered (or rejected for good); a sink that is down
+// holds back only its own entries.
+type Deliverer struct {
+	Store   *state.Store
+	Sinks   []alerts.Sink // Name() must match the Book's names
+	Book    *Book
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
+	// Concurrency per sink name; default 4.
+	Concurrency map[string]int
+	// Backoff between attempts; zero: sinks.DefaultBackoff.
+	Backoff sinks.Backoff
+	// Poll is how often an idle deliverer looks at the store anyway; default 1s.
+	Poll time.Duration
+}
+
+// Run delivers until ctx is done. In-flight attempts are cancelled; their
+// entries stay in the outbox for the next run.
+func (d *Deliverer) Run(ctx context.Context) error {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Poll <= 0 {
+		d.Poll = time.Second
+	}
+	if d.Backoff == (sinks.Backoff{}) {
+		d.Backoff = sinks.DefaultBackoff
+	}
+	// What a previous run left behind is the starting backlog.
+	for _, s := range d.Sinks {
+		n := 0
+		if err := d.Store.Outbox(s.Name(), func(*state.OutboxEntry) bool { n++; return true }); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		d.Book.Committed(s.Name(), n)
+		if n > 0 {
+			d.Log.Info("outbox: undelivered alerts from before the restart", "sink", s.Name(), "alerts", n)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, s := range d.Sinks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.sinkLoop(ctx, s)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// batch is how many entries one scan takes.
+const batch = 256
+
+func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
+	name := s.Name()
+	l := d.Book.sinks[name]
+	conc := d.Concurrency[name]
+	if conc <= 0 {
+		conc = 4
+	}
+	tick := time.NewTicker(d.Poll)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		var todo []state.OutboxEntry
+		err := d.Store.Outbox(name, func(e *state.OutboxEntry) bool {
+			c := *e
+			c.Alert = append([]byte(nil), e.Alert...)
+			todo = append(todo, c)
+			return len(todo) < batch
+		})
+		if err != nil {
+			d.Log.Error("outbox: scan failed", "sink", name, "err", err)
+		}
+		d.gauges(name, todo)
+		if len(todo) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-l.wake:
+			case <-tick.C:
+			}
+			continue
+		}
+		sem := make(chan struct{}, conc)
+		var wg sync.WaitGroup
+		for i := range todo {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(e *state.OutboxEntry) {
+				defer func() { <-sem; wg.Done() }()
+				d.deliver(ctx, s, e)
+			}(&todo[i])
+		}
+		wg.Wait()
+	}
+}
+
+// deliver tries e until it is delivered, rejected for good, or ctx ends.
+func (d *Deliverer) deliver(ctx context.Context, s alerts.Sink, e *state.OutboxEntry) {
+	name := s.Name()
+	var a alerts.Alert
+	if err := json.Unmarshal(e.Alert, &a); err != nil {
+		d.Log.Error("outbox: unreadable entry dropped", "sink", name, "seq", e.Seq, "err", err)
+		d.count(name, "rejected")
+		d.remove(e)
+		return
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.Deliver(ctx, &a)
+		switch {
+		case err == nil:
+			d.count(name, "delivered")
+			d.remove(e)
+			return
+		case ctx.Err() != nil:
+			return // shutting down: the entry stays for the next run
+		case errors.Is(err, alerts.ErrPermanent):
+			d.Log.Error("alert rejected by sink; not retried", "sink", name, "alert_id", a.AlertID, "err", err)
+			d.count(name, "rejected")
+			d.remove(e)
+			return
+		}
+		wait := d.Backoff.Delay(attempt, err, nil)
+		d.count(name, "retried")
+		d.Log.Warn("alert delivery failed; retrying", "sink", name, "alert_id", a.AlertID, "attempt", attempt,
+			"retry_in", wait.Round(time.Millisecond), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (d *Deliverer) remove(e *state.OutboxEntry) {
+	if err := d.Store.DeleteOutbox(e.Partition, e.Sink, e.Seq); err != nil {
+		d.Log.Error("outbox: delete failed (the alert may be delivered again)", "sink", e.Sink, "err", err)
+		return
+	}
+	d.Book.delivered(e.Sink)
+}
+
+func (d *Deliverer) count(sink, result string) {
+	if d.Metrics != nil {
+		d.Metrics.Deliveries.WithLabelValues(sink, result).Inc()
+	}
+}
+
+func (d *Deliverer) gauges(sink string, todo []state.OutboxEntry) {
+	if d.Metrics == nil {
+		return
+	}
+	d.Metrics.OutboxBacklog.WithLabelValues(sink).Set(float64(d.Book.Backlog(sink)))
+	oldest := 0.0
+	for _, e := range todo {
+		oldest = max(oldest, time.Since(time.Unix(0, e.Enqueued)).Seconds())
+	}
+	d.Metrics.OutboxOldest.WithLabelValues(sink).Set(oldest)
+}
