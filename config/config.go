@@ -122,7 +122,7 @@ type Alerting struct {
 	// MaxBacklog bounds each frontline sink's undelivered alerts in the
 	// outbox; above it, new alerts reach the Kafka topic only (counted and
 	// logged). Default 100000.
-	MaxBacklog int `yaml:"max_backlog"`
+	MaxBacklog int      `yaml:"max_backlog"`
 	Playbook   Playbook `yaml:"playbook"`
 	Sinks      []Sink   `yaml:"sinks"` // default [{type: kafka}]
 }

@@ -94,7 +94,7 @@ type Partition struct {
 
 	outSeq, outCommitted uint64         // next outbox seq: in this cycle, committed
 	outPending           map[string]int // outbox entries of this cycle, per sink
-	stats    [4]int64 // processed, invalid, duplicate, late: since the partition opened
+	stats                [4]int64       // processed, invalid, duplicate, late: since the partition opened
 }
 
 // Stats returns the records processed, invalid, duplicate and late since the
