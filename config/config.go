@@ -106,6 +106,10 @@ type Alerting struct {
 	Cooldown   Duration `yaml:"cooldown"`     // one alert per customer per cooldown unless severity rises; default 72h
 	Lookback   Duration `yaml:"lookback"`     // complaint lookback; default 720h
 	MaxPerHour int      `yaml:"max_per_hour"` // frontline capacity; 0 = unlimited
+	// PeakHalfLife is how fast the memory of a customer's worst experience
+	// fades in the peak-end score (customer.perceived) and in escalation:
+	// after this long it counts half. Default 336h (14 days).
+	PeakHalfLife Duration `yaml:"peak_half_life"`
 	Playbook   Playbook `yaml:"playbook"`
 	Sinks      []Sink   `yaml:"sinks"` // default [{type: kafka}]
 }

@@ -436,6 +436,7 @@ func (v *validator) journeyEnds(p string, d *Detector) {
 func (v *validator) alerting(a *Alerting, journeys []string) {
 	v.notNegative("alerting.cooldown", a.Cooldown)
 	v.notNegative("alerting.lookback", a.Lookback)
+	v.positive("alerting.peak_half_life", a.PeakHalfLife)
 	if a.MaxPerHour < 0 {
 		v.add("alerting.max_per_hour", "must not be negative (got %d); 0 means unlimited", a.MaxPerHour)
 	}
