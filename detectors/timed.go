@@ -263,9 +263,9 @@ func (o *overdue) Due(j *state.Journey, key string, wm int64, pop *Population) (
 	}
 	at := j.Start + max(took, 1)
 	usual, _ := o.took(pop, 0.5)
-	reason := fmt.Sprintf("%s started %s ago has not ended (%s) — longer than %s of %s took in the last %s (usually %s)",
-		human.Journey(o.journey), human.Duration(time.Duration(took)), o.what(key), human.Percent(o.levels.cut[h]),
-		human.Journeys(o.journey), human.Duration(o.over), human.Duration(time.Duration(usual)))
+	reason := fmt.Sprintf("%s %s %s ago and not %s yet (%s) — longer than %s of %s took in the last %s (usually %s)",
+		human.Journey(o.journey), o.start, human.Duration(time.Duration(took)), o.until, o.what(key),
+		human.Percent(o.levels.cut[h]), human.Journeys(o.journey), human.Duration(o.over), human.Duration(time.Duration(usual)))
 	f := o.finding(alerts.Severity(h+1), o.levels.cut[h], reason)
 	j.Due, j.Level = 0, uint8(h+1)
 	if n, ok := o.nextLevel(h + 1); ok {

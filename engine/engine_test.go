@@ -66,6 +66,8 @@ type harness struct {
 	closed bool
 	// alerts collects every alert of committed cycles, in order.
 	alerts []*alerts.Alert
+	// seen is how many of the cycle's alerts a golden test has printed.
+	seen int
 }
 
 func newHarness(t *testing.T, cfg *config.Config, store *state.Store) *harness {

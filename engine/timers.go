@@ -213,6 +213,7 @@ func (p *Partition) runJourney(en *entry, i int, d detectors.Timed, k jkey, jr *
 // at. It returns the alert id ("" if the policy suppressed it).
 func (p *Partition) timerAlert(en *entry, d detectors.Timed, f alerts.Finding, j *state.Journey, key string, at int64) (string, error) {
 	c := &en.c
+	at = max(at, j.Start) // a promise already broken when it was made is detected when it is seen
 	var perceived float64
 	if d.Felt() {
 		perceived = p.feel(c, at, &f, true)
@@ -241,7 +242,11 @@ func (p *Partition) timerAlert(en *entry, d detectors.Timed, f alerts.Finding, j
 	}
 	a := p.e.policy.Build(f, c, d.JourneyName(), identity, time.Unix(0, j.Start), detected, evidence, perceived)
 	ref := state.AlertRef{ID: a.AlertID, Detector: a.Detector, Severity: uint8(a.Severity), Time: at, Reason: a.Reason}
-	c.Cooldown = ref
+	if d.Felt() {
+		// A prediction (overdue) starts no cooldown: it must not hold back
+		// the alert for the broken promise it predicts.
+		c.Cooldown = ref
+	}
 	c.PushAlert(ref)
 	p.out.Alerts = append(p.out.Alerts, a)
 	fetched := p.tm.now
