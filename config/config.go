@@ -110,8 +110,8 @@ type Alerting struct {
 	// fades in the peak-end score (customer.perceived) and in escalation:
 	// after this long it counts half. Default 336h (14 days).
 	PeakHalfLife Duration `yaml:"peak_half_life"`
-	Playbook   Playbook `yaml:"playbook"`
-	Sinks      []Sink   `yaml:"sinks"` // default [{type: kafka}]
+	Playbook     Playbook `yaml:"playbook"`
+	Sinks        []Sink   `yaml:"sinks"` // default [{type: kafka}]
 }
 
 // Playbook maps severities to recovery actions staff may take at once.
