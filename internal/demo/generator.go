@@ -28,7 +28,8 @@ type Generator struct {
 	// skew: n events then cover n distinct customers (state fill for benchmarks).
 	Sequential bool
 	// queue holds orders' follow-ups (shipped, delivered), by due time.
-	queue []followUp
+	queue  []followUp
+	orders int
 }
 
 // followUp is an order event due later: deliveries are journeys of three
@@ -44,11 +45,12 @@ type followUp struct {
 // Order timing, on the demo's time scale (seconds, so the demo shows timer
 // alerts within a minute or two): a promise of 3 minutes, shipping after
 // 10 s, delivery about a minute later; 1 order in LateEvery is not
-// delivered before its promise breaks.
+// delivered before its promise breaks (fewer than 1 in 100, so that the
+// 99th percentile overdue learns is the normal orders').
 const (
 	promiseIn = 3 * time.Minute
 	shipIn    = 10 * time.Second
-	LateEvery = 60
+	LateEvery = 150
 )
 
 // NewGenerator returns a generator over n customers.
@@ -121,7 +123,7 @@ func (g *Generator) normal(c int, t time.Time) []byte {
 			`","promised_by":"` + t.Add(promiseIn).UTC().Format(time.RFC3339Nano) + `","region":"` +
 			[]string{"north", "south", "east", "west"}[r.IntN(4)] + `"}`
 		took := time.Duration(60 * math.Exp(0.3*r.NormFloat64()) * float64(time.Second))
-		if g.seq%LateEvery == 0 {
+		if g.orders++; g.orders%LateEvery == 0 {
 			took = 2 * promiseIn
 		}
 		g.follow(followUp{at: t.Add(shipIn), c: c, order: order, outcome: "shipped"})
