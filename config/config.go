@@ -122,9 +122,13 @@ type Alerting struct {
 	// MaxBacklog bounds each frontline sink's undelivered alerts in the
 	// outbox; above it, new alerts reach the Kafka topic only (counted and
 	// logged). Default 100000.
-	MaxBacklog int      `yaml:"max_backlog"`
-	Playbook   Playbook `yaml:"playbook"`
-	Sinks      []Sink   `yaml:"sinks"` // default [{type: kafka}]
+	MaxBacklog int `yaml:"max_backlog"`
+	// PeakHalfLife is how fast the memory of a customer's worst experience
+	// fades in the peak-end score (customer.perceived) and in escalation:
+	// after this long it counts half. Default 336h (14 days).
+	PeakHalfLife Duration `yaml:"peak_half_life"`
+	Playbook     Playbook `yaml:"playbook"`
+	Sinks        []Sink   `yaml:"sinks"` // default [{type: kafka}]
 }
 
 // Playbook maps severities to recovery actions staff may take at once.

@@ -77,6 +77,7 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&a.Cooldown, 72*time.Hour)
 	setInt(&a.MaxBacklog, 100_000)
 	setDuration(&a.Lookback, 720*time.Hour)
+	setDuration(&a.PeakHalfLife, 336*time.Hour)
 	// A playbook entry left out entirely gets the contract's example action,
 	// so every alert carries something staff may do at once. An entry with
 	// only some fields set is the user's, and Validate checks it.

@@ -448,6 +448,7 @@ func (v *validator) alerting(a *Alerting, journeys []string) {
 	if a.MaxBacklog < 0 {
 		v.add("alerting.max_backlog", "must be positive (got %d)", a.MaxBacklog)
 	}
+	v.positive("alerting.peak_half_life", a.PeakHalfLife)
 	if a.MaxPerHour < 0 {
 		v.add("alerting.max_per_hour", "must not be negative (got %d); 0 means unlimited", a.MaxPerHour)
 	}

@@ -30,8 +30,8 @@ type Detector interface {
 }
 
 // New builds the detectors of a validated configuration, in config order.
-// Types that fire on event time (overdue, deadline) are built by the timer
-// machinery, not here, and are skipped.
+// Types that fire on event time (overdue, deadline) implement Timed too:
+// the engine runs their timers.
 func New(cfg *config.Config) ([]Detector, error) {
 	var ds []Detector
 	series := map[uint32]string{} // baseline series ids: distinct keys must not share one
@@ -48,8 +48,10 @@ func New(cfg *config.Config) ([]Detector, error) {
 			det, err = newBaseline(d, i)
 		case "repeat":
 			det, err = newRepeat(d, i)
-		case "overdue", "deadline":
-			continue
+		case "overdue":
+			det, err = newOverdue(d, i)
+		case "deadline":
+			det, err = newDeadline(d, i)
 		default:
 			err = fmt.Errorf("unknown type %q", d.Type)
 		}

@@ -233,3 +233,16 @@ func (p *Population) Flush(b *state.Batch) error {
 	clear(p.dirty)
 	return nil
 }
+
+// Quantile returns the estimated value at quantile q of the window, or
+// false if the window is empty.
+func (p *Population) Quantile(q float64) (float64, bool) {
+	if p.live.GetCount() == 0 {
+		return 0, false
+	}
+	v, err := p.live.GetValueAtQuantile(q)
+	return v, err == nil
+}
+
+// Width is the time the window slides by at a time (over/PopulationBuckets).
+func (p *Population) Width() time.Duration { return time.Duration(p.width) }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/peakend/peakend/alerts"
@@ -18,8 +19,8 @@ import (
 	"github.com/peakend/peakend/state"
 )
 
-// PeakHalfLife is how fast the memory of a customer's worst experience fades
-// in the peak-end score: after this long it counts half.
+// PeakHalfLife is the default of alerting.peak_half_life: how fast the
+// memory of a customer's worst experience fades in the peak-end score.
 const PeakHalfLife = 14 * 24 * time.Hour
 
 // Engine is the immutable, shared part: configuration, detectors, policy and
@@ -37,6 +38,12 @@ type Engine struct {
 	headers  *state.CacheBudget // memory of the partitions' header caches
 	outbox   *outbox.Book
 	allows   map[string]func(*alerts.Alert) bool
+
+	timed     []int // indexes in dets of the detectors.Timed ones
+	lateness  int64 // events.allowed_lateness, ns
+	idle      time.Duration
+	retention int64 // state.retention, ns
+	halfLife  int64 // alerting.peak_half_life, ns
 }
 
 // Options configures an Engine.
@@ -81,7 +88,15 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 	for _, j := range MetricJourneys(cfg) {
 		e.journeys[j] = true
 	}
-	for _, d := range dets {
+	e.lateness, e.idle = int64(cfg.Events.AllowedLateness), cfg.Events.IdleTimeout.D()
+	e.retention, e.halfLife = int64(cfg.State.Retention), int64(cfg.Alerting.PeakHalfLife)
+	if e.halfLife <= 0 {
+		e.halfLife = int64(PeakHalfLife)
+	}
+	for i, d := range dets {
+		if _, ok := d.(detectors.Timed); ok {
+			e.timed = append(e.timed, i)
+		}
 		q := 0.0
 		if t, ok := d.(interface{ TailQuantile() float64 }); ok {
 			q = t.TailQuantile()
@@ -153,6 +168,9 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 		pt.outCommitted = pt.outSeq
 		pt.outPending = map[string]int{}
 	}
+	if err := pt.openTime(); err != nil {
+		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
+	}
 	// Warm the header cache with a sequential scan (a second or so per
 	// million customers): without it, a restarted instance pays a random
 	// Pebble read for every customer's first event.
@@ -162,20 +180,26 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 	return pt, nil
 }
 
-// Perceived is the customer's peak-end score at time t: the mean of their
-// worst recent experience (fading with PeakHalfLife) and their latest one,
-// each a badness in 0..1.
+// Perceived is the customer's peak-end score at time t with the default
+// half-life (PeakHalfLife); see PerceivedWith.
 func Perceived(c *state.Customer, t int64) float64 {
-	return (max(worstAt(c, t), c.LastBad) + c.LastBad) / 2
+	return PerceivedWith(c, t, PeakHalfLife)
+}
+
+// PerceivedWith is the customer's peak-end score at time t: the mean of their
+// worst recent experience (fading with halfLife) and their latest one, each
+// a badness in 0..1.
+func PerceivedWith(c *state.Customer, t int64, halfLife time.Duration) float64 {
+	return (max(worstAt(c, t, int64(halfLife)), c.LastBad) + c.LastBad) / 2
 }
 
 // worstAt is the customer's worst recent badness as remembered at time t:
-// it halves every PeakHalfLife.
-func worstAt(c *state.Customer, t int64) float64 {
+// it halves every halfLife.
+func worstAt(c *state.Customer, t, halfLife int64) float64 {
 	if t <= c.WorstAt {
 		return c.WorstBad
 	}
-	return c.WorstBad * math.Exp2(-float64(t-c.WorstAt)/float64(PeakHalfLife))
+	return c.WorstBad * math.Exp2(-float64(t-c.WorstAt)/float64(halfLife))
 }
 
 // CustomerView is the JSON of /customers/{id}.
@@ -188,8 +212,24 @@ type CustomerView struct {
 	Experiences int                `json:"experiences_total"`
 	LastSeen    time.Time          `json:"last_seen"`
 	ComplaintAt *time.Time         `json:"last_complaint,omitempty"`
-	Recent      []alerts.Evidence  `json:"recent"`
+	Recent      []alerts.Evidence  `json:"recent"` // newest event time first
 	Alerts      []CustomerAlertRef `json:"alerts"`
+	// Journeys are the customer's journeys watched by overdue and deadline
+	// detectors: open ones, and those alerted on (with the follow-up's late
+	// arrival, if it came).
+	Journeys []JourneyView `json:"journeys"`
+}
+
+// JourneyView is one journey of a timed detector on /customers/{id}.
+type JourneyView struct {
+	Detector string     `json:"detector"`
+	Key      string     `json:"key"`
+	Status   string     `json:"status"` // open, alerted, arrived_after_alert
+	Started  time.Time  `json:"started"`
+	Due      *time.Time `json:"due,omitempty"` // the pending timer
+	AlertID  string     `json:"alert_id,omitempty"`
+	Alerted  *time.Time `json:"alerted_at,omitempty"`
+	Arrived  *time.Time `json:"arrived_at,omitempty"` // the follow-up, once it came
 }
 
 // CustomerAlertRef is one of the customer's recent alerts.
@@ -201,9 +241,25 @@ type CustomerAlertRef struct {
 	Reason   string    `json:"reason"`
 }
 
-// Customer reads a customer's committed state from whichever of the given
-// partitions holds it. It is safe to call concurrently with processing.
+// Customer reads a customer's committed state with the default peak-end
+// half-life; see LookupCustomer.
 func Customer(store *state.Store, window int, partitions []int32, id string) (*CustomerView, bool, error) {
+	return LookupCustomer(store, ViewOptions{Window: window}, partitions, id)
+}
+
+// ViewOptions configures LookupCustomer.
+type ViewOptions struct {
+	Window   int           // state.window
+	HalfLife time.Duration // alerting.peak_half_life; default PeakHalfLife
+}
+
+// LookupCustomer reads a customer's committed state from whichever of the
+// given partitions holds it. It is safe to call concurrently with processing.
+func LookupCustomer(store *state.Store, o ViewOptions, partitions []int32, id string) (*CustomerView, bool, error) {
+	window := o.Window
+	if o.HalfLife <= 0 {
+		o.HalfLife = PeakHalfLife
+	}
 	for _, p := range partitions {
 		c := state.Customer{ID: id}
 		ok, err := store.LoadCustomer(p, &c, nil)
@@ -214,8 +270,9 @@ func Customer(store *state.Store, window int, partitions []int32, id string) (*C
 			continue
 		}
 		v := &CustomerView{CustomerID: id, Partition: p, Tier: c.Tier, Value: c.Value,
-			Perceived: math.Round(Perceived(&c, c.LastAt)*1000) / 1000, Experiences: int(c.Seq),
-			LastSeen: time.Unix(0, c.LastAt).UTC(), Recent: []alerts.Evidence{}, Alerts: []CustomerAlertRef{}}
+			Perceived: math.Round(PerceivedWith(&c, c.LastAt, o.HalfLife)*1000) / 1000, Experiences: int(c.Seq),
+			LastSeen: time.Unix(0, c.LastAt).UTC(), Recent: []alerts.Evidence{}, Alerts: []CustomerAlertRef{},
+			Journeys: []JourneyView{}}
 		if c.Complaint != 0 {
 			t := time.Unix(0, c.Complaint).UTC()
 			v.ComplaintAt = &t
@@ -241,7 +298,10 @@ func Customer(store *state.Store, window int, partitions []int32, id string) (*C
 			v.Recent = append(v.Recent, toEvidence(&ev))
 			return true
 		})
-		return v, true, errors.Join(err, derr)
+		// Out-of-order arrivals are shown as if they had come in order.
+		slices.SortStableFunc(v.Recent, func(a, b alerts.Evidence) int { return b.Time.Compare(a.Time) })
+		jerr := journeyViews(store, p, id, v)
+		return v, true, errors.Join(err, derr, jerr)
 	}
 	return nil, false, nil
 }

@@ -95,6 +95,8 @@ type Partition struct {
 	outSeq, outCommitted uint64         // next outbox seq: in this cycle, committed
 	outPending           map[string]int // outbox entries of this cycle, per sink
 	stats                [4]int64       // processed, invalid, duplicate, late: since the partition opened
+
+	tm timeState // event time: watermark, timers, journeys, retention (watermark.go, timers.go, retention.go)
 }
 
 // Stats returns the records processed, invalid, duplicate and late since the
@@ -219,6 +221,10 @@ func (p *Partition) Apply(r *Record, ev *event.Event) error {
 		p.count1(ev.Journey, rDuplicate)
 		return nil
 	}
+	late, err := p.observe(en, ev, r) // before the header takes the event
+	if err != nil {
+		return err
+	}
 
 	// Judge against the history before this event.
 	p.findings = p.findings[:0]
@@ -250,6 +256,9 @@ func (p *Partition) Apply(r *Record, ev *event.Event) error {
 	for i, d := range p.e.dets {
 		d.Learn(ev, c, p.pops[i])
 	}
+	if err := p.journeyEvent(en, ev, late); err != nil {
+		return err
+	}
 
 	// Peak-end memory, then at most one alert: the best finding.
 	best, found := alerts.Finding{}, false
@@ -258,32 +267,21 @@ func (p *Partition) Apply(r *Record, ev *event.Event) error {
 			best, found = f, true
 		}
 	}
-	perceived := p.peakEnd(c, ev.Time, best.Severity)
+	perceived := p.feel(c, ev.Time, &best, found)
 	if found {
 		if err := p.alert(best, en, ev, r, perceived); err != nil {
 			return err
 		}
 	}
-	p.count1(ev.Journey, rProcessed)
+	result := rProcessed
+	if late {
+		result = rLate // beyond allowed lateness: judged and folded in all the same, counted apart
+	}
+	p.count1(ev.Journey, result)
 	if m := p.e.metrics; m != nil && !r.Fetched.IsZero() {
 		m.EventLag.Observe(math.Max(0, float64(r.Fetched.UnixNano()-ev.Time)/1e9))
 	}
-	return nil
-}
-
-// badness of an experience by its worst finding, for the peak-end score.
-var badness = [4]float64{alerts.None: 0, alerts.Minor: 0.4, alerts.Major: 0.7, alerts.Critical: 1}
-
-// peakEnd updates the customer's peak-end memory with an experience of
-// severity s at time t and returns the score: the mean of the worst recent
-// experience (fading with PeakHalfLife) and the latest one.
-func (p *Partition) peakEnd(c *state.Customer, t int64, s alerts.Severity) float64 {
-	b := badness[s]
-	if b >= worstAt(c, t) {
-		c.WorstBad, c.WorstAt = b, t
-	}
-	c.LastBad = b
-	return Perceived(c, t)
+	return p.fireDue()
 }
 
 func (p *Partition) alert(f alerts.Finding, en *entry, ev *event.Event, r *Record, perceived float64) error {
@@ -421,6 +419,9 @@ func (p *Partition) Complaint(r *Record) error {
 		return err
 	}
 	c := &en.c
+	if err := p.touch(en, cp.Time); err != nil {
+		return err
+	}
 	c.Complaint = max(c.Complaint, cp.Time)
 	if m := p.e.metrics; m != nil {
 		m.Complaints.Inc()
@@ -450,7 +451,11 @@ func (p *Partition) Offsets() map[string]int64 { return p.offsets }
 // Stage writes the cycle's customer headers, populations and offsets into
 // the partition's batch. Call it once, before Commit.
 func (p *Partition) Stage() error {
-	p.newCust = 0
+	expired, err := p.stageTime()
+	if err != nil {
+		return fmt.Errorf("engine: stage: %w", err)
+	}
+	p.newCust = -expired
 	p.staged = p.staged[:0]
 	p.hdrArena = p.hdrArena[:0]
 	for _, en := range p.customers {
@@ -464,7 +469,7 @@ func (p *Partition) Stage() error {
 			return fmt.Errorf("engine: stage: %w", err)
 		}
 	}
-	if p.newCust > 0 {
+	if p.newCust != 0 {
 		if err := p.batch.PutCustomers(p.count + p.newCust); err != nil {
 			return err
 		}
@@ -490,6 +495,7 @@ func (p *Partition) Commit(sync bool) error {
 		return err
 	}
 	p.count += p.newCust
+	p.commitTime()
 	p.publish()
 	p.committedOutbox()
 	// Write-through: the cache now holds exactly what Pebble holds.
@@ -508,6 +514,7 @@ func (p *Partition) Discard() error {
 	p.outSeq = p.outCommitted
 	clear(p.outPending)
 	p.reset()
+	p.discardTime()
 	p.counts = nil
 	for i, pop := range p.pops {
 		if pop == nil {

@@ -254,6 +254,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			return nil, err
 		}
 	}
+	// End of input: timers due by the last event time fire (engine.Partition.Drain).
+	if err := pt.Drain(); err != nil {
+		return nil, err
+	}
 	if err := flush(); err != nil {
 		return nil, err
 	}

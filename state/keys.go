@@ -11,6 +11,9 @@ import "encoding/binary"
 //	'o' p topic                     next offset to consume on topic/p
 //	'q' p name bucket               population sketch bucket of a detector
 //	'm' p                           partition meta (customer count)
+//
+// Event-time state ('t' timers, 'j' journeys, 'x' activity index, 'w'
+// clock) is laid out in time.go.
 const (
 	kindCustomer   = 'c'
 	kindExperience = 'e'

@@ -12,10 +12,10 @@ import (
 // per sink and alert, written in the same batch as the state change that
 // produced the alert, deleted once the sink has it.
 //
-//	'x' p len(sink) sink seq     outbox entry: enqueue time (unix ns, 8 bytes) + the alert's JSON
+//	'b' p len(sink) sink seq     outbox entry: enqueue time (unix ns, 8 bytes) + the alert's JSON
 //	'n' p                        the partition's next outbox seq
 const (
-	kindOutbox    = 'x'
+	kindOutbox    = 'b'
 	kindOutboxSeq = 'n'
 )
 

@@ -247,7 +247,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	cctx, stop := graceful(ctx, ShutdownGrace)
 	defer stop()
 	for {
-		fetches := cl.PollRecords(ctx, r.o.MaxPollRecords)
+		// Polls end at least every idle_timeout, so that idle partitions'
+		// watermarks advance (engine.Partition.Tick).
+		pctx, pcancel := context.WithTimeout(ctx, cfg.Events.IdleTimeout.D())
+		fetches := cl.PollRecords(pctx, r.o.MaxPollRecords)
+		pcancel()
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			// The records in hand may have been fetched before the cancel:
 			// process them too, so that shutdown loses no work.
@@ -296,7 +300,7 @@ type work struct {
 func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches) error {
 	start := time.Now()
 	fetches.EachError(func(t string, p int32, err error) {
-		if !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 		}
 	})
@@ -330,6 +334,18 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		lr := ftp.Records[len(ftp.Records)-1]
 		w.last[ftp.Topic] = kgo.EpochOffset{Epoch: lr.LeaderEpoch, Offset: lr.Offset + 1}
 	})
+	for p, pt := range r.parts {
+		if byPart[p] != nil {
+			continue
+		}
+		// An idle partition whose watermark now passes a timer joins the cycle.
+		if busy, err := pt.Tick(start); err != nil {
+			_ = pt.Discard()
+			return fmt.Errorf("stream: partition %d: %w", p, err)
+		} else if busy {
+			byPart[p] = &work{pt: pt, hwm: map[string]int64{}, last: map[string]kgo.EpochOffset{}}
+		}
+	}
 	if len(byPart) == 0 {
 		return nil
 	}

@@ -47,11 +47,6 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	for _, d := range cfg.Detectors {
-		if d.Type == config.TypeOverdue || d.Type == config.TypeDeadline {
-			log.Warn("detector not active yet: event-time timers are not implemented in this version", "detector", d.Name, "type", d.Type)
-		}
-	}
 	if cfg.Kafka.ExactlyOnce {
 		log.Warn("exactly_once is not implemented yet: alerts are at-least-once (same alert_id on redelivery)")
 	}
@@ -124,7 +119,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "-" {
 		srv, err := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Metrics: m, Store: store,
-			Window: cfg.State.Window, Ready: runner.Ready, Partitions: runner.Partitions, Logger: log})
+			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Logger: log})
 		if err != nil {
 			return err
 		}

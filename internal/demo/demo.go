@@ -57,15 +57,16 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("demo: state dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	// overdue and deadline need event-time timers (not built yet): leave
-	// them out of the demo rather than print warnings about them.
-	dets := cfg.Detectors[:0]
-	for _, d := range cfg.Detectors {
-		if d.Type != config.TypeOverdue && d.Type != config.TypeDeadline {
-			dets = append(dets, d)
+	// The demo's orders run on a time scale of seconds (see Generator):
+	// a short lateness, idle timeout and grace let its timers fire while
+	// you watch.
+	cfg.Events.AllowedLateness = config.Duration(5 * time.Second)
+	cfg.Events.IdleTimeout = config.Duration(5 * time.Second)
+	for i := range cfg.Detectors {
+		if cfg.Detectors[i].Type == config.TypeDeadline {
+			cfg.Detectors[i].Grace = config.Duration(10 * time.Second)
 		}
 	}
-	cfg.Detectors = dets
 	cfg.Kafka.Brokers = cluster.ListenAddrs()
 	cfg.Kafka.ExactlyOnce = false
 	cfg.State.Dir = dir

@@ -27,7 +27,31 @@ type Generator struct {
 	// Sequential visits customers in turn (0, 1, 2, ...) instead of with a
 	// skew: n events then cover n distinct customers (state fill for benchmarks).
 	Sequential bool
+	// queue holds orders' follow-ups (shipped, delivered), by due time.
+	queue  []followUp
+	orders int
 }
+
+// followUp is an order event due later: deliveries are journeys of three
+// events (promised, shipped, delivered) for the overdue and deadline detectors.
+type followUp struct {
+	at      time.Time
+	c       int
+	order   string
+	outcome string
+	delay   float64 // delivered: delay_hours
+}
+
+// Order timing, on the demo's time scale (seconds, so the demo shows timer
+// alerts within a minute or two): a promise of 3 minutes, shipping after
+// 10 s, delivery about a minute later; 1 order in LateEvery is not
+// delivered before its promise breaks (fewer than 1 in 100, so that the
+// 99th percentile overdue learns is the normal orders').
+const (
+	promiseIn = 3 * time.Minute
+	shipIn    = 10 * time.Second
+	LateEvery = 150
+)
 
 // NewGenerator returns a generator over n customers.
 func NewGenerator(n int, seed uint64) *Generator {
@@ -62,6 +86,15 @@ func (g *Generator) Next(t time.Time) (key, value []byte) {
 	if g.InvalidEvery > 0 && g.seq%g.InvalidEvery == 0 {
 		return []byte("garbage"), g.invalid()
 	}
+	if len(g.queue) > 0 && !g.queue[0].at.After(t) {
+		f := g.queue[0]
+		g.queue = g.queue[1:]
+		s := g.head(f.c, t, "delivery") + `,"outcome":"` + f.outcome + `"`
+		if f.outcome == "delivered" {
+			s += `,"metrics":{"delay_hours":` + num(f.delay) + `}`
+		}
+		return []byte(custID(f.c)), []byte(s + `,"attributes":{"order_id":"` + f.order + `"},` + custBlock(f.c) + "}")
+	}
 	if c := g.again; c >= 0 { // the second of two failures in a row
 		g.again = -1
 		return []byte(custID(c)), []byte(g.head(c, t, "checkout") + `,"outcome":"failed","metrics":{"latency_seconds":30},` + custBlock(c) + "}")
@@ -84,10 +117,18 @@ func (g *Generator) normal(c int, t time.Time) []byte {
 	r := g.rnd
 	var s string
 	switch x := r.IntN(100); {
-	case x < 35: // delivery: mostly a few hours late at worst, log-normal
-		s = g.head(c, t, "delivery") + `,"outcome":"delivered","metrics":{"delay_hours":` +
-			num(math.Max(0, math.Exp(0.6+0.8*r.NormFloat64())-1)) + `},"attributes":{"order_id":"o-` +
-			strconv.Itoa(g.seq) + `","region":"` + []string{"north", "south", "east", "west"}[r.IntN(4)] + `"}`
+	case x < 35: // delivery: promised now, shipped and delivered later (a few hours late at worst, log-normal)
+		order := "o-" + strconv.Itoa(g.seq)
+		s = g.head(c, t, "delivery") + `,"outcome":"promised","attributes":{"order_id":"` + order +
+			`","promised_by":"` + t.Add(promiseIn).UTC().Format(time.RFC3339Nano) + `","region":"` +
+			[]string{"north", "south", "east", "west"}[r.IntN(4)] + `"}`
+		took := time.Duration(60 * math.Exp(0.3*r.NormFloat64()) * float64(time.Second))
+		if g.orders++; g.orders%LateEvery == 0 {
+			took = 2 * promiseIn
+		}
+		g.follow(followUp{at: t.Add(shipIn), c: c, order: order, outcome: "shipped"})
+		g.follow(followUp{at: t.Add(shipIn + took), c: c, order: order, outcome: "delivered",
+			delay: math.Max(0, math.Exp(0.6+0.8*r.NormFloat64())-1)})
 	case x < 60: // support call: wait log-normal around two minutes
 		s = g.head(c, t, "support_call") + `,"outcome":"` + []string{"ok", "ok", "ok", "ok", "dropped"}[r.IntN(5)] +
 			`","metrics":{"wait_seconds":` + num(math.Exp(4.8+0.6*r.NormFloat64())) + `},"attributes":{"channel":"phone"}`
@@ -100,6 +141,16 @@ func (g *Generator) normal(c int, t time.Time) []byte {
 		s = g.head(c, t, "playback") + `,"outcome":"ok","metrics":{"rebuffer_ratio":` + num(math.Abs(0.01*r.NormFloat64())) + `}`
 	}
 	return []byte(s + "," + custBlock(c) + "}")
+}
+
+func (g *Generator) follow(f followUp) {
+	i := len(g.queue)
+	for i > 0 && g.queue[i-1].at.After(f.at) {
+		i--
+	}
+	g.queue = append(g.queue, followUp{})
+	copy(g.queue[i+1:], g.queue[i:])
+	g.queue[i] = f
 }
 
 // replaceOutcomeOK keeps most support calls fine: dropped calls are rare.

@@ -25,6 +25,8 @@ type Options struct {
 	Metrics *metrics.Metrics
 	Store   *state.Store
 	Window  int
+	// HalfLife is alerting.peak_half_life, for the peak-end score; default engine.PeakHalfLife.
+	HalfLife time.Duration
 	// Ready reports readiness (state restored, partitions assigned).
 	Ready func() bool
 	// Partitions lists the partitions whose state this instance holds.
@@ -100,7 +102,7 @@ func (s *Server) customer(w http.ResponseWriter, r *http.Request) {
 	if s.o.Partitions != nil {
 		parts = s.o.Partitions()
 	}
-	v, ok, err := engine.Customer(s.o.Store, s.o.Window, parts, id)
+	v, ok, err := engine.LookupCustomer(s.o.Store, engine.ViewOptions{Window: s.o.Window, HalfLife: s.o.HalfLife}, parts, id)
 	if err != nil {
 		s.o.Logger.Error("customer view", "err", err)
 		http.Error(w, "state read failed", http.StatusInternalServerError)

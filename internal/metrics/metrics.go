@@ -39,6 +39,7 @@ type Metrics struct {
 
 	HeaderCache      *prometheus.CounterVec // result: hit, miss
 	HeaderCacheBytes prometheus.Gauge
+	CustomersExpired prometheus.Counter
 }
 
 // New creates the metrics and registers them, with Go and process collectors,
@@ -84,7 +85,9 @@ func New(journeys []string, detectors []string) *Metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
 	m.Restored = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "restore_records_total",
 		Help: "State records restored from the changelog."})
-	for _, c := range []prometheus.Collector{m.Events, m.Alerts, m.AlertsSuppressed, m.Deliveries, m.OutboxBacklog,
+	m.CustomersExpired = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "customers_expired_total",
+		Help: "Customers removed from state (with their window, journeys and timers) after being idle longer than state.retention."})
+	for _, c := range []prometheus.Collector{m.CustomersExpired, m.Events, m.Alerts, m.AlertsSuppressed, m.Deliveries, m.OutboxBacklog,
 		m.OutboxOldest, m.EventLag, m.DetectLatency, m.ConsumerLag, m.Customers, m.Complaints, m.FlaggedBefore,
 		m.Ready, m.Partitions, m.CycleSeconds, m.Restored} {
 		f(c)

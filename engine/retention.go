@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"math"
+	"time"
+
+	"github.com/peakend/peakend/state"
+)
+
+// Retention: a customer idle longer than state.retention (event time: the
+// partition's watermark minus their last experience or complaint) is
+// removed with their window, journeys and timers.
+//
+// Idle customers are found through an index keyed by the day of their last
+// activity ('x' keys): an event moves a customer's entry only when the day
+// changes, so the index costs one delete and one set per customer per active
+// day. At Stage, once the watermark has passed a new day boundary by more
+// than the retention, the entries of earlier days are scanned and those
+// customers expired: a customer goes between retention and retention + 1
+// day after their last activity. A customer the cycle is working on is kept
+// and looked at again the next day. All of it runs on event time, so a
+// replay expires the same customers at the same point of the input (with
+// the same batch size).
+
+const day = int64(24 * time.Hour)
+
+func dayOf(t int64) int64 {
+	d := t / day
+	if t < 0 && t%day != 0 {
+		d--
+	}
+	return d
+}
+
+// touch records activity of en's customer at event time t in the index
+// (before the header takes t).
+func (p *Partition) touch(en *entry, t int64) error {
+	c := &en.c
+	old := max(c.LastAt, c.Complaint)
+	indexed := c.Seq > 0 || c.Complaint != 0
+	now := max(old, t)
+	if indexed && dayOf(now) == dayOf(old) {
+		return nil
+	}
+	if indexed {
+		if err := p.batch.DeleteActive(dayOf(old), c.ID); err != nil {
+			return err
+		}
+	}
+	return p.batch.PutActive(dayOf(now), c.ID)
+}
+
+// stageTime expires idle customers, then writes the cycle's journeys, timers
+// and clock into the batch. It returns how many customers it expired.
+func (p *Partition) stageTime() (int64, error) {
+	t := &p.tm
+	var expired int64
+	if p.e.retention > 0 && t.clock.Watermark != math.MinInt64 && t.clock.MaxTime != 0 {
+		cut := dayOf(t.clock.Watermark - p.e.retention)
+		if cut > t.clock.Swept {
+			n, err := p.expire(cut)
+			if err != nil {
+				return 0, err
+			}
+			expired = n
+			t.clock.Swept = cut
+		}
+	}
+	if err := p.stageJourneys(); err != nil {
+		return 0, err
+	}
+	if t.clock != t.committed {
+		if err := p.batch.PutClock(t.clock); err != nil {
+			return 0, err
+		}
+	}
+	t.expired = expired
+	return expired, nil
+}
+
+// expire removes the customers whose last activity was before day cut.
+func (p *Partition) expire(cut int64) (int64, error) {
+	type idle struct {
+		day  int64
+		cust string
+	}
+	var list []idle
+	err := p.e.store.Inactive(p.id, cut, func(d int64, cust string) bool {
+		if _, busy := p.customers[cust]; !busy {
+			list = append(list, idle{d, cust})
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, x := range list {
+		if err := p.batch.DeleteActive(x.day, x.cust); err != nil {
+			return n, err
+		}
+		c := state.Customer{ID: x.cust}
+		found, err := p.e.store.LoadCustomer(p.id, &c, p.keyBuf)
+		if err != nil {
+			return n, err
+		}
+		if !found || dayOf(max(c.LastAt, c.Complaint)) != x.day {
+			continue // a stale entry: the customer's own is another day's
+		}
+		if err := p.batch.DeleteCustomer(x.cust, c.Seq, p.e.window); err != nil {
+			return n, err
+		}
+		var jerr error
+		err = p.e.store.Journeys(p.id, x.cust, func(det, key string, j *state.Journey) bool {
+			jerr = p.batch.DeleteJourney(x.cust, det, key)
+			if jerr == nil && j.Due != 0 {
+				jerr = p.batch.DeleteTimer(&state.Timer{Due: j.Due, Customer: x.cust, Detector: det, Key: key})
+			}
+			return jerr == nil
+		})
+		if err != nil || jerr != nil {
+			return n, errorsJoin(err, jerr)
+		}
+		p.hc.Delete(x.cust) // the header cache must not bring it back (a miss reads Pebble)
+		n++
+	}
+	return n, nil
+}
+
+func errorsJoin(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}

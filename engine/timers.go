@@ -1,0 +1,457 @@
+package engine
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/detectors"
+	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/state"
+)
+
+// Timers of the overdue and deadline detectors.
+//
+// A journey (customer, detector, key attribute value such as an order_id)
+// is a state.Journey record with at most one pending timer; the timer key
+// starts with its due time, so due timers are one range scan. Both live in
+// Pebble and are written through the partition's batch at Stage, with the
+// cycle's other state and offsets. Within a cycle they are read through
+// t.journeys and t.timers.
+//
+// Journey life:
+//   - start (not late): the detector arms a timer (Open). A later start for
+//     the same key re-arms it (the latest promise counts).
+//   - until before the timer fell due: the journey is done; overdue learns
+//     its duration; record and timer are deleted.
+//   - until whose event time is past the timer: the timer runs first, as it
+//     would have in event-time order, then the arrival is recorded.
+//   - timer due (watermark passed it): the detector decides. An alert marks
+//     the journey Alerted; it stays, with a clean-up timer at alert time +
+//     state.retention, so that the follow-up's late arrival is recorded on
+//     the customer's timeline (ArrivedLate, shown in /customers/{id}).
+//   - until with no journey: nothing. A start older than the customer's
+//     latest event (out of order) first looks in the customer's window for
+//     its follow-up (same key, not earlier than the start); if it is there,
+//     the start arms nothing.
+//
+// Out of order, within the allowed lateness, the outcome is the one of
+// event-time order: whether a timer fires depends only on the event times
+// of start, until and due, and timers fire only once the watermark is past
+// them. A start later than the allowed lateness arms no timer: its
+// follow-up may have come and gone already.
+
+type jkey struct{ cust, det, key string }
+
+// jrec is a journey as loaded in this cycle; j.Status 0 = none.
+type jrec struct {
+	j     state.Journey
+	dirty bool
+}
+
+func (p *Partition) journey(k jkey) (*jrec, error) {
+	t := &p.tm
+	if jr, ok := t.journeys[k]; ok {
+		return jr, nil
+	}
+	jr := &jrec{}
+	if _, err := p.e.store.Journey(p.id, k.cust, k.det, k.key, &jr.j); err != nil {
+		return nil, err
+	}
+	t.journeys[k] = jr
+	return jr, nil
+}
+
+func (t *timeState) setTimer(k jkey, due int64) {
+	t.timers[state.Timer{Due: due, Customer: k.cust, Detector: k.det, Key: k.key}] = true
+	t.nextDue = min(t.nextDue, due)
+	t.floor = min(t.floor, due)
+}
+
+func (t *timeState) dropTimer(k jkey, due int64) {
+	if due != 0 {
+		t.timers[state.Timer{Due: due, Customer: k.cust, Detector: k.det, Key: k.key}] = false
+	}
+}
+
+// setJourney replaces jr's journey, moving its timer.
+func (p *Partition) setJourney(k jkey, jr *jrec, j state.Journey) {
+	if jr.j.Due != j.Due || j.Status == 0 {
+		p.tm.dropTimer(k, jr.j.Due)
+		if j.Status != 0 && j.Due != 0 {
+			p.tm.setTimer(k, j.Due)
+		}
+	}
+	jr.j, jr.dirty = j, true
+}
+
+// journeyEvent lets the timed detectors see an experience that was just
+// folded into en.
+func (p *Partition) journeyEvent(en *entry, ev *event.Event, late bool) error {
+	for _, i := range p.e.timed {
+		d := p.e.dets[i].(detectors.Timed)
+		start, until, key := d.Match(ev)
+		if !start && !until {
+			continue
+		}
+		k := jkey{cust: en.c.ID, det: d.Name(), key: key}
+		jr, err := p.journey(k)
+		if err != nil {
+			return err
+		}
+		if start {
+			if err := p.started(en, i, d, k, jr, ev, late); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.ended(en, i, d, k, jr, ev.Time); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Partition) started(en *entry, i int, d detectors.Timed, k jkey, jr *jrec, ev *event.Event, late bool) error {
+	switch {
+	case late:
+		return nil
+	case jr.j.Status != 0 && ev.Time < jr.j.Start:
+		return nil // an older start of the journey in hand
+	}
+	if ev.Time <= p.tm.prevLast {
+		// Out of order for this customer: its follow-up may have come first.
+		ended, err := p.followedBy(en, d, k.key, ev.Time)
+		if err != nil || ended {
+			return err
+		}
+	}
+	j, ok := d.Arm(ev, p.pops[i])
+	if ok {
+		p.setJourney(k, jr, j)
+	}
+	return nil
+}
+
+// followedBy reports whether the customer's window holds a follow-up of
+// the detector's journey with this key at or after event time t.
+func (p *Partition) followedBy(en *entry, d detectors.Timed, key string, t int64) (bool, error) {
+	found := false
+	err := p.eachWindow(en, func(ev *event.Event) bool {
+		if _, until, k := d.Match(ev); until && k == key && ev.Time >= t {
+			found = true
+		}
+		return !found
+	})
+	return found, err
+}
+
+func (p *Partition) ended(en *entry, i int, d detectors.Timed, k jkey, jr *jrec, at int64) error {
+	j := jr.j
+	switch j.Status {
+	case state.JourneyOpen:
+		// Timers that fell due before the follow-up run first, as they
+		// would have in event-time order.
+		for jr.j.Status == state.JourneyOpen && jr.j.Due != 0 && jr.j.Due < at {
+			if err := p.runJourney(en, i, d, k, jr, at-1); err != nil {
+				return err
+			}
+		}
+		if jr.j.Status == 0 {
+			return nil
+		}
+		j = jr.j
+		d.Finished(&j, at, p.pops[i])
+		if j.Alerted == 0 {
+			p.setJourney(k, jr, state.Journey{}) // done in time
+			return nil
+		}
+		// No more escalation: keep it for the timeline, then clean up.
+		j.Status, j.Until, j.Due = state.JourneyArrivedLate, at, j.Alerted+p.e.retention
+		p.setJourney(k, jr, j)
+	case state.JourneyAlerted:
+		d.Finished(&j, at, p.pops[i])
+		j.Status, j.Until = state.JourneyArrivedLate, at
+		p.setJourney(k, jr, j)
+	}
+	return nil
+}
+
+// runJourney runs the journey's timer with the watermark at wm.
+func (p *Partition) runJourney(en *entry, i int, d detectors.Timed, k jkey, jr *jrec, wm int64) error {
+	j := jr.j
+	if j.Status != state.JourneyOpen {
+		p.setJourney(k, jr, state.Journey{}) // clean-up timer of a finished journey
+		return nil
+	}
+	f, at, fire := d.Due(&j, k.key, wm, p.pops[i])
+	if !fire && j.Due != 0 && j.Due <= wm {
+		j.Due = wm + 1 // a detector must move a timer it does not fire; never loop
+	}
+	if fire {
+		id, err := p.timerAlert(en, d, f, &j, k.key, at)
+		if err != nil {
+			return err
+		}
+		j.Alerted, j.AlertID = at, id
+	}
+	switch {
+	case j.Due != 0:
+	case j.Alerted != 0:
+		j.Status, j.Due = state.JourneyAlerted, j.Alerted+p.e.retention
+	default:
+		j = state.Journey{} // gave up
+	}
+	p.setJourney(k, jr, j)
+	return nil
+}
+
+// timerAlert turns a timed detector's finding into an alert at event time
+// at. It returns the alert id ("" if the policy suppressed it).
+func (p *Partition) timerAlert(en *entry, d detectors.Timed, f alerts.Finding, j *state.Journey, key string, at int64) (string, error) {
+	c := &en.c
+	at = max(at, j.Start) // a promise already broken when it was made is detected when it is seen
+	var perceived float64
+	if d.Felt() {
+		perceived = p.feel(c, at, &f, true)
+	} else {
+		perceived = PerceivedWith(c, at, time.Duration(p.e.halfLife))
+	}
+	if p.e.policy.Decide(f, c, at) == alerts.Suppressed {
+		if m := p.e.metrics; m != nil {
+			m.AlertsSuppressed.WithLabelValues(f.Detector).Inc()
+		}
+		return "", nil
+	}
+	evidence, err := p.keyEvidence(en, d, key)
+	if err != nil {
+		return "", err
+	}
+	// The same journey, detector and level give the same id anywhere.
+	identity := make([]byte, 0, 64)
+	identity = append(identity, "timer\x00"...)
+	identity = append(identity, key...)
+	identity = strconv.AppendInt(append(identity, 0), j.Start, 10)
+	identity = strconv.AppendInt(append(identity, 0), int64(f.Severity), 10)
+	detected := time.Unix(0, at)
+	if p.e.live {
+		detected = time.Now()
+	}
+	a := p.e.policy.Build(f, c, d.JourneyName(), identity, time.Unix(0, j.Start), detected, evidence, perceived)
+	ref := state.AlertRef{ID: a.AlertID, Detector: a.Detector, Severity: uint8(a.Severity), Time: at, Reason: a.Reason}
+	if d.Felt() {
+		// A prediction (overdue) starts no cooldown: it must not hold back
+		// the alert for the broken promise it predicts.
+		c.Cooldown = ref
+	}
+	c.PushAlert(ref)
+	p.out.Alerts = append(p.out.Alerts, a)
+	fetched := p.tm.now
+	if fetched.IsZero() && p.e.live {
+		fetched = time.Now()
+	}
+	p.out.Fetched = append(p.out.Fetched, fetched)
+	if m := p.e.metrics; m != nil {
+		m.Alerts.WithLabelValues(a.Detector, a.Severity.String()).Inc()
+	}
+	return a.AlertID, nil
+}
+
+// keyEvidence returns the customer's experiences of the detector's journey
+// with the same key attribute, newest first, at most MaxEvidence.
+func (p *Partition) keyEvidence(en *entry, d detectors.Timed, key string) ([]alerts.Evidence, error) {
+	attr := d.KeyAttribute()
+	var out []alerts.Evidence
+	err := p.eachWindow(en, func(ev *event.Event) bool {
+		if v, _ := ev.Attr(attr); ev.Journey == d.JourneyName() && v == key {
+			out = append(out, toEvidence(ev))
+		}
+		return len(out) < MaxEvidence
+	})
+	slices.SortStableFunc(out, func(a, b alerts.Evidence) int { return b.Time.Compare(a.Time) })
+	return out, err
+}
+
+// eachWindow calls fn for the customer's window, this cycle's experiences
+// first, newest first by arrival, until fn returns false.
+func (p *Partition) eachWindow(en *entry, fn func(ev *event.Event) bool) error {
+	c := &en.c
+	var ev event.Event
+	seen := make(map[uint64]bool, len(en.pending))
+	take := func(seq uint64, b []byte) (bool, error) {
+		if seen[seq] || seq+uint64(p.e.window) <= c.Seq {
+			return true, nil
+		}
+		seen[seq] = true
+		if err := state.DecodeExperience(b, c.ID, &ev); err != nil {
+			return false, err
+		}
+		return fn(&ev), nil
+	}
+	for i := len(en.pending) - 1; i >= 0; i-- {
+		pe := en.pending[i]
+		if more, err := take(pe.seq, p.arena[pe.start:pe.end]); err != nil || !more {
+			return err
+		}
+	}
+	var derr error
+	err := p.e.store.Window(p.id, c.ID, func(seq uint64, b []byte) bool {
+		more, err := take(seq, b)
+		derr = err
+		return more && err == nil
+	})
+	if err == nil {
+		err = derr
+	}
+	return err
+}
+
+// fireDue runs every timer the watermark has passed, in (due, customer,
+// detector, key) order, until none is left.
+func (p *Partition) fireDue() error {
+	t := &p.tm
+	for t.clock.Watermark >= t.nextDue {
+		due, err := p.dueTimers(t.clock.Watermark)
+		if err != nil {
+			return err
+		}
+		if len(due) == 0 {
+			t.floor = max(t.floor, t.clock.Watermark+1) // everything up to here has run
+			return p.findNextDue()
+		}
+		for _, tm := range due {
+			if err := p.runTimer(tm); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// dueTimers lists the timers due at or before wm: stored ones not deleted
+// this cycle, and this cycle's.
+func (p *Partition) dueTimers(wm int64) ([]state.Timer, error) {
+	t := &p.tm
+	var due []state.Timer
+	err := p.e.store.Timers(p.id, t.floor, wm, func(tm state.Timer) bool {
+		if _, ok := t.timers[tm]; !ok { // else deleted, or set and listed below
+			due = append(due, tm)
+		}
+		return true
+	})
+	for tm, set := range t.timers {
+		if set && tm.Due <= wm {
+			due = append(due, tm)
+		}
+	}
+	slices.SortFunc(due, func(a, b state.Timer) int {
+		return cmp.Or(cmp.Compare(a.Due, b.Due), cmp.Compare(a.Customer, b.Customer),
+			cmp.Compare(a.Detector, b.Detector), cmp.Compare(a.Key, b.Key))
+	})
+	return due, err
+}
+
+// findNextDue sets nextDue to the earliest pending timer.
+func (p *Partition) findNextDue() error {
+	t := &p.tm
+	next := int64(math.MaxInt64)
+	err := p.e.store.Timers(p.id, t.floor, math.MaxInt64, func(tm state.Timer) bool {
+		if _, ok := t.timers[tm]; ok {
+			return true // deleted, or set (and counted below)
+		}
+		next = tm.Due
+		return false
+	})
+	for tm, set := range t.timers {
+		if set {
+			next = min(next, tm.Due)
+		}
+	}
+	t.nextDue = next
+	return err
+}
+
+func (p *Partition) runTimer(tm state.Timer) error {
+	i := slices.IndexFunc(p.e.timed, func(i int) bool { return p.e.dets[i].Name() == tm.Detector })
+	k := jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key}
+	if i < 0 {
+		// The detector is no longer configured: drop its journeys as they fall due.
+		p.tm.dropTimer(k, tm.Due)
+		jr, err := p.journey(k)
+		if err != nil {
+			return err
+		}
+		jr.j, jr.dirty = state.Journey{}, true
+		return nil
+	}
+	idx := p.e.timed[i]
+	jr, err := p.journey(k)
+	if err != nil {
+		return err
+	}
+	if jr.j.Status == 0 || jr.j.Due != tm.Due {
+		p.tm.dropTimer(k, tm.Due) // stale
+		return nil
+	}
+	en, err := p.customer(tm.Customer)
+	if err != nil {
+		return err
+	}
+	return p.runJourney(en, idx, p.e.dets[idx].(detectors.Timed), k, jr, p.tm.clock.Watermark)
+}
+
+// stageJourneys writes the cycle's journeys and timers into the batch.
+func (p *Partition) stageJourneys() error {
+	t := &p.tm
+	for k, jr := range t.journeys {
+		if !jr.dirty {
+			continue
+		}
+		var err error
+		if jr.j.Status == 0 {
+			err = p.batch.DeleteJourney(k.cust, k.det, k.key)
+		} else {
+			err = p.batch.PutJourney(k.cust, k.det, k.key, &jr.j)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for tm, set := range t.timers {
+		var err error
+		if set {
+			err = p.batch.PutTimer(&tm)
+		} else {
+			err = p.batch.DeleteTimer(&tm)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// journeyViews adds the customer's journeys to v.
+func journeyViews(store *state.Store, p int32, id string, v *CustomerView) error {
+	status := map[uint8]string{state.JourneyOpen: "open", state.JourneyAlerted: "alerted",
+		state.JourneyArrivedLate: "arrived_after_alert"}
+	ts := func(t int64) *time.Time {
+		if t == 0 {
+			return nil
+		}
+		u := time.Unix(0, t).UTC()
+		return &u
+	}
+	return store.Journeys(p, id, func(det, key string, j *state.Journey) bool {
+		jv := JourneyView{Detector: det, Key: key, Status: status[j.Status], Started: time.Unix(0, j.Start).UTC(),
+			AlertID: j.AlertID, Alerted: ts(j.Alerted), Arrived: ts(j.Until)}
+		if j.Status == state.JourneyOpen {
+			jv.Due = ts(j.Due)
+		}
+		v.Journeys = append(v.Journeys, jv)
+		return true
+	})
+}

@@ -1,0 +1,308 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Event-time state: timers, open journeys, the retention index and the
+// partition's clock. Every write goes through the partition's Batch.
+//
+//	't' p due(u64 BE, sign-flipped) len(cust) cust len(det) det key   timer (empty value)
+//	'j' p len(cust) cust len(det) det key                              journey (Journey)
+//	'x' p day(u64 BE, sign-flipped) cust                               customer last active on that day (empty value)
+//	'w' p                                                              partition clock (Clock)
+const (
+	kindTimer   = 't'
+	kindJourney = 'j'
+	kindActive  = 'x'
+	kindClock   = 'w'
+)
+
+// ordered maps a signed time onto an unsigned one with the same order, so
+// that big-endian keys sort by time even before 1970.
+func ordered(t int64) uint64 { return uint64(t) ^ (1 << 63) }
+
+func str16(b []byte, s string) []byte {
+	return append(binary.BigEndian.AppendUint16(b, uint16(len(s))), s...)
+}
+
+// Timer is one pending timer: the journey (customer, detector, key) it
+// belongs to falls due at Due (event time, unix ns).
+type Timer struct {
+	Due      int64
+	Customer string
+	Detector string
+	Key      string
+}
+
+func timerKey(buf []byte, p int32, t *Timer) []byte {
+	b := binary.BigEndian.AppendUint64(prefix(buf, kindTimer, p), ordered(t.Due))
+	return append(str16(str16(b, t.Customer), t.Detector), t.Key...)
+}
+
+func parseTimer(k []byte) (Timer, bool) {
+	if len(k) < 3+8+2 {
+		return Timer{}, false
+	}
+	t := Timer{Due: int64(binary.BigEndian.Uint64(k[3:]) ^ (1 << 63))}
+	rest := k[11:]
+	var ok bool
+	if t.Customer, rest, ok = cut16(rest); !ok {
+		return t, false
+	}
+	if t.Detector, rest, ok = cut16(rest); !ok {
+		return t, false
+	}
+	t.Key = string(rest)
+	return t, true
+}
+
+func cut16(b []byte) (string, []byte, bool) {
+	if len(b) < 2 {
+		return "", nil, false
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	if len(b) < 2+n {
+		return "", nil, false
+	}
+	return string(b[2 : 2+n]), b[2+n:], true
+}
+
+// Journey status.
+const (
+	// JourneyOpen: started, the follow-up has not arrived; a timer is pending.
+	JourneyOpen uint8 = 1
+	// JourneyAlerted: the timer fired and alerted; the follow-up has not arrived.
+	JourneyAlerted uint8 = 2
+	// JourneyArrivedLate: alerted, and the follow-up arrived afterwards (at Until).
+	JourneyArrivedLate uint8 = 3
+)
+
+// Journey is one started journey of one timed detector for one customer,
+// paired by a key attribute (order_id). Due is the pending timer's time
+// (0 = none): the timer key is derived from it.
+type Journey struct {
+	Status   uint8
+	Level    uint8 // detector-defined (overdue: the quantile level the timer is for)
+	Start    int64 // event time of the start
+	Deadline int64 // the promise (deadline) or the predicted end (overdue), for reasons
+	Due      int64 // pending timer, 0 = none
+	Until    int64 // event time of the follow-up, once seen
+	Alerted  int64 // event time the alert fired at, 0 = none
+	AlertID  string
+}
+
+const journeyVersion = 1
+
+// AppendBinary appends j's encoding to b.
+func (j *Journey) AppendBinary(b []byte) []byte {
+	return enc(b).byte1(journeyVersion).byte1(j.Status).byte1(j.Level).varint(j.Start).varint(j.Deadline).
+		varint(j.Due).varint(j.Until).varint(j.Alerted).str(j.AlertID)
+}
+
+// UnmarshalBinary decodes a journey written by AppendBinary.
+func (j *Journey) UnmarshalBinary(b []byte) error {
+	d := dec{b: b}
+	if v := d.byte1(); v != journeyVersion && d.err == nil {
+		return ErrCorrupt
+	}
+	*j = Journey{Status: d.byte1(), Level: d.byte1(), Start: d.varint(), Deadline: d.varint(), Due: d.varint(),
+		Until: d.varint(), Alerted: d.varint(), AlertID: d.str()}
+	return d.done("journey")
+}
+
+func journeyPrefix(buf []byte, p int32, cust string) []byte {
+	return str16(prefix(buf, kindJourney, p), cust)
+}
+
+func journeyKey(buf []byte, p int32, cust, det, key string) []byte {
+	return append(str16(journeyPrefix(buf, p, cust), det), key...)
+}
+
+// Clock is a partition's event-time progress.
+type Clock struct {
+	MaxTime   int64 // highest event time seen (unix ns); 0 = none yet
+	Watermark int64 // event time up to which timers have fired
+	Swept     int64 // retention: customers last active before this day were expired (days since epoch)
+}
+
+func clockKey(p int32) []byte { return prefix(nil, kindClock, p) }
+
+func activeKey(buf []byte, p int32, day int64, cust string) []byte {
+	return append(binary.BigEndian.AppendUint64(prefix(buf, kindActive, p), ordered(day)), cust...)
+}
+
+// PutTimer schedules t.
+func (b *Batch) PutTimer(t *Timer) error {
+	b.keyBuf = timerKey(b.keyBuf[:0], b.p, t)
+	return b.b.Set(b.keyBuf, nil, nil)
+}
+
+// DeleteTimer cancels t.
+func (b *Batch) DeleteTimer(t *Timer) error {
+	b.keyBuf = timerKey(b.keyBuf[:0], b.p, t)
+	return b.b.Delete(b.keyBuf, nil)
+}
+
+// PutJourney writes a journey of cust for detector det and key.
+func (b *Batch) PutJourney(cust, det, key string, j *Journey) error {
+	b.keyBuf = journeyKey(b.keyBuf[:0], b.p, cust, det, key)
+	b.valBuf = j.AppendBinary(b.valBuf[:0])
+	return b.b.Set(b.keyBuf, b.valBuf, nil)
+}
+
+// DeleteJourney removes a journey.
+func (b *Batch) DeleteJourney(cust, det, key string) error {
+	b.keyBuf = journeyKey(b.keyBuf[:0], b.p, cust, det, key)
+	return b.b.Delete(b.keyBuf, nil)
+}
+
+// PutActive records that cust was last active on day (days since the epoch).
+func (b *Batch) PutActive(day int64, cust string) error {
+	b.keyBuf = activeKey(b.keyBuf[:0], b.p, day, cust)
+	return b.b.Set(b.keyBuf, nil, nil)
+}
+
+// DeleteActive removes cust's entry for day.
+func (b *Batch) DeleteActive(day int64, cust string) error {
+	b.keyBuf = activeKey(b.keyBuf[:0], b.p, day, cust)
+	return b.b.Delete(b.keyBuf, nil)
+}
+
+// PutClock records the partition's clock.
+func (b *Batch) PutClock(c Clock) error {
+	v := enc(nil).byte1(1).varint(c.MaxTime).varint(c.Watermark).varint(c.Swept)
+	return b.b.Set(clockKey(b.p), v, nil)
+}
+
+// DeleteCustomer removes cust's header and the window slots of its last
+// min(seq, window) experiences (point deletes: no range tombstones).
+func (b *Batch) DeleteCustomer(cust string, seq uint64, window int) error {
+	b.keyBuf = customerKey(b.keyBuf[:0], b.p, cust)
+	if err := b.b.Delete(b.keyBuf, nil); err != nil {
+		return err
+	}
+	for i := uint64(0); i < seq && i < uint64(window); i++ {
+		b.keyBuf = experienceKey(b.keyBuf[:0], b.p, cust, uint16((seq-i)%uint64(window)))
+		if err := b.b.Delete(b.keyBuf, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Clock returns partition p's clock (zero if none is stored).
+func (s *Store) Clock(p int32) (Clock, error) {
+	v, closer, err := s.db.Get(clockKey(p))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Clock{}, nil
+	}
+	if err != nil {
+		return Clock{}, fmt.Errorf("state: get clock: %w", err)
+	}
+	defer closer.Close()
+	d := dec{b: v}
+	d.byte1()
+	c := Clock{MaxTime: d.varint(), Watermark: d.varint(), Swept: d.varint()}
+	return c, d.done("clock")
+}
+
+// Journey reads one journey into j; it reports false if there is none.
+func (s *Store) Journey(p int32, cust, det, key string, j *Journey) (bool, error) {
+	v, closer, err := s.db.Get(journeyKey(nil, p, cust, det, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("state: get journey: %w", err)
+	}
+	defer closer.Close()
+	return true, j.UnmarshalBinary(v)
+}
+
+// Journeys calls fn for each stored journey of cust, in (detector, key) order,
+// until fn returns false.
+func (s *Store) Journeys(p int32, cust string, fn func(det, key string, j *Journey) bool) error {
+	pre := journeyPrefix(nil, p, cust)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: upperBound(pre)})
+	if err != nil {
+		return fmt.Errorf("state: journeys: %w", err)
+	}
+	defer it.Close()
+	var j Journey
+	for ok := it.First(); ok; ok = it.Next() {
+		det, rest, ok := cut16(it.Key()[len(pre):])
+		if !ok {
+			return fmt.Errorf("%w: journey key of %s", ErrCorrupt, cust)
+		}
+		if err := j.UnmarshalBinary(it.Value()); err != nil {
+			return err
+		}
+		if !fn(det, string(rest), &j) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// Timers calls fn for partition p's stored timers due in [from, upTo], in
+// (due, customer, detector, key) order, until fn returns false.
+func (s *Store) Timers(p int32, from, upTo int64, fn func(t Timer) bool) error {
+	lo := binary.BigEndian.AppendUint64(prefix(nil, kindTimer, p), ordered(from))
+	hi := binary.BigEndian.AppendUint64(prefix(nil, kindTimer, p), ordered(upTo)+1)
+	if ordered(upTo) == ^uint64(0) {
+		hi = upperBound(prefix(nil, kindTimer, p))
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("state: timers: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		t, ok := parseTimer(it.Key())
+		if !ok {
+			return fmt.Errorf("%w: timer key", ErrCorrupt)
+		}
+		if !fn(t) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// NextTimer returns the due time of partition p's earliest stored timer.
+func (s *Store) NextTimer(p int32) (int64, bool, error) {
+	var due int64
+	found := false
+	err := s.Timers(p, -1<<63, 1<<63-1, func(t Timer) bool {
+		due, found = t.Due, true
+		return false
+	})
+	return due, found, err
+}
+
+// Inactive calls fn for each customer of partition p whose last activity
+// (as indexed) was on a day before `before`, oldest first, until fn returns false.
+func (s *Store) Inactive(p int32, before int64, fn func(day int64, cust string) bool) error {
+	lo := prefix(nil, kindActive, p)
+	hi := binary.BigEndian.AppendUint64(prefix(nil, kindActive, p), ordered(before))
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("state: inactive: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) < 11 {
+			return fmt.Errorf("%w: activity key", ErrCorrupt)
+		}
+		if !fn(int64(binary.BigEndian.Uint64(k[3:])^(1<<63)), string(k[11:])) {
+			break
+		}
+	}
+	return it.Error()
+}
