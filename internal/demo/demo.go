@@ -131,7 +131,7 @@ func generate(ctx context.Context, cfg *config.Config, o Options) error {
 			for range perTick {
 				k, v := g.Next(t)
 				cl.Produce(ctx, &kgo.Record{Key: k, Value: v}, func(_ *kgo.Record, err error) {
-					if err != nil && !errors.Is(err, context.Canceled) {
+					if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, kgo.ErrClientClosed) {
 						o.Logger.Warn("demo: produce", "err", err)
 					}
 				})
