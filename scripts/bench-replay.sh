@@ -13,7 +13,7 @@ go build -o "$work/peakend" ./cmd/peakend
 cfg=scripts/bench.yaml
 echo "== generating $N-customer state fill and $EVENTS events"
 "$work/peakend" demo --emit "$N" --customers "$N" --sequential --every 1s --start 2026-01-01T00:00:00Z > "$work/fill.jsonl"
-"$work/peakend" demo --emit "$EVENTS" --customers "$N" --seed 2 --every 1s --start 2026-01-13T00:00:00Z > "$work/run.jsonl"
+"$work/peakend" demo --emit "$EVENTS" --customers "$N" --seed 2 --orders=false --every 1s --start 2026-01-13T00:00:00Z > "$work/run.jsonl"
 echo "== filling state with $N customers"
 "$work/peakend" replay --config "$cfg" --input "$work/fill.jsonl" --state "$work/state" --out /dev/null
 echo "== replay of $EVENTS events over $N customers in state"

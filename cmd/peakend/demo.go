@@ -21,7 +21,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	start := fs.String("start", "2026-01-01T00:00:00Z", "with --emit: event time of the first event")
 	every := fs.Duration("every", 10*time.Second, "with --emit: event time between events")
 	seed := fs.Uint64("seed", 1, "random seed (the same seed gives the same traffic)")
-	sequential := fs.Bool("sequential", false, "with --emit: visit customers in turn, so N events cover N distinct customers")
+	sequential := fs.Bool("sequential", false, "with --emit: visit customers in turn, so N events cover N distinct customers (no order journeys)")
+	orders := fs.Bool("orders", true, "with --emit: deliveries as order journeys (promised, shipped, delivered); false: one delivered event each")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -33,7 +34,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return usagef("--start: %v", err)
 		}
-		return emitEvents(stdout, *emit, *customers, *seed, t0, *every, *sequential)
+		return emitEvents(stdout, *emit, *customers, *seed, t0, *every, *sequential, !*orders)
 	}
 	log, err := newLogger(stderr, *level)
 	if err != nil {
@@ -49,9 +50,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Color: color, Logger: log, Seed: *seed})
 }
 
-func emitEvents(w io.Writer, n, customers int, seed uint64, t0 time.Time, every time.Duration, sequential bool) error {
+func emitEvents(w io.Writer, n, customers int, seed uint64, t0 time.Time, every time.Duration, sequential, noOrders bool) error {
 	g := demo.NewGenerator(customers, seed)
-	g.Sequential = sequential
+	g.Sequential, g.NoOrders = sequential, noOrders
 	g.InvalidEvery = 5000
 	bw := bufio.NewWriterSize(w, 1<<16)
 	for i := range n {

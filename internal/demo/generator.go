@@ -25,8 +25,13 @@ type Generator struct {
 	planted      int
 	again        int // customer owed a second failure (repeat), or -1
 	// Sequential visits customers in turn (0, 1, 2, ...) instead of with a
-	// skew: n events then cover n distinct customers (state fill for benchmarks).
+	// skew: n events then cover n distinct customers (state fill for
+	// benchmarks). It implies NoOrders.
 	Sequential bool
+	// NoOrders makes deliveries single "delivered" events instead of order
+	// journeys (promised, shipped, delivered): the replay benchmark's
+	// workload, unchanged since before the timer detectors.
+	NoOrders bool
 	// queue holds orders' follow-ups (shipped, delivered), by due time.
 	queue  []followUp
 	orders int
@@ -117,6 +122,10 @@ func (g *Generator) normal(c int, t time.Time) []byte {
 	r := g.rnd
 	var s string
 	switch x := r.IntN(100); {
+	case x < 35 && (g.NoOrders || g.Sequential): // delivery as one event: a few hours late at worst, log-normal
+		s = g.head(c, t, "delivery") + `,"outcome":"delivered","metrics":{"delay_hours":` +
+			num(math.Max(0, math.Exp(0.6+0.8*r.NormFloat64())-1)) + `},"attributes":{"order_id":"o-` +
+			strconv.Itoa(g.seq) + `","region":"` + []string{"north", "south", "east", "west"}[r.IntN(4)] + `"}`
 	case x < 35: // delivery: promised now, shipped and delivered later (a few hours late at worst, log-normal)
 		order := "o-" + strconv.Itoa(g.seq)
 		s = g.head(c, t, "delivery") + `,"outcome":"promised","attributes":{"order_id":"` + order +
