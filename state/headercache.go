@@ -50,7 +50,8 @@ const cacheChunkSize = 256 << 10
 
 // slotSizes are the size classes: a slot holds a 5-byte slot header, the
 // customer id and the encoded header. Larger entries are not cached.
-var slotSizes = [...]int{48, 64, 80, 96, 112, 128, 160, 192, 256, 320, 384, 512, 768, 1024, 1536, 2048, 4096}
+var slotSizes = [...]int{40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 144, 160, 176, 192, 224, 256, 320, 384,
+	448, 512, 640, 768, 1024, 1536, 2048, 4096}
 
 // maxCached is the largest id+value a slot can hold.
 var maxCached = slotSizes[len(slotSizes)-1] - slotHeader
@@ -244,6 +245,9 @@ func (c *HeaderCache) account(grown int64) {
 // and takes it.
 func (c *HeaderCache) grow() bool {
 	b := c.budget
+	if len(c.chunks) >= maxChunks {
+		return false
+	}
 	share := b.limit / max(1, b.users.Load())
 	if b.used.Add(cacheChunkSize) <= b.limit || c.bytes+cacheChunkSize <= share {
 		c.bytes += cacheChunkSize
@@ -252,6 +256,9 @@ func (c *HeaderCache) grow() bool {
 	b.used.Add(-cacheChunkSize)
 	return false
 }
+
+// maxChunks keeps slot refs (chunk<<16 | slot) within 32 bits: 16 GiB.
+const maxChunks = 1 << 16
 
 func (c *HeaderCache) newChunk(class int, mem []byte) {
 	idx := uint32(len(c.chunks))
