@@ -49,9 +49,6 @@ func Run(ctx context.Context, o Options) error {
 			log.Warn("detector not active yet: event-time timers are not implemented in this version", "detector", d.Name, "type", d.Type)
 		}
 	}
-	if cfg.Kafka.ExactlyOnce {
-		log.Warn("exactly_once is not implemented yet: alerts are at-least-once (same alert_id on redelivery)")
-	}
 	store, err := state.Open(state.Options{Dir: cfg.State.Dir, CacheBytes: int64(cfg.State.CacheMiB) << 20,
 		MemtableBytes: uint64(cfg.State.MemtableMiB) << 20, Logger: log})
 	if err != nil {

@@ -36,6 +36,10 @@ type Metrics struct {
 	Partitions       prometheus.Gauge
 	CycleSeconds     prometheus.Histogram
 	Restored         prometheus.Counter
+	RestoreSkipped   prometheus.Counter
+	Restoring        prometheus.Gauge
+	RestoreSeconds   prometheus.Histogram
+	Transactions     *prometheus.CounterVec // result
 }
 
 // New creates the metrics and registers them, with Go and process collectors,
@@ -81,9 +85,19 @@ func New(journeys []string, detectors []string) *Metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
 	m.Restored = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "restore_records_total",
 		Help: "State records restored from the changelog."})
+	m.RestoreSkipped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "restore_skipped_total",
+		Help: "Changelog records skipped during restore because they could not be restored (logged with their offset)."})
+	m.Restoring = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "restoring_partitions",
+		Help: "Assigned partitions whose state is being restored from the changelog; not ready while above 0."})
+	m.RestoreSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "peakend", Name: "restore_seconds",
+		Help:    "Duration of one partition's restore from the changelog.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)})
+	m.Transactions = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "transactions_total",
+		Help: "Kafka transactions ended (exactly_once), by result (committed, aborted)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.Events, m.Alerts, m.AlertsSuppressed, m.Deliveries, m.OutboxBacklog,
 		m.OutboxOldest, m.EventLag, m.DetectLatency, m.ConsumerLag, m.Customers, m.Complaints, m.FlaggedBefore,
-		m.Ready, m.Partitions, m.CycleSeconds, m.Restored} {
+		m.Ready, m.Partitions, m.CycleSeconds, m.Restored, m.RestoreSkipped, m.Restoring, m.RestoreSeconds,
+		m.Transactions} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())
@@ -92,6 +106,9 @@ func New(journeys []string, detectors []string) *Metrics {
 		for _, r := range []string{Processed, Invalid, Duplicate, Late} {
 			m.Events.WithLabelValues(j, r)
 		}
+	}
+	for _, r := range []string{"committed", "aborted"} {
+		m.Transactions.WithLabelValues(r)
 	}
 	for _, d := range detectors {
 		for _, s := range []string{"minor", "major", "critical"} {
