@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -58,7 +59,9 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 	}
 	if fetches.NumRecords() == 0 {
 		fetches.EachError(func(t string, p int32, err error) {
-			r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, kgo.ErrClientClosed) {
+				r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
 		})
 		return nil
 	}
