@@ -66,13 +66,11 @@ func EnsureChangelog(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 		policy := "compact"
 		resp, err := adm.CreateTopic(ctx, int32(n), int16(cfg.Kafka.Replication), map[string]*string{"cleanup.policy": &policy}, topic)
 		switch {
-		case err == nil && resp.Err == nil:
-			log.Info("created topic", "topic", topic, "partitions", n, "cleanup.policy", policy)
-			return nil
-		case err == nil && errors.Is(resp.Err, kerr.TopicAlreadyExists):
-			continue // created concurrently: check its partitions
 		case err == nil:
-			err = resp.Err
+			log.Info("created topic", "topic", topic, "partitions", resp.NumPartitions, "cleanup.policy", policy)
+			return nil
+		case errors.Is(err, kerr.TopicAlreadyExists):
+			continue // created concurrently (another instance): check its partitions
 		}
 		return fmt.Errorf("stream: create changelog %s: %w", topic, err)
 	}
