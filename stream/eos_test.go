@@ -253,7 +253,7 @@ func TestExactlyOnceAcrossAbortAndKill(t *testing.T) {
 // began before the move.
 func TestFailoverRestoresState(t *testing.T) {
 	t.Parallel()
-	_, brokers := testkit.FakeCluster(t)
+	brokers := testkit.Cluster(t)
 	cfg := testEOSConfig(t, brokers)
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	exp := cfg.Kafka.Topics.Experiences
@@ -388,7 +388,7 @@ func copyDir(t *testing.T, from string) string {
 // not reprocessed.
 func TestRestoreRollsForward(t *testing.T) {
 	t.Parallel()
-	_, brokers := testkit.FakeCluster(t)
+	brokers := testkit.Cluster(t)
 	cfg := testEOSConfig(t, brokers)
 	exp := cfg.Kafka.Topics.Experiences
 	recs := testkit.Generate(events/2, customers, seed+10, start, 10*time.Second)
@@ -433,7 +433,7 @@ func TestRestoreRollsForward(t *testing.T) {
 // the one the changelog describes.
 func TestRestoreSkipsCorruptRecords(t *testing.T) {
 	t.Parallel()
-	_, brokers := testkit.FakeCluster(t)
+	brokers := testkit.Cluster(t)
 	cfg := testEOSConfig(t, brokers)
 	exp := cfg.Kafka.Topics.Experiences
 	testkit.Produce(t, testkit.Client(t, brokers), exp, testkit.Generate(4000, 200, seed+11, start, 10*time.Second))
