@@ -39,7 +39,7 @@ lint:
 bench: bench-micro bench-replay
 
 bench-micro:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./internal/event/ ./engine/
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./internal/event/ ./engine/ ./stream/
 
 bench-replay:
 	scripts/bench-replay.sh

@@ -25,7 +25,7 @@ type Kafka struct {
 	Group       string   `yaml:"group"`        // consumer group, default "peakend"
 	ClientID    string   `yaml:"client_id"`    // default "peakend"
 	Topics      Topics   `yaml:"topics"`       // see Topics
-	ExactlyOnce bool     `yaml:"exactly_once"` // Kafka transactions for alerts + offsets; default false
+	ExactlyOnce bool     `yaml:"exactly_once"` // one Kafka transaction per cycle: alerts, DLQ, changelog, offsets; default false
 	Partitions  int      `yaml:"partitions"`   // partitions for topics peakend creates; default 4
 	Replication int      `yaml:"replication"`  // replication factor for topics peakend creates; default -1 (broker default)
 	// SessionTimeout is the consumer group session: how long the group waits

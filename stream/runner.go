@@ -36,6 +36,12 @@ type Options struct {
 	ClientOpts []kgo.Opt
 	// MaxPollRecords bounds one cycle. Default 10,000.
 	MaxPollRecords int
+	// ConnOpts are franz-go options for every client the runner makes
+	// (the group client, restore clients, topic creation): TLS, SASL.
+	ConnOpts []kgo.Opt
+	// TransactionalID is the transactional id under exactly_once. Default
+	// TransactionalID(Config): stable for one instance's state directory.
+	TransactionalID string
 }
 
 // Runner is the `peakend run` job. Its goroutine owns the client, the cycle
@@ -44,14 +50,20 @@ type Options struct {
 type Runner struct {
 	o     Options
 	log   *slog.Logger
-	ready atomic.Bool // partitions assigned and their state loaded
+	ready atomic.Bool // partitions assigned and restored
 	// brokersDown is set while the brokers cannot be reached (brokerHealth).
 	brokersDown atomic.Bool
 	stopping    atomic.Bool
+	conn        []kgo.Opt       // every client's options (ConnOpts, logging, Options.ConnOpts); set by Run
+	changelog   string          // the changelog topic
+	runCtx      context.Context // Run's context: restores end with it
 
-	mu    sync.Mutex
-	parts map[int32]*engine.Partition
-	err   error // first error from a callback, ends Run
+	mu            sync.Mutex
+	parts         map[int32]*engine.Partition // restored and open
+	restores      map[int32]*restoreTask      // restoring
+	assignedParts map[int32]bool              // assigned experiences partitions
+	joined        bool                        // assigned since the last loss of the group session
+	err           error                       // first error from a callback, ends Run
 }
 
 // New returns a Runner; Run starts it.
@@ -62,11 +74,12 @@ func New(o Options) *Runner {
 	if o.MaxPollRecords <= 0 {
 		o.MaxPollRecords = 10_000
 	}
-	return &Runner{o: o, log: o.Logger, parts: map[int32]*engine.Partition{}}
+	return &Runner{o: o, log: o.Logger, parts: map[int32]*engine.Partition{}, restores: map[int32]*restoreTask{},
+		assignedParts: map[int32]bool{}, changelog: ChangelogTopic(o.Config.Kafka.Group), runCtx: context.Background()}
 }
 
-// Ready reports whether partitions are assigned, their state is loaded,
-// and the brokers are reachable.
+// Ready reports whether the group has assigned partitions, every one of
+// them is restored from the changelog and open, and the brokers are reachable.
 func (r *Runner) Ready() bool { return r.ready.Load() && !r.brokersDown.Load() }
 
 func (r *Runner) topics() (exp, comp string) {
@@ -78,19 +91,14 @@ func (r *Runner) topics() (exp, comp string) {
 	return t.Experiences, comp
 }
 
-func (r *Runner) clientOpts() ([]kgo.Opt, error) {
-	k := &r.o.Config.Kafka
+func (r *Runner) clientOpts() []kgo.Opt {
+	k := r.o.Config.Kafka
 	exp, comp := r.topics()
 	topics := []string{exp}
 	if comp != "" {
 		topics = append(topics, comp)
 	}
-	opts, err := ConnOpts(k)
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts,
-		kgo.WithLogger(kgoLogger{r.log}),
+	opts := append(r.connOpts(),
 		kgo.WithHooks(brokerHealth{down: r.outage, up: r.recovered, closed: r.stopping.Load}),
 		kgo.SessionTimeout(k.SessionTimeout.D()),
 		kgo.ConsumerGroup(k.Group),
@@ -99,26 +107,56 @@ func (r *Runner) clientOpts() ([]kgo.Opt, error) {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.AutoCommitMarks(),
 		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
 		kgo.OnPartitionsAssigned(r.assigned),
 		kgo.OnPartitionsRevoked(r.revoked),
 		kgo.OnPartitionsLost(r.lost),
 		kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(newPartitioner(r.changelog)),
 	)
-	return append(opts, r.o.ClientOpts...), nil
+	if k.ExactlyOnce {
+		// The transaction timeout stays below the group session timeout: a
+		// transaction of a member the group has given up on is aborted by then.
+		opts = append(opts, kgo.TransactionalID(r.transactionalID()),
+			kgo.TransactionTimeout(min(30*time.Second, k.SessionTimeout.D()*2/3)))
+	} else {
+		opts = append(opts, kgo.AutoCommitMarks())
+	}
+	return append(opts, r.o.ClientOpts...)
 }
 
-// adjustOffsets starts each assigned partition where its Pebble state left
-// off: the offset committed to Kafka is only a hint for monitoring tools.
-func (r *Runner) adjustOffsets(_ context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+// connOpts are the options of every client: brokers, identity, TLS, SASL,
+// logging.
+func (r *Runner) connOpts() []kgo.Opt {
+	return append([]kgo.Opt(nil), r.conn...)
+}
+
+// adjustOffsets runs when the group has fetched the committed offsets of
+// newly assigned partitions, before they are fetched: it waits until each
+// partition's state is restored from the changelog (the restore began in
+// assigned), opens it, and starts it where its Pebble state left off. In
+// at-least-once mode the committed offset is only a hint for monitoring
+// tools; under exactly-once it equals the state's offset once restored.
+func (r *Runner) adjustOffsets(ctx context.Context, offs map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	exp, _ := r.topics()
 	for topic, ps := range offs {
-		for p := range ps {
+		for p, o := range ps {
+			committed := int64(-1)
+			if topic == exp {
+				committed = o.EpochOffset().Offset
+			}
+			if err := r.awaitPartition(ctx, p, committed); err != nil {
+				return nil, err
+			}
 			next, err := r.o.Store.Offset(p, topic)
 			if err != nil {
 				return nil, err
 			}
 			if next >= 0 {
+				if r.o.Config.Kafka.ExactlyOnce && committed >= 0 && next != committed {
+					r.log.Warn("state's offset differs from the group's committed offset; starting from the state's",
+						"topic", topic, "partition", p, "state", next, "committed", committed)
+				}
 				ps[p] = kgo.NewOffset().At(next)
 			}
 		}
@@ -126,24 +164,21 @@ func (r *Runner) adjustOffsets(_ context.Context, offs map[string]map[int32]kgo.
 	return offs, nil
 }
 
+// assigned starts restoring each newly assigned partition; adjustOffsets
+// waits for it before the partition is fetched. Other partitions go on
+// being processed meanwhile.
 func (r *Runner) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	exp, _ := r.topics()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.joined = true
 	for _, p := range assigned[exp] {
-		if r.parts[p] != nil {
-			continue
-		}
-		pt, err := r.o.Engine.OpenPartition(p)
-		if err != nil {
-			r.err = errors.Join(r.err, fmt.Errorf("stream: open partition %d: %w", p, err))
-			continue
-		}
-		r.parts[p] = pt
-		r.log.Info("partition assigned", "topic", exp, "partition", p, "customers", pt.Customers())
+		r.assignedParts[p] = true
+		r.startRestore(p)
+		r.log.Info("partition assigned", "topic", exp, "partition", p)
 	}
 	r.updateGauges()
-	r.setReady(true)
+	r.refreshReady()
 }
 
 // revoked commits the offsets marked so far (every cycle is marked before it
@@ -151,9 +186,12 @@ func (r *Runner) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 // callback replaces franz-go's default one, which is that commit: without
 // it, the next owner of a partition, and monitoring, would start from the
 // last periodic commit, and a clean stop would commit nothing.
+// Under exactly-once, offsets are committed only inside transactions.
 func (r *Runner) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
-	if err := cl.CommitMarkedOffsets(ctx); err != nil {
-		r.log.Warn("commit offsets on revoke", "err", err)
+	if !r.o.Config.Kafka.ExactlyOnce {
+		if err := cl.CommitMarkedOffsets(ctx); err != nil {
+			r.log.Warn("commit offsets on revoke", "err", err)
+		}
 	}
 	r.drop(revoked)
 }
@@ -162,8 +200,10 @@ func (r *Runner) revoked(ctx context.Context, cl *kgo.Client, revoked map[string
 // lost means the group session is gone (a broker outage, a missed session
 // timeout): not ready until partitions are assigned again.
 func (r *Runner) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	r.mu.Lock()
+	r.joined = false
+	r.mu.Unlock()
 	r.drop(lost)
-	r.setReady(false)
 }
 
 func (r *Runner) drop(revoked map[string][]int32) {
@@ -171,6 +211,8 @@ func (r *Runner) drop(revoked map[string][]int32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range revoked[exp] {
+		delete(r.assignedParts, p)
+		r.stopRestore(p)
 		if pt := r.parts[p]; pt != nil {
 			_ = pt.Close() // every cycle is committed before a rebalance can run
 			delete(r.parts, p)
@@ -181,6 +223,17 @@ func (r *Runner) drop(revoked map[string][]int32) {
 		}
 	}
 	r.updateGauges()
+	r.refreshReady()
+}
+
+// refreshReady sets readiness: the group has assigned this instance its
+// partitions and every one of them is restored and open. Call with r.mu held.
+func (r *Runner) refreshReady() {
+	ok := r.joined
+	for p := range r.assignedParts {
+		ok = ok && r.parts[p] != nil
+	}
+	r.setReady(ok)
 }
 
 func (r *Runner) setReady(v bool) {
@@ -210,21 +263,38 @@ func (r *Runner) updateGauges() {
 // Run consumes until ctx is cancelled, then finishes the cycle in hand,
 // commits it, leaves the group and returns nil. It returns an error only
 // for failures it cannot ride out (the store failing, a record the broker
-// rejects for good).
+// rejects for good, a transaction that cannot end).
 func (r *Runner) Run(ctx context.Context) error {
 	cfg := r.o.Config
-	if err := EnsureTopics(ctx, cfg, r.log); err != nil {
+	r.runCtx = ctx
+	base, err := ConnOpts(&cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	r.conn = append(append(base, kgo.WithLogger(kgoLogger{r.log})), r.o.ConnOpts...)
+	warnPlainText(&cfg.Kafka, r.log)
+	err = EnsureTopics(ctx, cfg, r.log, r.o.ConnOpts...)
+	if err == nil {
+		err = EnsureChangelog(ctx, cfg, r.log, r.o.ConnOpts...)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting: a clean stop
 		}
 		return err
 	}
-	opts, err := r.clientOpts()
-	if err != nil {
-		return err
+	var (
+		cl   *kgo.Client
+		sess *kgo.GroupTransactSession
+	)
+	if cfg.Kafka.ExactlyOnce {
+		sess, err = kgo.NewGroupTransactSession(r.clientOpts()...)
+		if sess != nil {
+			cl = sess.Client()
+		}
+	} else {
+		cl, err = kgo.NewClient(r.clientOpts()...)
 	}
-	warnPlainText(&cfg.Kafka, r.log)
-	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("stream: client: %w", err)
 	}
@@ -233,19 +303,27 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer func() {
 		r.stopping.Store(true)
 		r.setReady(false)
-		cl.Close() // leaves the group; marked offsets are committed
+		cl.Close() // leaves the group; marked offsets are committed (at-least-once)
 		r.mu.Lock()
 		for p, pt := range r.parts {
 			_ = pt.Close()
 			delete(r.parts, p)
 		}
+		for p := range r.restores {
+			r.stopRestore(p)
+		}
 		r.mu.Unlock()
 	}()
-	r.log.Info("consuming", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.Group, "topic", cfg.Kafka.Topics.Experiences)
+	r.log.Info("consuming", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.Group, "topic", cfg.Kafka.Topics.Experiences,
+		"exactly_once", cfg.Kafka.ExactlyOnce, "changelog", r.changelog)
 	// A cycle in hand when ctx is cancelled still finishes (its alerts are
 	// produced and its state committed), within ShutdownGrace.
 	cctx, stop := graceful(ctx, ShutdownGrace)
 	defer stop()
+	cycle := func(fs kgo.Fetches) error { return r.cycle(cctx, cl, fs) }
+	if sess != nil {
+		cycle = func(fs kgo.Fetches) error { return r.cycleEOS(cctx, sess, fs) }
+	}
 	for {
 		// Polls end at least every idle_timeout, so that idle partitions'
 		// watermarks advance (engine.Partition.Tick).
@@ -255,9 +333,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			// The records in hand may have been fetched before the cancel:
 			// process them too, so that shutdown loses no work.
-			return r.cycle(cctx, cl, fetches)
+			return cycle(fetches)
 		}
-		if err := r.cycle(cctx, cl, fetches); err != nil {
+		if err := cycle(fetches); err != nil {
 			return err
 		}
 	}
@@ -284,46 +362,98 @@ func graceful(ctx context.Context, grace time.Duration) (context.Context, contex
 }
 
 type work struct {
-	pt    *engine.Partition
-	recs  []*kgo.Record              // experiences, then all records in processing order
-	comps []*kgo.Record              // complaints
-	last  map[string]kgo.EpochOffset // per topic: the next offset after this cycle
-	hwm   map[string]int64
-	err   error
+	pt        *engine.Partition
+	recs      []*kgo.Record              // experiences, then all records in processing order
+	comps     []*kgo.Record              // complaints
+	last      map[string]kgo.EpochOffset // per topic: the next offset after this cycle
+	hwm       map[string]int64
+	changelog []*kgo.Record // the cycle's state writes, then its marker
+	marker    *kgo.Record
+	err       error
 }
 
-// cycle processes one poll: records per partition (partitions in parallel),
-// then alerts and DLQ records are produced and acknowledged, then each
-// partition's state and offsets are committed in one Pebble batch. A crash
-// anywhere before that commit replays the cycle: alerts may be produced
-// again, with the same alert_id, and state counts each event once.
+// batchOut is one cycle's work, processed and not yet committed.
+type batchOut struct {
+	parts   map[int32]*work
+	out     []*kgo.Record // alerts and DLQ records
+	fired   []*alerts.Alert
+	fetched []time.Time
+	orphans int // records of partitions this instance does not have open
+}
+
+func (c *batchOut) discard() {
+	for _, w := range c.parts {
+		_ = w.pt.Discard()
+	}
+}
+
+// cycle processes one poll in at-least-once mode: records per partition
+// (partitions in parallel); then alerts, DLQ records and the changelog
+// records of the state writes are produced and acknowledged; then each
+// partition's marker record; then each partition's state, offsets and
+// changelog offset are committed in one Pebble batch. A crash before that
+// commit replays the cycle: alerts may be produced again, with the same
+// alert_id, and state counts each event once. Markers go last so that a
+// restore never applies a cycle whose alerts might be missing.
 func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches) error {
 	start := time.Now()
-	fetches.EachError(func(t string, p int32, err error) {
-		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
-		}
-	})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	defer cl.AllowRebalance()
 	if r.err != nil {
 		return r.err
 	}
+	c, err := r.prepare(fetches, start)
+	if c == nil || len(c.parts) == 0 || err != nil {
+		return err
+	}
+	if err := cl.ProduceSync(ctx, c.out...).FirstErr(); err != nil {
+		c.discard()
+		return fmt.Errorf("stream: produce alerts and changelog: %w", err)
+	}
+	var markers []*kgo.Record
+	for _, w := range c.parts {
+		markers = append(markers, w.marker)
+	}
+	if err := cl.ProduceSync(ctx, markers...).FirstErr(); err != nil {
+		c.discard()
+		return fmt.Errorf("stream: produce changelog markers: %w", err)
+	}
+	marks, err := r.apply(c, start)
+	if err != nil {
+		return err
+	}
+	cl.MarkCommitOffsets(marks)
+	r.deliver(ctx, c.fired)
+	r.updateGauges()
+	return nil
+}
+
+// prepare groups a poll's records by partition and processes each
+// partition's on its own goroutine: records folded into state, the batch
+// staged, and the changelog records of its writes built. It returns nil
+// if there was nothing to do. Call with r.mu held.
+func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error) {
+	fetches.EachError(func(t string, p int32, err error) {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+		}
+	})
 	exp, comp := r.topics()
-	byPart := map[int32]*work{}
+	c := &batchOut{parts: map[int32]*work{}}
 	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
 		if len(ftp.Records) == 0 {
 			return
 		}
 		pt := r.parts[ftp.Partition]
 		if pt == nil {
+			c.orphans += len(ftp.Records)
 			return // revoked between fetch and now: the new owner reprocesses
 		}
-		w := byPart[ftp.Partition]
+		w := c.parts[ftp.Partition]
 		if w == nil {
 			w = &work{pt: pt, hwm: map[string]int64{}, last: map[string]kgo.EpochOffset{}}
-			byPart[ftp.Partition] = w
+			c.parts[ftp.Partition] = w
 		}
 		if ftp.Topic == comp {
 			w.comps = append(w.comps, ftp.Records...)
@@ -335,90 +465,101 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		w.last[ftp.Topic] = kgo.EpochOffset{Epoch: lr.LeaderEpoch, Offset: lr.Offset + 1}
 	})
 	for p, pt := range r.parts {
-		if byPart[p] != nil {
+		if c.parts[p] != nil {
 			continue
 		}
 		// An idle partition whose watermark now passes a timer joins the cycle.
-		if busy, err := pt.Tick(start); err != nil {
+		busy, err := pt.Tick(start)
+		if err != nil {
 			_ = pt.Discard()
-			return fmt.Errorf("stream: partition %d: %w", p, err)
-		} else if busy {
-			byPart[p] = &work{pt: pt, hwm: map[string]int64{}, last: map[string]kgo.EpochOffset{}}
+			c.discard()
+			return nil, fmt.Errorf("stream: partition %d: %w", p, err)
+		}
+		if busy {
+			c.parts[p] = &work{pt: pt, hwm: map[string]int64{}, last: map[string]kgo.EpochOffset{}}
 		}
 	}
-	if len(byPart) == 0 {
-		return nil
+	if len(c.parts) == 0 {
+		if c.orphans > 0 {
+			return c, nil
+		}
+		return nil, nil
 	}
-	for _, w := range byPart {
+	for _, w := range c.parts {
 		// Experiences and complaints of one partition are joined in
 		// timestamp order, as Kafka Streams does, so that a complaint
 		// counts for the experiences after it (complained_before).
 		w.recs = mergeByTimestamp(w.recs, w.comps, comp)
 	}
 	var wg sync.WaitGroup
-	for _, w := range byPart {
+	for _, w := range c.parts {
 		wg.Go(func() { w.err = r.process(w, exp, comp, start) })
 	}
 	wg.Wait()
 
 	topics := r.o.Config.Kafka.Topics
-	var out []*kgo.Record
-	var fired []*alerts.Alert
-	var fetched []time.Time
-	for _, w := range byPart {
+	var err error
+	for _, w := range c.parts {
 		if w.err != nil {
-			return w.err
+			err = errors.Join(err, w.err)
+			continue
 		}
 		o := w.pt.Output()
 		for _, a := range o.Alerts {
-			rec, err := AlertRecord(topics.Alerts, a)
-			if err != nil {
-				return err
+			rec, aerr := AlertRecord(topics.Alerts, a)
+			if aerr != nil {
+				err = errors.Join(err, aerr)
+				continue
 			}
-			out = append(out, rec)
+			c.out = append(c.out, rec)
 		}
-		fired = append(fired, o.Alerts...)
-		fetched = append(fetched, o.Fetched...)
+		c.fired = append(c.fired, o.Alerts...)
+		c.fetched = append(c.fetched, o.Fetched...)
 		for i := range o.Dead {
-			out = append(out, DeadRecord(topics.DLQ, &o.Dead[i]))
+			c.out = append(c.out, DeadRecord(topics.DLQ, &o.Dead[i]))
 		}
+		c.out = append(c.out, w.changelog[:len(w.changelog)-1]...) // the marker goes separately
 	}
-	if len(out) > 0 {
-		if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil {
-			for _, w := range byPart {
-				_ = w.pt.Discard()
-			}
-			return fmt.Errorf("stream: produce alerts: %w", err)
-		}
-		if m := r.o.Metrics; m != nil {
-			now := time.Now()
-			for _, f := range fetched {
-				m.DetectLatency.Observe(now.Sub(f).Seconds())
-			}
+	if err != nil {
+		c.discard()
+		return nil, err
+	}
+	return c, nil
+}
+
+// apply commits each partition's batch, with the changelog offset after its
+// marker, once the cycle's records are durable in Kafka, and returns the
+// offsets to mark. Call with r.mu held.
+func (r *Runner) apply(c *batchOut, start time.Time) (map[string]map[int32]kgo.EpochOffset, error) {
+	m := r.o.Metrics
+	if m != nil {
+		now := time.Now()
+		for _, f := range c.fetched {
+			m.DetectLatency.Observe(now.Sub(f).Seconds())
 		}
 	}
 	marks := map[string]map[int32]kgo.EpochOffset{}
-	for p, w := range byPart {
+	for p, w := range c.parts {
+		if err := w.pt.Batch().PutOffset(r.changelog, w.marker.Offset+1); err != nil {
+			return nil, err
+		}
 		if err := w.pt.Commit(false); err != nil {
-			return err
+			return nil, err
 		}
 		for t, eo := range w.last {
 			if marks[t] == nil {
 				marks[t] = map[int32]kgo.EpochOffset{}
 			}
 			marks[t][p] = eo
-			if m := r.o.Metrics; m != nil {
+			if m != nil {
 				m.ConsumerLag.WithLabelValues(t, strconv.Itoa(int(p))).Set(float64(max(0, w.hwm[t]-eo.Offset)))
 			}
 		}
 	}
-	cl.MarkCommitOffsets(marks)
-	r.deliver(ctx, fired)
-	r.updateGauges()
-	if m := r.o.Metrics; m != nil {
+	if m != nil {
 		m.CycleSeconds.Observe(time.Since(start).Seconds())
 	}
-	return nil
+	return marks, nil
 }
 
 // mergeByTimestamp merges two record lists, each in offset order, into one
@@ -458,6 +599,12 @@ func (r *Runner) process(w *work, exp, comp string, fetched time.Time) error {
 		}
 	}
 	if err := w.pt.Stage(); err != nil {
+		_ = w.pt.Discard()
+		return err
+	}
+	var err error
+	w.changelog, w.marker, err = appendChangelog(nil, r.changelog, w.pt.Batch())
+	if err != nil {
 		_ = w.pt.Discard()
 		return err
 	}

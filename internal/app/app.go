@@ -47,9 +47,6 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	if cfg.Kafka.ExactlyOnce {
-		log.Warn("exactly_once is not implemented yet: alerts are at-least-once (same alert_id on redelivery)")
-	}
 	store, err := state.Open(state.Options{Dir: cfg.State.Dir, CacheBytes: int64(cfg.State.CacheMiB) << 20,
 		MemtableBytes: uint64(cfg.State.MemtableMiB) << 20, Logger: log})
 	if err != nil {

@@ -36,6 +36,10 @@ type Metrics struct {
 	Partitions       prometheus.Gauge
 	CycleSeconds     prometheus.Histogram
 	Restored         prometheus.Counter
+	RestoreSkipped   prometheus.Counter
+	Restoring        prometheus.Gauge
+	RestoreSeconds   prometheus.Histogram
+	Transactions     *prometheus.CounterVec // result
 
 	HeaderCache      *prometheus.CounterVec // result: hit, miss
 	HeaderCacheBytes prometheus.Gauge
@@ -87,9 +91,19 @@ func New(journeys []string, detectors []string) *Metrics {
 		Help: "State records restored from the changelog."})
 	m.CustomersExpired = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "customers_expired_total",
 		Help: "Customers removed from state (with their window, journeys and timers) after being idle longer than state.retention."})
+	m.RestoreSkipped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "restore_skipped_total",
+		Help: "Changelog records skipped during restore because they could not be restored (logged with their offset)."})
+	m.Restoring = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "restoring_partitions",
+		Help: "Assigned partitions whose state is being restored from the changelog; not ready while above 0."})
+	m.RestoreSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "peakend", Name: "restore_seconds",
+		Help:    "Duration of one partition's restore from the changelog.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)})
+	m.Transactions = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "transactions_total",
+		Help: "Kafka transactions ended (exactly_once), by result (committed, aborted)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.CustomersExpired, m.Events, m.Alerts, m.AlertsSuppressed, m.Deliveries, m.OutboxBacklog,
 		m.OutboxOldest, m.EventLag, m.DetectLatency, m.ConsumerLag, m.Customers, m.Complaints, m.FlaggedBefore,
-		m.Ready, m.Partitions, m.CycleSeconds, m.Restored} {
+		m.Ready, m.Partitions, m.CycleSeconds, m.Restored, m.RestoreSkipped, m.Restoring, m.RestoreSeconds,
+		m.Transactions} {
 		f(c)
 	}
 	m.HeaderCache = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "header_cache_lookups_total",
@@ -106,6 +120,9 @@ func New(journeys []string, detectors []string) *Metrics {
 		for _, r := range []string{Processed, Invalid, Duplicate, Late} {
 			m.Events.WithLabelValues(j, r)
 		}
+	}
+	for _, r := range []string{"committed", "aborted"} {
+		m.Transactions.WithLabelValues(r)
 	}
 	for _, d := range detectors {
 		for _, s := range []string{"minor", "major", "critical"} {

@@ -1,0 +1,124 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/peakend/peakend/config"
+)
+
+// TransactionalID is the default transactional id of an instance under
+// exactly_once: the group, and a hash of the host name and the absolute
+// state directory. It is stable across restarts of one instance (so a
+// restarted instance fences the unfinished transaction of its previous
+// life at once) and differs between instances (which would otherwise fence
+// each other).
+func TransactionalID(cfg *config.Config) string {
+	host, _ := os.Hostname()
+	dir, err := filepath.Abs(cfg.State.Dir)
+	if err != nil {
+		dir = cfg.State.Dir
+	}
+	return "peakend-" + cfg.Kafka.Group + "-" + strconv.FormatUint(xxhash.Sum64String(host+"\x00"+dir), 36)
+}
+
+func (r *Runner) transactionalID() string {
+	if r.o.TransactionalID != "" {
+		return r.o.TransactionalID
+	}
+	return TransactionalID(r.o.Config)
+}
+
+// cycleEOS processes one poll under exactly-once: Begin; every partition's
+// records processed (in parallel); alerts, DLQ records, changelog records
+// and markers produced in the transaction; End commits them with the
+// consumed offsets. Only when End reports the commit are the partitions'
+// Pebble batches applied, so local state is never ahead of Kafka; a crash
+// between the commit and the apply leaves it behind, and the restore rolls
+// it forward from the changelog. On abort every partition discards the
+// cycle and the session rewinds to the committed offsets.
+//
+// The runner's goroutine alone calls PollRecords, Begin, ProduceSync and End,
+// in that order; rebalance callbacks never call End, and run only between
+// cycles (BlockRebalanceOnPoll, AllowRebalance at the end of each cycle).
+func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetches kgo.Fetches) error {
+	start := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer s.AllowRebalance()
+	if r.err != nil {
+		return r.err
+	}
+	if fetches.NumRecords() == 0 {
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, kgo.ErrClientClosed) {
+				r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		return nil
+	}
+	if err := s.Begin(); err != nil {
+		return fmt.Errorf("stream: begin transaction: %w", err)
+	}
+	// End's context is never cancelled: a cancelled End leaves the client
+	// unusable. franz-go's own request timeouts bound it.
+	endCtx := context.WithoutCancel(ctx)
+	c, err := r.prepare(fetches, start)
+	if err != nil {
+		if _, aerr := s.End(endCtx, kgo.TryAbort); aerr != nil {
+			r.log.Warn("abort transaction", "err", aerr)
+		}
+		return err
+	}
+	if c == nil {
+		c = &batchOut{parts: map[int32]*work{}}
+	}
+	try := kgo.TryCommit
+	if c.orphans > 0 {
+		// Records of a partition we do not have open were consumed: their
+		// offsets must not be committed unprocessed.
+		r.log.Warn("records of partitions not open in this cycle: aborting it", "records", c.orphans)
+		try = kgo.TryAbort
+	}
+	if try {
+		all := c.out
+		for _, w := range c.parts {
+			all = append(all, w.marker)
+		}
+		if err := s.ProduceSync(ctx, all...).FirstErr(); err != nil {
+			r.log.Warn("produce in transaction failed: aborting it", "err", err)
+			try = kgo.TryAbort
+		}
+	}
+	committed, err := s.End(endCtx, try)
+	if err != nil {
+		c.discard()
+		return fmt.Errorf("stream: end transaction: %w", err)
+	}
+	m := r.o.Metrics
+	if !committed {
+		c.discard()
+		if m != nil {
+			m.Transactions.WithLabelValues("aborted").Inc()
+		}
+		r.log.Info("transaction aborted; the cycle will be processed again from the committed offsets", "partitions", len(c.parts))
+		return nil
+	}
+	if m != nil {
+		m.Transactions.WithLabelValues("committed").Inc()
+	}
+	if _, err := r.apply(c, start); err != nil {
+		return err
+	}
+	r.deliver(ctx, c.fired)
+	r.updateGauges()
+	return nil
+}
