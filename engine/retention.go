@@ -11,22 +11,33 @@ import (
 // partition's watermark minus their last experience or complaint) is
 // removed with their window, journeys and timers.
 //
-// Idle customers are found through an index keyed by the day of their last
-// activity ('x' keys): an event moves a customer's entry only when the day
-// changes, so the index costs one delete and one set per customer per active
-// day. At Stage, once the watermark has passed a new day boundary by more
-// than the retention, the entries of earlier days are scanned and those
-// customers expired: a customer goes between retention and retention + 1
-// day after their last activity. A customer the cycle is working on is kept
-// and looked at again the next day. All of it runs on event time, so a
+// Idle customers are found through an index of activity buckets ('x'
+// keys; a bucket is retention/16 rounded down to whole days, at least one
+// day): an event adds an entry for the customer's bucket when it changes, one
+// Set, and leaves the older entry in place: the sweep drops entries whose
+// customer has been active since. So the index costs one write per customer
+// per active bucket and holds at most about 17 entries per customer (it cost
+// a delete and a set per active day, which doubled the writes of a replay
+// where customers come back after a day or more). At Stage, once the
+// watermark has passed a new bucket boundary by more than the retention, the
+// entries of earlier buckets are scanned and those customers expired: a
+// customer goes between retention and retention + one bucket after their
+// last activity. A customer the cycle is working on is kept and looked at
+// again at the next sweep. All of it runs on event time, so a
 // replay expires the same customers at the same point of the input (with
 // the same batch size).
 
 const day = int64(24 * time.Hour)
 
-func dayOf(t int64) int64 {
-	d := t / day
-	if t < 0 && t%day != 0 {
+// bucketOf is the retention index bucket of event time t.
+func (p *Partition) bucketOf(t int64) int64 {
+	n := p.e.retention / 16 / day * day
+	return floorDiv(t, max(day, n))
+}
+
+func floorDiv(t, n int64) int64 {
+	d := t / n
+	if t < 0 && t%n != 0 {
 		d--
 	}
 	return d
@@ -39,15 +50,10 @@ func (p *Partition) touch(en *entry, t int64) error {
 	old := max(c.LastAt, c.Complaint)
 	indexed := c.Seq > 0 || c.Complaint != 0
 	now := max(old, t)
-	if indexed && dayOf(now) == dayOf(old) {
+	if indexed && p.bucketOf(now) == p.bucketOf(old) {
 		return nil
 	}
-	if indexed {
-		if err := p.batch.DeleteActive(dayOf(old), c.ID); err != nil {
-			return err
-		}
-	}
-	return p.batch.PutActive(dayOf(now), c.ID)
+	return p.batch.PutActive(p.bucketOf(now), c.ID)
 }
 
 // stageTime expires idle customers, then writes the cycle's journeys, timers
@@ -56,7 +62,7 @@ func (p *Partition) stageTime() (int64, error) {
 	t := &p.tm
 	var expired int64
 	if p.e.retention > 0 && t.clock.Watermark != math.MinInt64 && t.clock.MaxTime != 0 {
-		cut := dayOf(t.clock.Watermark - p.e.retention)
+		cut := p.bucketOf(t.clock.Watermark - p.e.retention)
 		if cut > t.clock.Swept {
 			n, err := p.expire(cut)
 			if err != nil {
@@ -104,7 +110,7 @@ func (p *Partition) expire(cut int64) (int64, error) {
 		if err != nil {
 			return n, err
 		}
-		if !found || dayOf(max(c.LastAt, c.Complaint)) != x.day {
+		if !found || p.bucketOf(max(c.LastAt, c.Complaint)) != x.day {
 			continue // a stale entry: the customer's own is another day's
 		}
 		if err := p.batch.DeleteCustomer(x.cust, c.Seq, p.e.window); err != nil {
