@@ -318,6 +318,9 @@ func (p *Partition) alert(f alerts.Finding, en *entry, ev *event.Event, r *Recor
 	return nil
 }
 
+// pointReads is the most committed window entries evidence reads one by one.
+const pointReads = 12
+
 // MaxEvidence is the most experiences an alert carries.
 const MaxEvidence = 10
 
@@ -366,6 +369,23 @@ func (p *Partition) evidence(f alerts.Finding, en *entry, journey string) ([]ale
 	firstPending := c.Seq + 1
 	if len(en.pending) > 0 {
 		firstPending = en.pending[0].seq
+	}
+	// A few committed entries (the usual case: most customers come back
+	// rarely) are read by point lookups, newest first; a long window by one
+	// iterator.
+	if firstPending-1-min(oldest, firstPending-1) <= pointReads {
+		for seq := firstPending - 1; seq > oldest; seq-- {
+			more := true
+			_, err := p.e.store.Experience(p.id, c.ID, seq, p.e.window, func(b []byte) error {
+				var err error
+				more, err = take(seq, b)
+				return err
+			})
+			if err != nil || !more {
+				return out, err
+			}
+		}
+		return out, nil
 	}
 	var derr error
 	err := p.e.store.Window(p.id, c.ID, func(seq uint64, b []byte) bool {

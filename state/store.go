@@ -185,6 +185,26 @@ func (s *Store) Window(p int32, cust string, fn func(seq uint64, b []byte) bool)
 	return nil
 }
 
+// Experience calls fn with window entry seq of cust, if its ring slot (for
+// a window of window entries) still holds it; b is only valid during the
+// call. A point read: bloom filters skip the tables without it, where an
+// iterator over the customer's window opens every level.
+func (s *Store) Experience(p int32, cust string, seq uint64, window int, fn func(b []byte) error) (bool, error) {
+	v, closer, err := s.db.Get(experienceKey(nil, p, cust, uint16(seq%uint64(window))))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("state: get experience: %w", err)
+	}
+	defer closer.Close()
+	got, err := ExperienceSeq(v)
+	if err != nil || got != seq {
+		return false, err
+	}
+	return true, fn(v)
+}
+
 // Offset returns the next offset to consume for topic/partition, or -1.
 func (s *Store) Offset(p int32, topic string) (int64, error) {
 	v, closer, err := s.db.Get(offsetKey(p, topic))
