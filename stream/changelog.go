@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -32,16 +31,11 @@ func ChangelogTopic(group string) string { return "peakend-" + group + "-changel
 // the experiences topic to exist. An existing changelog with fewer
 // partitions than the experiences topic is an error.
 func EnsureChangelog(ctx context.Context, cfg *config.Config, log *slog.Logger, extra ...kgo.Opt) error {
-	opts, err := ConnOpts(&cfg.Kafka)
+	adm, err := adminClient(cfg, extra)
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(append(opts, extra...)...)
-	if err != nil {
-		return fmt.Errorf("stream: admin client: %w", err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	defer adm.Close()
 	exp, topic := cfg.Kafka.Topics.Experiences, ChangelogTopic(cfg.Kafka.Group)
 	for wait := time.Duration(0); ; wait = min(max(2*wait, 100*time.Millisecond), 5*time.Second) {
 		select {
