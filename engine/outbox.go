@@ -14,9 +14,13 @@ func (p *Partition) stageOutbox() error {
 	if book == nil || len(p.out.Alerts) == 0 {
 		return nil
 	}
-	now := time.Now().UnixNano()
+	wall := time.Now()
+	now := wall.UnixNano()
 	start := p.outSeq
 	for _, a := range p.out.Alerts {
+		if !book.Frontline(a.Severity, wall) {
+			continue // over alerting.max_per_hour: the Kafka topic only, counted
+		}
 		var js []byte
 		for _, sink := range book.Sinks() {
 			if allow := p.e.allows[sink]; allow != nil && !allow(a) {

@@ -84,6 +84,7 @@ func Run(ctx context.Context, o Options) error {
 	var deliverer *outbox.Deliverer
 	if len(queued) > 0 {
 		book := outbox.NewBook(names, cfg.Alerting.MaxBacklog, log, m)
+		book.SetCapacity(cfg.Alerting.MaxPerHour)
 		eo.Outbox, eo.OutboxAllows = book, allows
 		conc := map[string]int{}
 		for _, spec := range cfg.Alerting.Sinks {

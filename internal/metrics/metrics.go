@@ -41,6 +41,7 @@ type Metrics struct {
 	RestoreSeconds   prometheus.Histogram
 	Transactions     *prometheus.CounterVec // result
 
+	OverCapacity     *prometheus.CounterVec // severity
 	HeaderCache      *prometheus.CounterVec // result: hit, miss
 	HeaderCacheBytes prometheus.Gauge
 	CustomersExpired prometheus.Counter
@@ -110,6 +111,12 @@ func New(journeys []string, detectors []string) *Metrics {
 		Help: "Customer header lookups in the in-memory header cache by result (hit; miss: read from Pebble)."}, []string{"result"})
 	m.HeaderCacheBytes = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "header_cache_bytes",
 		Help: "Memory held by the header caches (state.header_cache_mib is the bound)."})
+	m.OverCapacity = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "alerts_over_capacity_total",
+		Help: "Alerts kept from the frontline sinks (Kafka topic only) because alerting.max_per_hour was reached, by severity."},
+		[]string{"severity"})
+	f(m.OverCapacity)
+	m.OverCapacity.WithLabelValues("minor")
+	m.OverCapacity.WithLabelValues("major")
 	f(m.HeaderCache)
 	f(m.HeaderCacheBytes)
 	m.HeaderCache.WithLabelValues("hit")

@@ -25,6 +25,7 @@ const DefaultMaxBacklog = 100_000
 // Book keeps the per-sink backlog counts that the engine (writing entries)
 // and the deliverers (deleting them) share. It is safe for concurrent use.
 type Book struct {
+	cap   capacity
 	max   int64
 	sinks map[string]*ledger
 	names []string
@@ -52,6 +53,55 @@ func NewBook(names []string, max int, log *slog.Logger, m *metrics.Metrics) *Boo
 		b.sinks[n] = &ledger{wake: make(chan struct{}, 1)}
 	}
 	return b
+}
+
+// capacity is the frontline's hourly budget (alerting.max_per_hour): a
+// rolling hour of processing time in one-minute buckets.
+type capacity struct {
+	mu      sync.Mutex
+	perHour int
+	minute  int64     // the bucket counts[0] is for (unix minutes)
+	counts  [60]int32 // alerts sent to the frontline per minute, counts[i] for minute-i
+}
+
+// SetCapacity sets alerting.max_per_hour (0: unlimited).
+func (b *Book) SetCapacity(perHour int) { b.cap.perHour = perHour }
+
+// Frontline reports whether an alert of severity s, at time now, may go to
+// the frontline sinks. Within the hour's capacity every alert goes; over
+// it, only critical ones do (a customer about to leave is never held back by
+// capacity), and the others reach the Kafka alerts topic only, counted in
+// peakend_alerts_over_capacity_total. An alert that goes counts against the
+// capacity.
+func (b *Book) Frontline(s alerts.Severity, now time.Time) bool {
+	c := &b.cap
+	if c.perHour <= 0 {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := now.Unix() / 60
+	if shift := m - c.minute; shift > 0 {
+		if shift >= int64(len(c.counts)) {
+			c.counts = [60]int32{}
+		} else {
+			copy(c.counts[shift:], c.counts[:int64(len(c.counts))-shift])
+			clear(c.counts[:shift])
+		}
+		c.minute = m
+	}
+	used := 0
+	for _, n := range c.counts {
+		used += int(n)
+	}
+	if used >= c.perHour && s < alerts.Critical {
+		if b.m != nil {
+			b.m.OverCapacity.WithLabelValues(s.String()).Inc()
+		}
+		return false
+	}
+	c.counts[0]++
+	return true
 }
 
 // Sinks lists the sinks, in config order.

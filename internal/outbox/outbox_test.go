@@ -223,3 +223,30 @@ func counterValue(t *testing.T, m *metrics.Metrics, labels ...string) float64 {
 	require.NoError(t, m.Deliveries.WithLabelValues(labels...).Write(&d))
 	return d.GetCounter().GetValue()
 }
+
+// alerting.max_per_hour: within a rolling hour, alerts beyond the capacity
+// stay on the Kafka topic (counted), except critical ones; an hour later
+// there is room again.
+func TestFrontlineCapacity(t *testing.T) {
+	m := metrics.New(nil, nil)
+	book := outbox.NewBook([]string{"hook"}, 0, nil, m)
+	book.SetCapacity(3)
+	t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		require.True(t, book.Frontline(alerts.Minor, t0.Add(time.Duration(i)*time.Minute)))
+	}
+	require.False(t, book.Frontline(alerts.Major, t0.Add(10*time.Minute)), "over capacity")
+	require.False(t, book.Frontline(alerts.Minor, t0.Add(59*time.Minute)))
+	require.True(t, book.Frontline(alerts.Critical, t0.Add(59*time.Minute)), "critical always reaches the frontline")
+	require.True(t, book.Frontline(alerts.Minor, t0.Add(62*time.Minute)), "the first alerts left the rolling hour")
+	var d dto.Metric
+	require.NoError(t, m.OverCapacity.WithLabelValues("minor").Write(&d))
+	require.Equal(t, 1.0, d.GetCounter().GetValue())
+	require.NoError(t, m.OverCapacity.WithLabelValues("major").Write(&d))
+	require.Equal(t, 1.0, d.GetCounter().GetValue())
+
+	unlimited := outbox.NewBook([]string{"hook"}, 0, nil, nil)
+	for range 1000 {
+		require.True(t, unlimited.Frontline(alerts.Minor, t0))
+	}
+}
