@@ -12,8 +12,8 @@ import (
 
 // Slack posts alerts to a Slack incoming webhook as a Block Kit message:
 // header (severity and detector), reason, customer fields, short evidence,
-// the recovery action and a link to the recovery desk, with a plain-text
-// fallback for notifications. Safe for concurrent use.
+// the recovery action, the alert_id and a link to the recovery desk, with a
+// plain-text fallback for notifications. Safe for concurrent use.
 type Slack struct {
 	name    string
 	ep      endpoint
@@ -163,6 +163,12 @@ func slackMessageFor(a *alerts.Alert, link string) slackMessage {
 		text := "*Recovery:* " + slackEscape(r.Action) + "\n" + slackEscape(upperFirst(recoveryTerms(r)))
 		msg.Blocks = append(msg.Blocks, slackBlock{Type: "section", Text: mrkdwn(text, slackTextMax)})
 	}
+
+	// The alert_id, for staff to quote (feedback is keyed by it) and for
+	// receivers to deduplicate redeliveries.
+	msg.Blocks = append(msg.Blocks, slackBlock{Type: "context", Elements: []slackInner{
+		{Type: "mrkdwn", Text: truncate("alert_id `"+slackEscape(a.AlertID)+"`", slackTextMax)},
+	}})
 
 	if link != "" && len(link) <= slackTextMax {
 		msg.Blocks = append(msg.Blocks, slackBlock{Type: "actions", Elements: []slackInner{{
