@@ -21,6 +21,12 @@ var ErrChangelogRecord = errors.New("state: bad changelog record")
 // for a delete). The slices are valid only during the call. Only Set and
 // Delete are used by peakend's batches; any other kind of write is an error,
 // so that no write can silently miss the changelog.
+//
+// Outbox entries are the one exception: they stay local. Their deliverer
+// deletes them outside any batch, so a changelog copy would never be
+// tombstoned: it would grow forever, and an instance restoring the partition
+// would send every alert ever made again. The instance that queued an alert
+// delivers it, whoever owns the partition by then.
 func (b *Batch) Ops(fn func(key, value []byte) error) error {
 	r := b.b.Reader()
 	for {
@@ -37,6 +43,9 @@ func (b *Batch) Ops(fn func(key, value []byte) error) error {
 			v = nil
 		default:
 			return fmt.Errorf("state: batch of partition %d holds a %s write, which the changelog cannot carry", b.p, kind)
+		}
+		if len(k) > 0 && (k[0] == kindOutbox || k[0] == kindOutboxSeq) {
+			continue
 		}
 		if err := fn(k, v); err != nil {
 			return err
