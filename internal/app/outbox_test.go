@@ -1,18 +1,12 @@
 package app_test
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/alerts/sinks"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/internal/app"
@@ -24,41 +18,22 @@ import (
 // the same state, and the receiver comes back flaky (500s and 429s): every
 // alert on the Kafka alerts topic arrives at the webhook, signed.
 func TestWebhookOutageNothingLost(t *testing.T) {
-	var down atomic.Bool
-	down.Store(true)
-	var n atomic.Int64
-	var mu sync.Mutex
-	got := map[string]int{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		k := n.Add(1)
+	hook := testkit.NewWebhook(t)
+	hook.Down.Store(true)
+	hook.Flaky = func(n int) (int, string) {
 		switch {
-		case down.Load():
-			w.WriteHeader(http.StatusBadGateway)
-			return
-		case k%4 == 0:
-			w.Header().Set("Retry-After", "0")
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		case k%3 == 0:
-			w.WriteHeader(http.StatusInternalServerError)
-			return
+		case n%4 == 0:
+			return http.StatusTooManyRequests, "0"
+		case n%3 == 0:
+			return http.StatusInternalServerError, ""
 		}
-		if r.Header.Get("webhook-signature") == "" {
-			t.Errorf("unsigned delivery")
-		}
-		body, _ := io.ReadAll(r.Body)
-		var a alerts.Alert
-		require.NoError(t, json.Unmarshal(body, &a))
-		mu.Lock()
-		got[a.AlertID]++
-		mu.Unlock()
-	}))
-	defer srv.Close()
-	t.Setenv("PEAKEND_TEST_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+		return 0, ""
+	}
+	t.Setenv("PEAKEND_TEST_WEBHOOK_SECRET", testkit.WebhookSecret)
 
 	brokers := testkit.Cluster(t)
 	cfg := testkit.Config(t, brokers, testkit.PerCustomer...)
-	cfg.Alerting.Sinks = append(cfg.Alerting.Sinks, config.Sink{Type: "webhook", URL: srv.URL,
+	cfg.Alerting.Sinks = append(cfg.Alerting.Sinks, config.Sink{Type: "webhook", URL: hook.URL,
 		SecretEnv: "PEAKEND_TEST_WEBHOOK_SECRET"})
 	cfg.ApplyDefaults()
 	require.NoError(t, cfg.Validate())
@@ -69,23 +44,14 @@ func TestWebhookOutageNothingLost(t *testing.T) {
 	testkit.Produce(t, testkit.Client(t, brokers), cfg.Kafka.Topics.Experiences, recs)
 	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 30*time.Second, cfg.Kafka.Topics.Experiences)
 	a.Stop(t, 10*time.Second)
-	mu.Lock()
-	require.Empty(t, got, "the receiver was down")
-	mu.Unlock()
+	require.Empty(t, hook.Delivered(), "the receiver was down")
 
 	onTopic, _ := testkit.ByID(testkit.Alerts(t, testkit.ReadTopic(t, brokers, cfg.Kafka.Topics.Alerts)))
 	require.NotEmpty(t, onTopic)
-	down.Store(false)
+	hook.Down.Store(false)
 	a = testkit.StartApp(t, app.Options{Config: cfg, Backoff: fast})
 	defer a.Stop(t, 10*time.Second)
 	testkit.Eventually(t, 30*time.Second, "every alert on the topic delivered to the webhook", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for id := range onTopic {
-			if got[id] == 0 {
-				return false
-			}
-		}
-		return true
+		return hook.Has(onTopic)
 	})
 }

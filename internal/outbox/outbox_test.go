@@ -2,18 +2,13 @@ package outbox_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,63 +20,9 @@ import (
 	"github.com/peakend/peakend/alerts/sinks"
 	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/internal/outbox"
+	"github.com/peakend/peakend/internal/testkit"
 	"github.com/peakend/peakend/state"
 )
-
-const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-// receiver is a webhook endpoint that verifies every signature itself
-// (Standard Webhooks, written from the spec, not with peakend's code) and
-// fails on demand.
-type receiver struct {
-	t    *testing.T
-	mu   sync.Mutex
-	got  map[string]int // alert_id → deliveries
-	fail func(n int) (status int, retryAfter string)
-	n    atomic.Int64
-}
-
-func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	n := int(r.n.Add(1))
-	if r.fail != nil {
-		if status, ra := r.fail(n); status != 0 {
-			if ra != "" {
-				w.Header().Set("Retry-After", ra)
-			}
-			w.WriteHeader(status)
-			return
-		}
-	}
-	body, _ := io.ReadAll(req.Body)
-	id, ts := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp")
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	require.NoError(r.t, err)
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id + "." + ts + "." + string(body)))
-	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
-	if !strings.Contains(" "+req.Header.Get("webhook-signature")+" ", " "+want+" ") {
-		r.t.Errorf("bad signature for %s", id)
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	var a alerts.Alert
-	require.NoError(r.t, json.Unmarshal(body, &a))
-	require.Equal(r.t, id, a.AlertID)
-	r.mu.Lock()
-	r.got[a.AlertID]++
-	r.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
-}
-
-func (r *receiver) delivered() map[string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range r.got {
-		out[k] = v
-	}
-	return out
-}
 
 func queue(t *testing.T, store *state.Store, p int32, sink string, from, n int) []string {
 	t.Helper()
@@ -101,7 +42,7 @@ func queue(t *testing.T, store *state.Store, p int32, sink string, from, n int) 
 }
 
 func webhook(t *testing.T, url string) alerts.Sink {
-	s, err := sinks.NewWebhook("hook", url, secret, nil)
+	s, err := sinks.NewWebhook("hook", url, testkit.WebhookSecret, nil)
 	require.NoError(t, err)
 	return s
 }
@@ -116,28 +57,24 @@ func TestOutageEveryAlertArrives(t *testing.T) {
 	fs := vfs.NewMem()
 	store, err := state.Open(state.Options{FS: fs})
 	require.NoError(t, err)
-	var down atomic.Bool
-	down.Store(true)
-	rec := &receiver{t: t, got: map[string]int{}, fail: func(n int) (int, string) {
+	rec := testkit.NewWebhook(t)
+	rec.Down.Store(true)
+	rec.Flaky = func(n int) (int, string) {
 		switch {
-		case down.Load():
-			return http.StatusServiceUnavailable, ""
 		case n%5 == 0:
 			return http.StatusTooManyRequests, "0"
 		case n%3 == 0:
 			return http.StatusInternalServerError, ""
 		}
 		return 0, ""
-	}}
-	srv := httptest.NewServer(rec)
-	defer srv.Close()
+	}
 
 	ids := queue(t, store, 0, "hook", 0, 60)
 	ids = append(ids, queue(t, store, 3, "hook", 60, 40)...)
 	m := metrics.New(nil, nil)
 	run := func(ctx context.Context) (*outbox.Book, chan error) {
 		book := outbox.NewBook([]string{"hook"}, 0, nil, m)
-		d := &outbox.Deliverer{Store: store, Sinks: []alerts.Sink{webhook(t, srv.URL)}, Book: book, Metrics: m,
+		d := &outbox.Deliverer{Store: store, Sinks: []alerts.Sink{webhook(t, rec.URL)}, Book: book, Metrics: m,
 			Backoff: fast, Poll: 20 * time.Millisecond}
 		done := make(chan error, 1)
 		go func() { done <- d.Run(ctx) }()
@@ -150,17 +87,17 @@ func TestOutageEveryAlertArrives(t *testing.T) {
 	time.Sleep(150 * time.Millisecond)
 	cancel()
 	require.NoError(t, <-done)
-	require.Empty(t, rec.delivered())
+	require.Empty(t, rec.Delivered())
 
 	// Restart: the receiver comes back, flaky.
-	down.Store(false)
+	rec.Down.Store(false)
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	book, done := run(ctx)
-	require.Eventually(t, func() bool { return len(rec.delivered()) == len(ids) && book.Backlog("hook") == 0 },
+	require.Eventually(t, func() bool { return len(rec.Delivered()) == len(ids) && book.Backlog("hook") == 0 },
 		20*time.Second, 10*time.Millisecond)
 	for _, id := range ids {
-		require.GreaterOrEqual(t, rec.delivered()[id], 1, id)
+		require.GreaterOrEqual(t, rec.Delivered()[id], 1, id)
 	}
 	left := 0
 	require.NoError(t, store.Outbox("hook", func(*state.OutboxEntry) bool { left++; return true }))
@@ -178,7 +115,8 @@ func TestRetryAfterHonoured(t *testing.T) {
 	defer store.Close()
 	var mu sync.Mutex
 	var times []time.Time
-	rec := &receiver{t: t, got: map[string]int{}, fail: func(n int) (int, string) {
+	rec := testkit.NewWebhook(t)
+	rec.Flaky = func(n int) (int, string) {
 		mu.Lock()
 		times = append(times, time.Now())
 		mu.Unlock()
@@ -186,16 +124,14 @@ func TestRetryAfterHonoured(t *testing.T) {
 			return http.StatusTooManyRequests, "1"
 		}
 		return 0, ""
-	}}
-	srv := httptest.NewServer(rec)
-	defer srv.Close()
+	}
 	queue(t, store, 0, "hook", 0, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d := &outbox.Deliverer{Store: store, Sinks: []alerts.Sink{webhook(t, srv.URL)},
+	d := &outbox.Deliverer{Store: store, Sinks: []alerts.Sink{webhook(t, rec.URL)},
 		Book: outbox.NewBook([]string{"hook"}, 0, nil, nil), Backoff: fast, Poll: 10 * time.Millisecond}
 	go func() { _ = d.Run(ctx) }()
-	require.Eventually(t, func() bool { return len(rec.delivered()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(rec.Delivered()) == 1 }, 10*time.Second, 10*time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
 	require.GreaterOrEqual(t, times[1].Sub(times[0]), 900*time.Millisecond, "Retry-After: 1 second")
