@@ -3,10 +3,8 @@ package detectors_test
 import (
 	"bufio"
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,34 +15,16 @@ import (
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/detectors"
 	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/internal/golden"
 	"github.com/peakend/peakend/state"
 )
-
-var rewrite = flag.Bool("rewrite", false, "rewrite the golden files in testdata/")
 
 // TestGolden runs each testdata/*.in file: a YAML detector list, a line
 // "---", then events (JSONL; "# ..." lines are comments). Every event's
 // findings, one per detector that fired, are compared with the .golden file
 // beside it. Run `go test ./detectors -rewrite` after an intended change
 // and read the diff.
-func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.in")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, in := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(in), ".in"), func(t *testing.T) {
-			got := runGolden(t, in)
-			golden := strings.TrimSuffix(in, ".in") + ".golden"
-			if *rewrite {
-				require.NoError(t, os.WriteFile(golden, got, 0o644))
-				return
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "missing golden file: run go test ./detectors -rewrite")
-			require.Equal(t, string(want), string(got))
-		})
-	}
-}
+func TestGolden(t *testing.T) { golden.Run(t, "detectors", runGolden) }
 
 func runGolden(t *testing.T, path string) []byte {
 	raw, err := os.ReadFile(path)

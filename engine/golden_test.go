@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +15,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/internal/golden"
 )
-
-var rewrite = flag.Bool("rewrite", false, "rewrite the golden files in testdata/")
 
 // TestGolden runs each testdata/*.in file through one partition: a YAML
 // config (detectors, events, state, alerting), a line "---", then records
@@ -29,24 +26,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the golden files in testdata/
 // late; each alert prints under the record that fired it; "view CUST"
 // prints the customer's journeys as /customers/{id} shows them. Run
 // `go test ./engine -run Golden -rewrite` after an intended change.
-func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.in")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, in := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(in), ".in"), func(t *testing.T) {
-			got := runGolden(t, in)
-			golden := strings.TrimSuffix(in, ".in") + ".golden"
-			if *rewrite {
-				require.NoError(t, os.WriteFile(golden, got, 0o644))
-				return
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "missing golden file: run go test ./engine -run Golden -rewrite")
-			require.Equal(t, string(want), string(got))
-		})
-	}
-}
+func TestGolden(t *testing.T) { golden.Run(t, "engine", runGolden) }
 
 func runGolden(t *testing.T, path string) []byte {
 	raw, err := os.ReadFile(path)
