@@ -190,34 +190,51 @@ func EndOffsets(t testing.TB, brokers []string, topic string) map[int32]int64 {
 // ReadTopic reads topic from the start up to the end offsets it has now.
 func ReadTopic(t testing.TB, brokers []string, topic string) []*kgo.Record {
 	t.Helper()
-	ends := EndOffsets(t, brokers, topic)
-	want := map[int32]kgo.Offset{}
-	left := 0
-	for p, end := range ends {
-		if end > 0 {
-			want[p] = kgo.NewOffset().AtStart()
-			left++
-		}
+	return readTopic(t, brokers, topic, false)
+}
+
+// readTopic reads topic from the start up to its end offsets, or as a
+// read_committed consumer up to its last stable offsets (records of aborted
+// transactions left out). Transaction markers are never returned.
+func readTopic(t testing.TB, brokers []string, topic string, committed bool) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(Client(t, brokers))
+	list, isolation := adm.ListEndOffsets, kgo.ReadUncommitted()
+	if committed {
+		list, isolation = adm.ListCommittedOffsets, kgo.ReadCommitted()
 	}
-	if left == 0 {
+	ends, err := list(ctx, topic)
+	require.NoError(t, err)
+	require.NoError(t, ends.Error())
+	want := map[int32]kgo.Offset{}
+	end := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = kgo.NewOffset().AtStart()
+			end[o.Partition] = o.Offset
+		}
+	})
+	if len(want) == 0 {
 		return nil
 	}
 	cl := Client(t, brokers, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: want}),
-		kgo.FetchMaxPartitionBytes(8<<20))
+		kgo.FetchIsolationLevel(isolation), kgo.KeepControlRecords(), kgo.FetchMaxPartitionBytes(8<<20))
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	var out []*kgo.Record
-	for left > 0 {
+	for left := len(want); left > 0; {
 		fs := cl.PollFetches(ctx)
 		require.NoError(t, ctx.Err(), "reading %s: %d partitions not read to the end", topic, left)
 		fs.EachError(func(_ string, p int32, err error) { require.NoError(t, err, "reading %s/%d", topic, p) })
 		fs.EachRecord(func(r *kgo.Record) {
-			if r.Offset >= ends[r.Partition] {
+			if r.Offset >= end[r.Partition] {
 				return
 			}
-			out = append(out, r)
-			if r.Offset == ends[r.Partition]-1 {
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+			if r.Offset == end[r.Partition]-1 {
 				left--
 			}
 		})
