@@ -111,7 +111,15 @@ func (r *Runner) awaitPartition(ctx context.Context, p int32, committed int64) e
 		if local < committed {
 			r.log.Info("state behind the committed offset: reading the changelog's tail again", "partition", p,
 				"state_offset", local, "committed_offset", committed)
-			if err := r.restore(ctx, p); err != nil {
+			m := r.o.Metrics
+			if m != nil {
+				m.Restoring.Inc()
+			}
+			err := r.restore(ctx, p)
+			if m != nil {
+				m.Restoring.Dec()
+			}
+			if err != nil {
 				return err
 			}
 		}

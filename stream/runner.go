@@ -174,11 +174,15 @@ func (r *Runner) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 	r.joined = true
 	for _, p := range assigned[exp] {
 		r.assignedParts[p] = true
+	}
+	// Not ready before the first restore starts: /readyz never answers 200
+	// while peakend_restoring_partitions counts a restore.
+	r.refreshReady()
+	for _, p := range assigned[exp] {
 		r.startRestore(p)
 		r.log.Info("partition assigned", "topic", exp, "partition", p)
 	}
 	r.updateGauges()
-	r.refreshReady()
 }
 
 // revoked commits the offsets marked so far (every cycle is marked before it
