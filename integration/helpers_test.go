@@ -79,6 +79,9 @@ func brokers(t testing.TB) []string {
 // tests sharing the broker never see each other's records.
 type names struct {
 	Experiences, Alerts, DLQ, Feedback, Group, State string
+	// ClientID is the instance's kafka.client_id (default peakend-it): the
+	// prefix of its group member id, to tell instances of one group apart.
+	ClientID string
 }
 
 var nonTopic = regexp.MustCompile(`[^a-z0-9]+`)
@@ -113,8 +116,12 @@ func createTopics(t testing.TB, brokers []string, partitions int32, topics ...st
 // perCustomerDetectors are the default detectors whose results depend only
 // on each customer's own history, as YAML: any partitioning gives the same
 // alerts as one replay.
+// The detectors list comes last, so that a test can append detectors to it.
 const perCustomerDetectors = `
 journeys: [delivery, support_call, checkout, playback]
+alerting:
+  cooldown: 6h
+  sinks: [{type: kafka}]
 detectors:
   - {name: late_delivery, type: threshold, journey: delivery, metric: delay_hours,
      minor: 24, major: 72, critical: 168}
@@ -123,9 +130,6 @@ detectors:
      factor: 3, min_history: 3, floor: 12}
   - {name: repeated_failures, type: repeat, outcome: [failed, dropped],
      minor: 2, major: 3, critical: 5, within: 24h}
-alerting:
-  cooldown: 6h
-  sinks: [{type: kafka}]
 `
 
 // writeConfig writes a peakend configuration for n on brokers, with kafka
@@ -133,15 +137,33 @@ alerting:
 // returns its path and the configuration as peakend loads it.
 func writeConfig(t testing.TB, brokers []string, n names, kafka string) (string, *config.Config) {
 	t.Helper()
+	return writeConfigWith(t, brokers, n, kafka, extraYAML{})
+}
+
+// extraYAML is configuration added to writeConfig's.
+type extraYAML struct {
+	Top       string // top-level sections (e.g. "events: {...}\n")
+	Detectors string // entries appended to the detectors list ("  - {...}\n")
+}
+
+// writeConfigWith is writeConfig with extra sections and detectors.
+func writeConfigWith(t testing.TB, brokers []string, n names, kafka string, extra extraYAML) (string, *config.Config) {
+	t.Helper()
 	q := func(s string) string { return strconv.Quote(s) }
+	clientID := n.ClientID
+	if clientID == "" {
+		clientID = "peakend-it"
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "kafka:\n  brokers: [%s]\n  group: %s\n  client_id: peakend-it\n", strings.Join(brokers, ", "), q(n.Group))
+	fmt.Fprintf(&b, "kafka:\n  brokers: [%s]\n  group: %s\n  client_id: %s\n", strings.Join(brokers, ", "), q(n.Group), q(clientID))
 	fmt.Fprintf(&b, "  topics: {experiences: %s, complaints: \"-\", feedback: %s, alerts: %s, dlq: %s}\n",
 		q(n.Experiences), q(n.Feedback), q(n.Alerts), q(n.DLQ))
 	b.WriteString("  partitions: 4\n  replication: 1\n  session_timeout: 6s\n")
 	b.WriteString(kafka)
 	fmt.Fprintf(&b, "state: {dir: %s}\nhttp: {listen: \"127.0.0.1:0\"}\n", q(n.State))
+	b.WriteString(extra.Top)
 	b.WriteString(perCustomerDetectors)
+	b.WriteString(extra.Detectors)
 	path := filepath.Join(t.TempDir(), "peakend.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
 	cfg, err := config.Load(path)
