@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,8 +124,7 @@ type readyWatch struct {
 	p          *peakend
 	stop, done chan struct{}
 	cl         *http.Client
-
-	mu         sync.Mutex
+	// Written by run only, read after done is closed.
 	samples    int // complete samples
 	restoring  int // samples that saw a restore in progress
 	notReady   int // ... with /readyz not 200
@@ -177,7 +175,6 @@ func (w *readyWatch) run() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		w.mu.Lock()
 		w.samples++
 		if r1 > 0 {
 			w.restoring++
@@ -187,7 +184,6 @@ func (w *readyWatch) run() {
 				w.violations++
 			}
 		}
-		w.mu.Unlock()
 	}
 }
 
@@ -198,8 +194,6 @@ func (w *readyWatch) finish(t *testing.T, observed bool) {
 	t.Helper()
 	close(w.stop)
 	<-w.done
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	t.Logf("readiness samples: %d, %d during a restore (%d with /readyz not 200, %d with 200)",
 		w.samples, w.restoring, w.notReady, w.violations)
 	require.Zero(t, w.violations, "/readyz answered 200 while partitions were restoring")
@@ -460,7 +454,9 @@ func TestTimersMoveWithPartition(t *testing.T) {
 
 	testkit.Produce(t, cl, exp, recs[h:])
 	testkit.WaitConsumed(t, bs, n.Group, 2*time.Minute, exp)
-	require.EqualValues(t, planted, b.metric("peakend_alerts_total", "detector", "broken_promise"),
+	// (A cycle redone after an aborted transaction would count twice here;
+	// the alerts topic below is where each must appear once.)
+	require.GreaterOrEqual(t, b.metric("peakend_alerts_total", "detector", "broken_promise"), float64(planted),
 		"broken_promise alerts fired on B")
 	for _, id := range broken {
 		require.Equal(t, "alerted", journey(t, b, id).Status, "customer %s's journey on B", id)
