@@ -33,6 +33,7 @@ type Engine struct {
 	metrics  *metrics.Metrics
 	window   int
 	live     bool
+	async    bool               // Options.AsyncCommit
 	journeys map[string]bool    // journeys with their own metric label
 	tailQ    []float64          // per detector: lowest quantile (population detectors)
 	headers  *state.CacheBudget // memory of the partitions' header caches
@@ -62,6 +63,12 @@ type Options struct {
 	// HeaderCacheBytes overrides state.header_cache_mib (0: the config's;
 	// negative disables the cache).
 	HeaderCacheBytes int64
+	// AsyncCommit lets Partition.Commit return while Pebble still inserts
+	// the cycle's batch (state.Batch.CommitAsync), so that the next cycle is
+	// processed on one core while the memtable insert runs on another.
+	// Reads of the store wait for it. Writes are not synced: for replay,
+	// whose store is rebuilt after a crash, never for live.
+	AsyncCommit bool
 }
 
 // New builds the engine of a validated configuration.
@@ -71,7 +78,7 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	e := &Engine{
-		cfg: cfg, store: store, dets: dets, metrics: o.Metrics, live: o.Live,
+		cfg: cfg, store: store, dets: dets, metrics: o.Metrics, live: o.Live, async: o.AsyncCommit,
 		policy:   alerts.NewPolicy(cfg.Alerting, cfg.HTTP.PublicURL),
 		window:   cfg.State.Window,
 		journeys: map[string]bool{},

@@ -511,7 +511,13 @@ func (p *Partition) Stage() error {
 
 // Commit applies the staged batch atomically and starts a new cycle.
 func (p *Partition) Commit(sync bool) error {
-	if err := p.batch.Commit(sync); err != nil {
+	var err error
+	if p.e.async && !sync {
+		err = p.batch.CommitAsync()
+	} else {
+		err = p.batch.Commit(sync)
+	}
+	if err != nil {
 		return err
 	}
 	p.count += p.newCust

@@ -92,6 +92,16 @@ func TestDeterministic(t *testing.T) {
 	d := run(t, replay.Options{Input: path, BatchEvents: 7})
 	require.Equal(t, a.alerts, d.alerts)
 
+	// Each commit waited for, and every customer read from Pebble (no
+	// header cache): same output. Tiny batches make the next batch read
+	// customers the one in flight still writes (state.Batch.CommitAsync).
+	noCache := config.Default()
+	noCache.State.HeaderCacheMiB = -1
+	for _, sync := range []bool{false, true} {
+		e := run(t, replay.Options{Input: path, Config: noCache, BatchEvents: 3, SyncCommit: sync})
+		require.Equal(t, a.alerts, e.alerts, "sync commit %v", sync)
+	}
+
 	// Every alert line is a JSON object of the contract's shape, with
 	// detected_at equal to event_time in replay (the deadline for timers).
 	n := 0

@@ -59,6 +59,7 @@ func (b *Batch) Partition() int32 { return b.p }
 // Apply writes one changelog record into the batch: a Set, or a Delete when
 // value is nil. The key must belong to the batch's partition.
 func (b *Batch) Apply(key, value []byte) error {
+	b.opaque = true
 	if p, ok := KeyPartition(key); !ok || p != b.p {
 		return fmt.Errorf("%w: key %q is not of partition %d", ErrChangelogRecord, key, b.p)
 	}
@@ -122,6 +123,9 @@ func ValidateRecord(p int32, key, value []byte) error {
 
 // Get returns a copy of the value stored under key, or nil if there is none.
 func (s *Store) Get(key []byte) ([]byte, error) {
+	if err := s.fenceAll(); err != nil {
+		return nil, err
+	}
 	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
@@ -163,6 +167,9 @@ func (s *Store) WipePartition(p int32) error {
 // kindsOf lists the key kinds that hold data for partition p: one seek per
 // possible kind byte.
 func (s *Store) kindsOf(p int32) ([]byte, error) {
+	if err := s.fence(p); err != nil {
+		return nil, err
+	}
 	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return nil, fmt.Errorf("state: scan partition %d: %w", p, err)

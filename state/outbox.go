@@ -39,6 +39,9 @@ func (b *Batch) PutOutboxSeq(next uint64) error {
 
 // OutboxSeq returns partition p's next outbox seq.
 func (s *Store) OutboxSeq(p int32) (uint64, error) {
+	if err := s.fence(p); err != nil {
+		return 0, err
+	}
 	v, closer, err := s.db.Get(prefix(nil, kindOutboxSeq, p))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil
@@ -66,6 +69,9 @@ type OutboxEntry struct {
 // here, oldest first within a partition, until fn returns false. The
 // entry's bytes are only valid during the call.
 func (s *Store) Outbox(sink string, fn func(e *OutboxEntry) bool) error {
+	if err := s.fenceAll(); err != nil {
+		return err
+	}
 	lo := []byte{kindOutbox}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: []byte{kindOutbox + 1}})
 	if err != nil {

@@ -150,6 +150,7 @@ func (b *Batch) DeleteTimer(t *Timer) error {
 
 // PutJourney writes a journey of cust for detector det and key.
 func (b *Batch) PutJourney(cust, det, key string, j *Journey) error {
+	b.touch(cust)
 	b.keyBuf = journeyKey(b.keyBuf[:0], b.p, cust, det, key)
 	b.valBuf = j.AppendBinary(b.valBuf[:0])
 	return b.b.Set(b.keyBuf, b.valBuf, nil)
@@ -157,6 +158,7 @@ func (b *Batch) PutJourney(cust, det, key string, j *Journey) error {
 
 // DeleteJourney removes a journey.
 func (b *Batch) DeleteJourney(cust, det, key string) error {
+	b.touch(cust)
 	b.keyBuf = journeyKey(b.keyBuf[:0], b.p, cust, det, key)
 	return b.b.Delete(b.keyBuf, nil)
 }
@@ -182,6 +184,7 @@ func (b *Batch) PutClock(c Clock) error {
 // DeleteCustomer removes cust's header and the window slots of its last
 // min(seq, window) experiences (point deletes: no range tombstones).
 func (b *Batch) DeleteCustomer(cust string, seq uint64, window int) error {
+	b.touch(cust)
 	b.keyBuf = customerKey(b.keyBuf[:0], b.p, cust)
 	if err := b.b.Delete(b.keyBuf, nil); err != nil {
 		return err
@@ -197,6 +200,9 @@ func (b *Batch) DeleteCustomer(cust string, seq uint64, window int) error {
 
 // Clock returns partition p's clock (zero if none is stored).
 func (s *Store) Clock(p int32) (Clock, error) {
+	if err := s.fence(p); err != nil {
+		return Clock{}, err
+	}
 	v, closer, err := s.db.Get(clockKey(p))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Clock{}, nil
@@ -213,6 +219,9 @@ func (s *Store) Clock(p int32) (Clock, error) {
 
 // Journey reads one journey into j; it reports false if there is none.
 func (s *Store) Journey(p int32, cust, det, key string, j *Journey) (bool, error) {
+	if err := s.fenceCustomer(p, cust); err != nil {
+		return false, err
+	}
 	v, closer, err := s.db.Get(journeyKey(nil, p, cust, det, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
@@ -227,6 +236,9 @@ func (s *Store) Journey(p int32, cust, det, key string, j *Journey) (bool, error
 // Journeys calls fn for each stored journey of cust, in (detector, key) order,
 // until fn returns false.
 func (s *Store) Journeys(p int32, cust string, fn func(det, key string, j *Journey) bool) error {
+	if err := s.fenceCustomer(p, cust); err != nil {
+		return err
+	}
 	pre := journeyPrefix(nil, p, cust)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: upperBound(pre)})
 	if err != nil {
@@ -252,6 +264,9 @@ func (s *Store) Journeys(p int32, cust string, fn func(det, key string, j *Journ
 // Timers calls fn for partition p's stored timers due in [from, upTo], in
 // (due, customer, detector, key) order, until fn returns false.
 func (s *Store) Timers(p int32, from, upTo int64, fn func(t Timer) bool) error {
+	if err := s.fence(p); err != nil {
+		return err
+	}
 	lo := binary.BigEndian.AppendUint64(prefix(nil, kindTimer, p), ordered(from))
 	hi := binary.BigEndian.AppendUint64(prefix(nil, kindTimer, p), ordered(upTo)+1)
 	if ordered(upTo) == ^uint64(0) {
@@ -288,6 +303,9 @@ func (s *Store) NextTimer(p int32) (int64, bool, error) {
 // Inactive calls fn for each customer of partition p whose last activity
 // (as indexed) was on a day before `before`, oldest first, until fn returns false.
 func (s *Store) Inactive(p int32, before int64, fn func(day int64, cust string) bool) error {
+	if err := s.fence(p); err != nil {
+		return err
+	}
 	lo := prefix(nil, kindActive, p)
 	hi := binary.BigEndian.AppendUint64(prefix(nil, kindActive, p), ordered(before))
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
