@@ -178,22 +178,25 @@ func TestDuplicatesAreDroppedAndCounted(t *testing.T) {
 	h.send(delivery("ev-1", "c2", t0, 1))
 	require.Empty(t, h.commit(), "a redelivery does not alert again")
 
-	// Without event_id, topic/partition/offset is the identity.
+	// Without event_id, the record's bytes are the identity: the same bytes
+	// redelivered at the same offset, or written again at another offset (a
+	// producer's retry), are one experience, which alerts once.
 	noID := delivery("", "c3", t0, 100)
 	h.sendAt(100, noID)
-	h.sendAt(100, noID) // redelivered at the same offset: duplicate
-	h.sendAt(101, noID) // the same bytes at another offset: a new experience
+	h.sendAt(100, noID) // redelivered at the same offset
+	h.sendAt(101, noID) // the same bytes at another offset
 	got := h.commit()
-	// The second is a new experience at the same event time: the peak-end
-	// memory (no fading at all) raises it past the cooldown.
-	require.Len(t, got, 2, "the same bytes at another offset are a second experience")
-	require.Equal(t, alerts.Critical, got[1].Severity)
+	require.Len(t, got, 1, "the same bytes at another offset are the same experience")
+	h.sendAt(102, delivery("", "c3", t0.Add(time.Second), 200)) // other bytes: another experience, worse
+	got = append(got, h.commit()...)
+	require.Len(t, got, 2)
+	require.NotEqual(t, got[0].AlertID, got[1].AlertID)
 	require.Len(t, h.alerts, 3)
 
 	processed, invalid, duplicate, late2 := h.pt.Stats()
 	require.Equal(t, int64(4), processed)
 	require.Equal(t, int64(0), invalid)
-	require.Equal(t, int64(3), duplicate)
+	require.Equal(t, int64(4), duplicate)
 	require.Equal(t, int64(0), late2)
 
 	v, ok := h.view("c1")

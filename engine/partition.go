@@ -207,15 +207,19 @@ func (p *Partition) Apply(r *Record, ev *event.Event) error {
 	}
 	c := &en.c
 
-	// Drop exact redeliveries: the same event_id (or, without one, the same
-	// record position) among this customer's last state.MaxRecent events.
-	// The two kinds of identity hash into separate domains (the position
-	// form is xored with a constant) without building a string per event.
+	// Drop exact redeliveries: the same event_id among this customer's last
+	// state.MaxRecent events or, without one, the same record bytes. Bytes,
+	// not the record's position, because a producer that retries without
+	// idempotence writes the same record again at a new offset: counted
+	// twice, it would double repeat counts and escalate its own alert under
+	// the same alert_id (which is built from the bytes). Replay, which has
+	// line numbers instead of offsets, then agrees with live. The two kinds
+	// of identity hash into separate domains (xor with a constant).
 	var h uint64
 	if ev.EventID != "" {
 		h = xxhash.Sum64String(ev.EventID)
 	} else {
-		h = xxhash.Sum64String(r.Source()) ^ 0x9e3779b97f4a7c15
+		h = xxhash.Sum64(r.Value) ^ 0x9e3779b97f4a7c15
 	}
 	if c.Seen(h) {
 		p.count1(ev.Journey, rDuplicate)
