@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -160,6 +161,40 @@ func (s *Store) WipePartition(p int32) error {
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("state: wipe partition %d: %w", p, err)
+	}
+	return nil
+}
+
+// Snapshot calls fn with every key and value of partition p that the
+// changelog carries, in key order: everything but the local outbox and the
+// key skip (the partition's changelog offset, whose key is the marker's).
+// It seeds a changelog from local state that is its only copy.
+func (s *Store) Snapshot(p int32, skip []byte, fn func(key, value []byte) error) error {
+	kinds, err := s.kindsOf(p)
+	if err != nil {
+		return err
+	}
+	for _, k := range kinds {
+		if k == kindOutbox || k == kindOutboxSeq {
+			continue
+		}
+		lo := prefix(nil, k, p)
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: upperBound(lo)})
+		if err != nil {
+			return fmt.Errorf("state: snapshot partition %d: %w", p, err)
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			if bytes.Equal(it.Key(), skip) {
+				continue
+			}
+			if err := fn(it.Key(), it.Value()); err != nil {
+				_ = it.Close()
+				return err
+			}
+		}
+		if err := errors.Join(it.Error(), it.Close()); err != nil {
+			return fmt.Errorf("state: snapshot partition %d: %w", p, err)
+		}
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -119,4 +121,74 @@ func (p partitioner) ForTopic(t string) kgo.TopicPartitioner {
 		return p.manual.ForTopic(t)
 	}
 	return p.def.ForTopic(t)
+}
+
+// seedTimeout bounds the transaction that seeds one changelog partition:
+// below the broker's default transaction.max.timeout.ms (15 minutes).
+const seedTimeout = 10 * time.Minute
+
+// seedChangelog writes partition p's local state into its empty changelog
+// partition, followed by a marker, in one Kafka transaction, and records
+// the changelog offset locally. It runs when local state is the only copy:
+// state written before the changelog existed, or a changelog topic deleted
+// and created again. The transaction makes the seed all or nothing: a crash
+// midway leaves nothing visible to the read_committed restore, and the next
+// attempt, with the same transactional id, aborts the unfinished one first.
+func (r *Runner) seedChangelog(ctx context.Context, p int32) (int64, error) {
+	topic, store := r.changelog, r.o.Store
+	txnID := fmt.Sprintf("peakend-%s-seed-%d", r.o.Config.Kafka.Group, p)
+	cl, err := kgo.NewClient(append(r.connOpts(),
+		kgo.TransactionalID(txnID), kgo.TransactionTimeout(seedTimeout),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	if err != nil {
+		return 0, fmt.Errorf("stream: seed client: %w", err)
+	}
+	defer cl.Close()
+	if err := cl.BeginTransaction(); err != nil {
+		return 0, fmt.Errorf("stream: seed changelog partition %d: %w", p, err)
+	}
+	var (
+		n    int64
+		mu   sync.Mutex
+		perr error
+	)
+	done := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			perr = errors.Join(perr, err)
+			mu.Unlock()
+		}
+	}
+	marker := state.OffsetKey(p, topic)
+	err = store.Snapshot(p, marker, func(k, v []byte) error {
+		n++
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Partition: p, Key: bytes.Clone(k), Value: bytes.Clone(v)}, done)
+		return ctx.Err()
+	})
+	m := markerRecord(topic, p)
+	if err == nil {
+		cl.Produce(ctx, m, done)
+		err = cl.Flush(ctx)
+	}
+	mu.Lock()
+	err = errors.Join(err, perr)
+	mu.Unlock()
+	commit := kgo.TryCommit
+	if err != nil {
+		commit = kgo.TryAbort
+	}
+	// The end of a transaction is never cancelled (NOTES.md): a cancelled
+	// EndTransaction leaves the client unusable.
+	if eerr := cl.EndTransaction(context.WithoutCancel(ctx), commit); eerr != nil || err != nil {
+		return 0, fmt.Errorf("stream: seed changelog partition %d: %w", p, errors.Join(err, eerr))
+	}
+	b := store.NewBatch(p)
+	defer b.Close()
+	if err := b.PutOffset(topic, m.Offset+1); err != nil {
+		return 0, err
+	}
+	if err := b.Commit(true); err != nil {
+		return 0, err
+	}
+	return n, nil
 }

@@ -465,3 +465,77 @@ func TestRestoreSkipsCorruptRecords(t *testing.T) {
 	require.EqualValues(t, len(bad), skipped, "peakend_restore_skipped_total")
 	require.Equal(t, dump(t, cfg.State.Dir, changelog), dump(t, cfgB.State.Dir, changelog), "restored state differs")
 }
+
+// TestChangelogSeededFromLocalState: local state that is the only copy (the
+// changelog was deleted and created again, or the state predates it) is
+// written into the empty changelog instead of being wiped, so that another
+// instance taking the partitions over restores it: its repeat and baseline
+// detections still see the history from before.
+func TestChangelogSeededFromLocalState(t *testing.T) {
+	for _, predates := range []bool{false, true} {
+		t.Run(fmt.Sprintf("predates=%v", predates), func(t *testing.T) {
+			t.Parallel()
+			brokers := testkit.Cluster(t)
+			cfg := perCustomerConfig(t, brokers)
+			exp := cfg.Kafka.Topics.Experiences
+			changelog := stream.ChangelogTopic(cfg.Kafka.Group)
+			recs := testkit.Generate(events, customers, seed+12, start, 10*time.Second)
+			h := events / 2
+			ids := plantSpanning(recs, 12, h, 500)
+			prod := testkit.Client(t, brokers)
+			testkit.Produce(t, prod, exp, recs[:h])
+			a := testkit.StartApp(t, app.Options{Config: cfg})
+			testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 60*time.Second, exp)
+			a.Stop(t, 10*time.Second)
+
+			// The changelog is lost; with predates, the local state also
+			// forgets that it was ever in one.
+			adm := kadm.NewClient(testkit.Client(t, brokers))
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			_, err := adm.DeleteTopic(ctx, changelog)
+			require.NoError(t, err)
+			if predates {
+				s, err := state.Open(state.Options{Dir: cfg.State.Dir})
+				require.NoError(t, err)
+				for p := range int32(4) {
+					require.NoError(t, s.DB().Delete(state.OffsetKey(p, changelog), nil))
+				}
+				require.NoError(t, s.Close())
+			}
+			before := dump(t, cfg.State.Dir, changelog)
+
+			// The same instance starts again: it seeds the new changelog.
+			a = testkit.StartApp(t, app.Options{Config: cfg})
+			testkit.Eventually(t, 30*time.Second, "the changelog seeded", func() bool {
+				ends, err := adm.ListEndOffsets(ctx, changelog)
+				if err != nil || ends.Error() != nil {
+					return false // not created again yet
+				}
+				var n int64
+				ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+				return n > 0
+			})
+			a.Stop(t, 10*time.Second)
+			require.Equal(t, before, dump(t, cfg.State.Dir, changelog), "seeding changed the local state")
+
+			// A new instance, with no state of its own, restores it all and
+			// carries on with the second half.
+			cfgB := *cfg
+			cfgB.State.Dir = t.TempDir()
+			cfgB.HTTP.Listen = "127.0.0.1:0"
+			b := testkit.StartApp(t, app.Options{Config: &cfgB})
+			testkit.Produce(t, prod, exp, recs[h:])
+			testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 60*time.Second, exp)
+			_, body := testkit.Get(t, b.Addr, "/metrics")
+			restored, _ := testkit.Metric(body, "peakend_restore_records_total")
+			b.Stop(t, 10*time.Second)
+			require.Positive(t, restored, "the new instance restored nothing")
+
+			live := testkit.Alerts(t, testkit.ReadTopic(t, brokers, cfg.Kafka.Topics.Alerts))
+			want := testkit.Replay(t, cfg, recs)
+			sameAlerts(t, want, live)
+			spanningDetections(t, ids, live)
+		})
+	}
+}

@@ -171,6 +171,18 @@ func (r *Runner) restore(ctx context.Context, p int32) error {
 	}
 }
 
+// seed seeds partition p's empty changelog from local state (seedChangelog).
+func (r *Runner) seed(ctx context.Context, p int32, why string) error {
+	r.log.Warn("seeding the changelog from local state", "partition", p, "changelog", r.changelog, "why", why)
+	began := time.Now()
+	n, err := r.seedChangelog(ctx, p)
+	if err != nil {
+		return err
+	}
+	r.log.Info("changelog seeded", "partition", p, "records", n, "seconds", round3(time.Since(began).Seconds()))
+	return nil
+}
+
 func round3(f float64) float64 { return float64(int64(f*1000)) / 1000 }
 
 // restoreOnce reads partition p's changelog from the local changelog offset
@@ -218,11 +230,11 @@ func (r *Runner) restoreOnce(ctx context.Context, p int32) (st restoreStats, err
 		if err != nil {
 			return st, err
 		}
-		if has && end == 0 {
-			// State from before this changelog existed: keep it. It moves
-			// with the partition only as far as later cycles rewrite it.
-			log.Warn("local state of partition is not in the changelog (it predates it); keeping it", "partition", p, "changelog", topic)
-			return st, nil
+		if has && start == end {
+			// State from before this changelog existed, the only copy:
+			// seed the changelog with it, so that it moves with the
+			// partition.
+			return st, r.seed(ctx, p, "local state predates the changelog")
 		}
 		if has {
 			log.Warn("local state of partition is not from this changelog: wiping it and restoring in full", "partition", p, "changelog", topic)
@@ -232,6 +244,10 @@ func (r *Runner) restoreOnce(ctx context.Context, p int32) (st restoreStats, err
 			st.wiped = true
 		}
 		from = start
+	case (local > end || local < start) && start == end:
+		// An empty changelog, recreated or emptied, and local state that
+		// is now the only copy: seed the changelog rather than wipe it.
+		return st, r.seed(ctx, p, "changelog is empty (recreated or emptied)")
 	case local > end || local < start:
 		log.Warn("local changelog offset outside the changelog (topic recreated or truncated): wiping and restoring in full",
 			"partition", p, "local", local, "start", start, "end", end)
