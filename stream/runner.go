@@ -277,10 +277,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.conn = append(append(base, kgo.WithLogger(kgoLogger{r.log})), r.o.ConnOpts...)
 	warnPlainText(&cfg.Kafka, r.log)
-	err = EnsureTopics(ctx, cfg, r.log, r.o.ConnOpts...)
-	if err == nil {
-		err = EnsureChangelog(ctx, cfg, r.log, r.o.ConnOpts...)
-	}
+	err = untilReachable(ctx, r.log, func() error {
+		if err := EnsureTopics(ctx, cfg, r.log, r.o.ConnOpts...); err != nil {
+			return err
+		}
+		return EnsureChangelog(ctx, cfg, r.log, r.o.ConnOpts...)
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting: a clean stop

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"syscall"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -50,4 +53,43 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 		}
 	}
 	return nil
+}
+
+// untilReachable calls fn until it succeeds, fails for a reason other than
+// unreachable brokers, or ctx ends. A peakend started before its brokers (a
+// pod beside a Kafka still starting) waits for them, not-ready, logging each
+// try; a wrong password or an untrusted certificate still fails at once.
+func untilReachable(ctx context.Context, log *slog.Logger, fn func() error) error {
+	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 15*time.Second) {
+		err := fn()
+		if err == nil || !unreachable(err) || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("brokers unreachable; retrying", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// unreachable reports whether err means no broker could be reached (yet):
+// refused or timed-out connections, unknown host names, and Kafka errors
+// the protocol marks retriable. TLS and SASL failures are not.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	var ne net.Error
+	var ke *kerr.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
+		errors.As(err, &dns):
+		return true
+	case errors.As(err, &ne) && ne.Timeout():
+		return true
+	case errors.As(err, &ke):
+		return ke.Retriable
+	}
+	return false
 }
