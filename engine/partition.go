@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -328,9 +329,18 @@ const pointReads = 12
 // MaxEvidence is the most experiences an alert carries.
 const MaxEvidence = 10
 
-// evidence collects the experiences behind f, newest first: the trigger and
-// recent experiences of its journey, or the bad experiences a repeat counted.
+// evidence collects the experiences behind f, newest first by event time
+// (events that arrived out of order take their place in time): the trigger
+// and recent experiences of its journey, or the bad experiences a repeat
+// counted.
 func (p *Partition) evidence(f alerts.Finding, en *entry, journey string) ([]alerts.Evidence, error) {
+	out, err := p.evidenceByArrival(f, en, journey)
+	slices.SortStableFunc(out, func(a, b alerts.Evidence) int { return b.Time.Compare(a.Time) })
+	return out, err
+}
+
+// evidenceByArrival is evidence, newest first by arrival (window seq).
+func (p *Partition) evidenceByArrival(f alerts.Finding, en *entry, journey string) ([]alerts.Evidence, error) {
 	c := &en.c
 	var want map[uint64]bool
 	if f.Evidence == alerts.EvidenceBad {

@@ -251,3 +251,26 @@ func TestLateEventsAreCountedAndKept(t *testing.T) {
 	require.True(t, ok)
 	require.Len(t, v.Recent, 1)
 }
+
+// TestOutOfOrderEvidenceInTimeOrder: failures that arrive out of order
+// (within the allowed lateness) are counted by event time, and the alert's
+// evidence lists them newest first by event time, not by arrival.
+func TestOutOfOrderEvidenceInTimeOrder(t *testing.T) {
+	h := newHarness(t, noPeakEnd(testConfig(t, "repeated_failures")), memStore(t, vfs.NewMem()))
+	failed := func(id string, at time.Duration) string {
+		return exp{id: id, cust: "cy", at: t0.Add(at), journey: "checkout", outcome: "failed"}.String()
+	}
+	h.send(failed("f3", 50*time.Minute))
+	require.Len(t, h.commit(), 0) // one failure
+	h.send(failed("f1", 10*time.Minute)) // arrives after f3, happened before it
+	got := h.commit()
+	require.Len(t, got, 1, "two failures within 24h, whatever their order")
+	h.send(failed("f2", 30*time.Minute))
+	got = append(got, h.commit()...)
+	require.Len(t, got, 2, "three failures: a higher severity")
+	var ids []string
+	for _, e := range got[1].Evidence {
+		ids = append(ids, e.EventID)
+	}
+	require.Equal(t, []string{"f3", "f2", "f1"}, ids, "evidence newest first by event time")
+}
