@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -250,4 +251,22 @@ func TestLateEventsAreCountedAndKept(t *testing.T) {
 	v, ok := h.view("bob")
 	require.True(t, ok)
 	require.Len(t, v.Recent, 1)
+}
+
+// A customer who complains after the promise broke but before peakend
+// detects it (deadline + grace) had complained before the alert.
+func TestBrokenPromiseComplainedBefore(t *testing.T) {
+	h := newHarness(t, testConfig(t, "broken_promise"), memStore(t, vfs.NewMem()))
+	by := `,"promised_by":"` + t0.Add(time.Hour).Format(time.RFC3339) + `"`
+	h.send(order("1", "ann", "promised", t0, by))
+	h.send(order("2", "bob", "promised", t0, by))
+	h.complaint("ann", t0.Add(2*time.Hour)) // "where is my parcel?"
+	h.send(delivery("x", "cat", t0.Add(4*time.Hour+time.Second), 1))
+	got := h.commit()
+	require.Len(t, got, 2)
+	slices.SortFunc(got, func(a, b *alerts.Alert) int { return strings.Compare(a.CustomerID, b.CustomerID) })
+	require.Equal(t, "ann", got[0].CustomerID)
+	require.Equal(t, t0.Add(3*time.Hour), got[0].DetectedAt, "detected at the promise + grace")
+	require.True(t, got[0].ComplainedBefore, "ann complained at 02:00, before the alert at 03:00")
+	require.False(t, got[1].ComplainedBefore)
 }
