@@ -2,6 +2,7 @@ package detectors
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/peakend/peakend/alerts"
@@ -98,8 +99,10 @@ func (e *ends) Detect(*event.Event, *state.Customer, *Population) (alerts.Findin
 
 func (e *ends) Learn(*event.Event, *state.Customer, *Population) {}
 
+// what names the journey's key for people: order_id o-17 → "order o-17".
 func (e *ends) what(key string) string {
-	return fmt.Sprintf("%s %s", e.keyAttr, key)
+	name := strings.ReplaceAll(strings.TrimSuffix(e.keyAttr, "_id"), "_", " ")
+	return name + " " + key
 }
 
 // deadline fires when the follow-up did not arrive by the promised time
@@ -286,7 +289,7 @@ func (o *overdue) Due(j *state.Journey, key string, wm, now int64, pop *Populati
 	ago := time.Duration(DetectedAt(at, j.Start, now) - j.Start).Round(time.Second)
 	reason := fmt.Sprintf("%s %s %s ago and not %s yet (%s) — longer than %s of %s took in the last %s (usually %s)",
 		human.Journey(o.journey), o.start, human.Duration(ago), o.until, o.what(key),
-		human.Percent(o.levels.cut[h]), human.Journeys(o.journey), human.Duration(o.over), human.Duration(time.Duration(usual)))
+		strings.Replace(human.Percent(o.levels.cut[h]), ".0%", "%", 1), human.Journeys(o.journey), human.Duration(o.over), human.Duration(time.Duration(usual)))
 	f := o.finding(alerts.Severity(h+1), o.levels.cut[h], reason)
 	j.Due, j.Level = 0, uint8(h+1)
 	if n, ok := o.nextLevel(h + 1); ok {

@@ -60,8 +60,8 @@ func parseHuman(t *testing.T, s string) (d, tolerance time.Duration) {
 }
 
 var (
-	promiseReason = regexp.MustCompile(`^Delivery promised by (.+) has not arrived \(order_id (\S+)\) — (.+) past the promise( \(.*\))?$`)
-	overdueReason = regexp.MustCompile(`^Delivery shipped (.+) ago and not delivered yet \(order_id (\S+)\) — `)
+	promiseReason = regexp.MustCompile(`^Delivery promised by (.+) has not arrived \(order (\S+)\) — (.+) past the promise( \(.*\))?$`)
+	overdueReason = regexp.MustCompile(`^Delivery shipped (.+) ago and not delivered yet \(order (\S+)\) — `)
 )
 
 // TestDemoOrderAlertsTellTheTime runs the demo's traffic (history burst,
