@@ -29,9 +29,9 @@ type Timed interface {
 	// Due runs the journey's timer, which fell due (j.Due <= wm). It
 	// returns a finding to alert, if any, the event time the alert is
 	// detected at, and sets j.Due to the next timer (0 = none) and j.Level.
-	// now is the processing time the alert is detected at live, 0 in
-	// replay: the reason states how late the journey is at DetectedAt.
-	Due(j *state.Journey, key string, wm, now int64, pop *Population) (f alerts.Finding, at int64, fire bool)
+	// The reason is phrased at that event time, never at processing time:
+	// live and replay give the same alerts but for detected_at.
+	Due(j *state.Journey, key string, wm int64, pop *Population) (f alerts.Finding, at int64, fire bool)
 	// Finished tells the detector that the open journey j ended at t.
 	Finished(j *state.Journey, t int64, pop *Population)
 	// Felt reports whether an alert is something the customer experienced
@@ -42,18 +42,6 @@ type Timed interface {
 	JourneyName() string
 	// KeyAttribute is the attribute pairing start and until (order_id).
 	KeyAttribute() string
-}
-
-// DetectedAt is when a timer alert is detected, the time its reason is
-// phrased at and its detected_at: live (now != 0) the processing time now;
-// in replay the event time at which the timer fell due, but not before the
-// journey started (a promise already broken when it was made is detected
-// when it is seen).
-func DetectedAt(at, start, now int64) int64 {
-	if now != 0 {
-		return now
-	}
-	return max(at, start)
 }
 
 // ends is what overdue and deadline share: the start and until conditions.
@@ -151,13 +139,12 @@ func (d *deadline) Arm(ev *event.Event, _ *Population) (state.Journey, bool) {
 	return j, true
 }
 
-func (d *deadline) Due(j *state.Journey, key string, _, now int64, _ *Population) (alerts.Finding, int64, bool) {
+func (d *deadline) Due(j *state.Journey, key string, _ int64, _ *Population) (alerts.Finding, int64, bool) {
 	at := j.Due
 	j.Due = 0
-	// How late it is when the alert is detected, not the grace: a
-	// partition catching up on a backlog (or the allowed lateness) detects
-	// it later than the deadline + grace.
-	late := time.Duration(DetectedAt(at, j.Start, now) - j.Deadline).Round(time.Second)
+	// How late it is at detection (event time), not the grace: a promise
+	// already broken when it was made is detected when it is seen.
+	late := time.Duration(max(at, j.Start) - j.Deadline).Round(time.Second)
 	reason := fmt.Sprintf("%s promised by %s has not arrived (%s)", human.Journey(d.journey),
 		human.Time(time.Unix(0, j.Deadline)), d.what(key))
 	if late > 0 {
@@ -250,7 +237,7 @@ func (o *overdue) schedule(j *state.Journey, i int, pop *Population) {
 	j.Due += max(w, 1)
 }
 
-func (o *overdue) Due(j *state.Journey, key string, wm, now int64, pop *Population) (alerts.Finding, int64, bool) {
+func (o *overdue) Due(j *state.Journey, key string, wm int64, pop *Population) (alerts.Finding, int64, bool) {
 	if j.Level == 0 {
 		if j.Due-j.Start > int64(o.over) {
 			j.Due = 0 // never enough samples while it was open: give up
@@ -261,6 +248,7 @@ func (o *overdue) Due(j *state.Journey, key string, wm, now int64, pop *Populati
 			return alerts.Finding{}, 0, false
 		}
 	}
+	due := j.Due // the watermark passed it
 	l := int(j.Level) - 1
 	d, ok := o.took(pop, o.levels.cut[l])
 	if !ok {
@@ -282,11 +270,11 @@ func (o *overdue) Due(j *state.Journey, key string, wm, now int64, pop *Populati
 			h, took = i, d
 		}
 	}
-	at := j.Start + max(took, 1)
+	// Detected when the timer fell due: if the quantile has moved earlier
+	// since it was set, not at the earlier time it now gives.
+	at := max(j.Start+max(took, 1), due)
 	usual, _ := o.took(pop, 0.5)
-	// How long it has been open when the alert is detected (at least the
-	// quantile it passed; later live, by the allowed lateness or a backlog).
-	ago := time.Duration(DetectedAt(at, j.Start, now) - j.Start).Round(time.Second)
+	ago := time.Duration(at - j.Start).Round(time.Second)
 	reason := fmt.Sprintf("%s %s %s ago and not %s yet (%s) — longer than %s of %s took in the last %s (usually %s)",
 		human.Journey(o.journey), o.start, human.Duration(ago), o.until, o.what(key),
 		strings.Replace(human.Percent(o.levels.cut[h]), ".0%", "%", 1), human.Journeys(o.journey), human.Duration(o.over), human.Duration(time.Duration(usual)))

@@ -187,13 +187,12 @@ func (p *Partition) runJourney(en *entry, i int, d detectors.Timed, k jkey, jr *
 		p.setJourney(k, jr, state.Journey{}) // clean-up timer of a finished journey
 		return nil
 	}
-	now := p.processingTime()
-	f, at, fire := d.Due(&j, k.key, wm, now, p.pops[i])
+	f, at, fire := d.Due(&j, k.key, wm, p.pops[i])
 	if !fire && j.Due != 0 && j.Due <= wm {
 		j.Due = wm + 1 // a detector must move a timer it does not fire; never loop
 	}
 	if fire {
-		id, err := p.timerAlert(en, d, f, &j, k.key, at, now)
+		id, err := p.timerAlert(en, d, f, &j, k.key, at)
 		if err != nil {
 			return err
 		}
@@ -210,23 +209,9 @@ func (p *Partition) runJourney(en *entry, i int, d detectors.Timed, k jkey, jr *
 	return nil
 }
 
-// processingTime is the processing time a timer alert is detected at: live,
-// the time the work in hand was fetched (a record, or a Tick), so that its
-// reason and detected_at agree; 0 in replay.
-func (p *Partition) processingTime() int64 {
-	switch {
-	case !p.e.live:
-		return 0
-	case !p.tm.now.IsZero():
-		return p.tm.now.UnixNano()
-	}
-	return time.Now().UnixNano()
-}
-
 // timerAlert turns a timed detector's finding into an alert at event time
-// at, detected at processing time now (0 in replay). It returns the alert
-// id ("" if the policy suppressed it).
-func (p *Partition) timerAlert(en *entry, d detectors.Timed, f alerts.Finding, j *state.Journey, key string, at, now int64) (string, error) {
+// at. It returns the alert id ("" if the policy suppressed it).
+func (p *Partition) timerAlert(en *entry, d detectors.Timed, f alerts.Finding, j *state.Journey, key string, at int64) (string, error) {
 	c := &en.c
 	at = max(at, j.Start) // a promise already broken when it was made is detected when it is seen
 	var perceived float64
@@ -251,7 +236,15 @@ func (p *Partition) timerAlert(en *entry, d detectors.Timed, f alerts.Finding, j
 	identity = append(identity, key...)
 	identity = strconv.AppendInt(append(identity, 0), j.Start, 10)
 	identity = strconv.AppendInt(append(identity, 0), int64(f.Severity), 10)
-	detected := time.Unix(0, detectors.DetectedAt(at, j.Start, now)) // as the reason says
+	detected := time.Unix(0, at)
+	if p.e.live {
+		// Processing time: when the record (or Tick) whose watermark
+		// fired the timer was fetched.
+		detected = p.tm.now
+		if detected.IsZero() {
+			detected = time.Now()
+		}
+	}
 	a := p.e.policy.Build(f, c, d.JourneyName(), identity, time.Unix(0, j.Start), detected, evidence, perceived)
 	// Complained before the alert, not before the journey started ("where
 	// is my parcel?" comes after the promise).
