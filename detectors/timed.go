@@ -2,6 +2,7 @@ package detectors
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/peakend/peakend/alerts"
@@ -28,6 +29,8 @@ type Timed interface {
 	// Due runs the journey's timer, which fell due (j.Due <= wm). It
 	// returns a finding to alert, if any, the event time the alert is
 	// detected at, and sets j.Due to the next timer (0 = none) and j.Level.
+	// The reason is phrased at that event time, never at processing time:
+	// live and replay give the same alerts but for detected_at.
 	Due(j *state.Journey, key string, wm int64, pop *Population) (f alerts.Finding, at int64, fire bool)
 	// Finished tells the detector that the open journey j ended at t.
 	Finished(j *state.Journey, t int64, pop *Population)
@@ -84,8 +87,10 @@ func (e *ends) Detect(*event.Event, *state.Customer, *Population) (alerts.Findin
 
 func (e *ends) Learn(*event.Event, *state.Customer, *Population) {}
 
+// what names the journey's key for people: order_id o-17 → "order o-17".
 func (e *ends) what(key string) string {
-	return fmt.Sprintf("%s %s", e.keyAttr, key)
+	name := strings.ReplaceAll(strings.TrimSuffix(e.keyAttr, "_id"), "_", " ")
+	return name + " " + key
 }
 
 // deadline fires when the follow-up did not arrive by the promised time
@@ -137,10 +142,13 @@ func (d *deadline) Arm(ev *event.Event, _ *Population) (state.Journey, bool) {
 func (d *deadline) Due(j *state.Journey, key string, _ int64, _ *Population) (alerts.Finding, int64, bool) {
 	at := j.Due
 	j.Due = 0
+	// How late it is at detection (event time), not the grace: a promise
+	// already broken when it was made is detected when it is seen.
+	late := time.Duration(max(at, j.Start) - j.Deadline).Round(time.Second)
 	reason := fmt.Sprintf("%s promised by %s has not arrived (%s)", human.Journey(d.journey),
-		time.Unix(0, j.Deadline).UTC().Format("Mon 2 Jan 15:04 MST"), d.what(key))
-	if d.grace > 0 {
-		reason += fmt.Sprintf(" — %s past the promise", human.Duration(d.grace))
+		human.Time(time.Unix(0, j.Deadline)), d.what(key))
+	if late > 0 {
+		reason += fmt.Sprintf(" — %s past the promise", human.Duration(late))
 	}
 	return d.finding(d.severity, 1, reason), at, true
 }
@@ -240,6 +248,7 @@ func (o *overdue) Due(j *state.Journey, key string, wm int64, pop *Population) (
 			return alerts.Finding{}, 0, false
 		}
 	}
+	due := j.Due // the watermark passed it
 	l := int(j.Level) - 1
 	d, ok := o.took(pop, o.levels.cut[l])
 	if !ok {
@@ -261,11 +270,14 @@ func (o *overdue) Due(j *state.Journey, key string, wm int64, pop *Population) (
 			h, took = i, d
 		}
 	}
-	at := j.Start + max(took, 1)
+	// Detected when the timer fell due: if the quantile has moved earlier
+	// since it was set, not at the earlier time it now gives.
+	at := max(j.Start+max(took, 1), due)
 	usual, _ := o.took(pop, 0.5)
+	ago := time.Duration(at - j.Start).Round(time.Second)
 	reason := fmt.Sprintf("%s %s %s ago and not %s yet (%s) — longer than %s of %s took in the last %s (usually %s)",
-		human.Journey(o.journey), o.start, human.Duration(time.Duration(took)), o.until, o.what(key),
-		human.Percent(o.levels.cut[h]), human.Journeys(o.journey), human.Duration(o.over), human.Duration(time.Duration(usual)))
+		human.Journey(o.journey), o.start, human.Duration(ago), o.until, o.what(key),
+		strings.Replace(human.Percent(o.levels.cut[h]), ".0%", "%", 1), human.Journeys(o.journey), human.Duration(o.over), human.Duration(time.Duration(usual)))
 	f := o.finding(alerts.Severity(h+1), o.levels.cut[h], reason)
 	j.Due, j.Level = 0, uint8(h+1)
 	if n, ok := o.nextLevel(h + 1); ok {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,7 +262,7 @@ func TestOutOfOrderEvidenceInTimeOrder(t *testing.T) {
 		return exp{id: id, cust: "cy", at: t0.Add(at), journey: "checkout", outcome: "failed"}.String()
 	}
 	h.send(failed("f3", 50*time.Minute))
-	require.Len(t, h.commit(), 0) // one failure
+	require.Len(t, h.commit(), 0)        // one failure
 	h.send(failed("f1", 10*time.Minute)) // arrives after f3, happened before it
 	got := h.commit()
 	require.Len(t, got, 1, "two failures within 24h, whatever their order")
@@ -273,4 +274,22 @@ func TestOutOfOrderEvidenceInTimeOrder(t *testing.T) {
 		ids = append(ids, e.EventID)
 	}
 	require.Equal(t, []string{"f3", "f2", "f1"}, ids, "evidence newest first by event time")
+}
+
+// A customer who complains after the promise broke but before peakend
+// detects it (deadline + grace) had complained before the alert.
+func TestBrokenPromiseComplainedBefore(t *testing.T) {
+	h := newHarness(t, testConfig(t, "broken_promise"), memStore(t, vfs.NewMem()))
+	by := `,"promised_by":"` + t0.Add(time.Hour).Format(time.RFC3339) + `"`
+	h.send(order("1", "ann", "promised", t0, by))
+	h.send(order("2", "bob", "promised", t0, by))
+	h.complaint("ann", t0.Add(2*time.Hour)) // "where is my parcel?"
+	h.send(delivery("x", "cat", t0.Add(4*time.Hour+time.Second), 1))
+	got := h.commit()
+	require.Len(t, got, 2)
+	slices.SortFunc(got, func(a, b *alerts.Alert) int { return strings.Compare(a.CustomerID, b.CustomerID) })
+	require.Equal(t, "ann", got[0].CustomerID)
+	require.Equal(t, t0.Add(3*time.Hour), got[0].DetectedAt, "detected at the promise + grace")
+	require.True(t, got[0].ComplainedBefore, "ann complained at 02:00, before the alert at 03:00")
+	require.False(t, got[1].ComplainedBefore)
 }

@@ -238,9 +238,17 @@ func (p *Partition) timerAlert(en *entry, d detectors.Timed, f alerts.Finding, j
 	identity = strconv.AppendInt(append(identity, 0), int64(f.Severity), 10)
 	detected := time.Unix(0, at)
 	if p.e.live {
-		detected = time.Now()
+		// Processing time: when the record (or Tick) whose watermark
+		// fired the timer was fetched.
+		detected = p.tm.now
+		if detected.IsZero() {
+			detected = time.Now()
+		}
 	}
 	a := p.e.policy.Build(f, c, d.JourneyName(), identity, time.Unix(0, j.Start), detected, evidence, perceived)
+	// Complained before the alert, not before the journey started ("where
+	// is my parcel?" comes after the promise).
+	a.ComplainedBefore = p.e.policy.ComplainedBefore(c, at)
 	ref := state.AlertRef{ID: a.AlertID, Detector: a.Detector, Severity: uint8(a.Severity), Time: at, Reason: a.Reason}
 	if d.Felt() {
 		// A prediction (overdue) starts no cooldown: it must not hold back

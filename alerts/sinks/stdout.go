@@ -16,7 +16,8 @@ import (
 //
 //	14:03:22 CRITICAL c-0004211 (gold, 1,200 EUR) late_delivery — Delivery delay was 170 hours → Call today; full refund if wanted (budget 150 EUR, no approval needed)
 //
-// The time is detected_at in Location. Control characters in alert text are
+// The time is detected_at in Location, with the zone's name unless it is
+// UTC (or at UTC's offset). Control characters in alert text are
 // replaced, so input data cannot drive the terminal. Safe for concurrent use.
 type Writer struct {
 	// Location for the time of day; nil means time.Local. Set before use.
@@ -55,7 +56,13 @@ func (w *Writer) Line(a *alerts.Alert) string {
 		loc = time.Local
 	}
 	var b strings.Builder
-	b.WriteString(a.DetectedAt.In(loc).Format("15:04:05"))
+	at := a.DetectedAt.In(loc)
+	b.WriteString(at.Format("15:04:05"))
+	// Reasons give times in UTC ("promised by Mon 2 Mar 18:00 UTC"): away
+	// from UTC, the line says its zone, so the two read together.
+	if name, offset := at.Zone(); offset != 0 {
+		b.WriteString(" " + name)
+	}
 	b.WriteByte(' ')
 	sev := strings.ToUpper(a.Severity.String())
 	if c := ansiSeverity[a.Severity]; w.color && c != "" {

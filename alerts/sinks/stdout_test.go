@@ -57,6 +57,15 @@ func TestWriterLine(t *testing.T) {
 	}
 }
 
+// Reasons say their times in UTC: a console away from UTC names its zone.
+func TestWriterLineZone(t *testing.T) {
+	w := NewWriter("", nil, false)
+	w.Location = time.FixedZone("CET", 3600)
+	require.True(t, strings.HasPrefix(w.Line(testAlert()), "15:03:24 CET MAJOR    c-0004211 "), w.Line(testAlert()))
+	w.Location = time.FixedZone("GMT", 0)
+	require.True(t, strings.HasPrefix(w.Line(testAlert()), "14:03:24 MAJOR    c-0004211 "), w.Line(testAlert()))
+}
+
 func TestWriterColor(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewWriter("demo", &buf, true)

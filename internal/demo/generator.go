@@ -32,6 +32,9 @@ type Generator struct {
 	// journeys (promised, shipped, delivered): the replay benchmark's
 	// workload, unchanged since before the timer detectors.
 	NoOrders bool
+	// LateEvery: one order in LateEvery is not delivered before its promise
+	// breaks (NewGenerator sets the package's LateEvery; 0 = none is late).
+	LateEvery int
 	// queue holds orders' follow-ups (shipped, delivered), by due time.
 	queue  []followUp
 	orders int
@@ -60,7 +63,8 @@ const (
 
 // NewGenerator returns a generator over n customers.
 func NewGenerator(n int, seed uint64) *Generator {
-	return &Generator{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), customers: n, PlantEvery: 100, again: -1}
+	return &Generator{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), customers: n, PlantEvery: 100, again: -1,
+		LateEvery: LateEvery}
 }
 
 var tiers = []string{"bronze", "bronze", "bronze", "silver", "silver", "gold"}
@@ -132,7 +136,7 @@ func (g *Generator) normal(c int, t time.Time) []byte {
 			`","promised_by":"` + t.Add(promiseIn).UTC().Format(time.RFC3339Nano) + `","region":"` +
 			[]string{"north", "south", "east", "west"}[r.IntN(4)] + `"}`
 		took := time.Duration(60 * math.Exp(0.3*r.NormFloat64()) * float64(time.Second))
-		if g.orders++; g.orders%LateEvery == 0 {
+		if g.orders++; g.LateEvery > 0 && g.orders%g.LateEvery == 0 {
 			took = 2 * promiseIn
 		}
 		g.follow(followUp{at: t.Add(shipIn), c: c, order: order, outcome: "shipped"})

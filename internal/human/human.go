@@ -120,3 +120,14 @@ func Outcome(journey, outcome string) string {
 	}
 	return Journey(journey) + " ended " + strings.ReplaceAll(outcome, "_", " ")
 }
+
+// Time formats an instant for a reason: "Mon 2 Mar 18:00 UTC", with the
+// seconds when it is not on a whole minute ("Mon 2 Mar 18:00:07 UTC"), in
+// UTC so that the same input gives the same sentence anywhere.
+func Time(t time.Time) string {
+	t = t.UTC()
+	if t.Second() != 0 || t.Nanosecond() != 0 {
+		return t.Truncate(time.Second).Format("Mon 2 Jan 15:04:05 MST")
+	}
+	return t.Format("Mon 2 Jan 15:04 MST")
+}

@@ -24,6 +24,8 @@ func TestFormats(t *testing.T) {
 		{Percent(0.996), "99.6%"},
 		{Percent(0.9995), "99.95%"},
 		{Percent(0.5), "50.0%"},
+		{Time(time.Date(2026, 3, 2, 18, 0, 0, 0, time.UTC)), "Mon 2 Mar 18:00 UTC"},
+		{Time(time.Date(2026, 3, 2, 19, 0, 7, 900e6, time.FixedZone("CET", 3600))), "Mon 2 Mar 18:00:07 UTC"},
 		{Outcome("checkout", "failed"), "Checkout failed"},
 		{Outcome("playback", "stalled_out"), "Playback ended stalled out"},
 	} {
