@@ -33,8 +33,14 @@ type Kafka struct {
 	// partitions to others, or back to the restarted instance. Default 45s;
 	// 6s..30m.
 	SessionTimeout Duration `yaml:"session_timeout"`
-	TLS            TLS      `yaml:"tls"`  // see TLS (config/kafka_conn.go); default off
-	SASL           SASL     `yaml:"sasl"` // see SASL; default off
+	// StartupWait is how long `peakend run` waits for brokers it cannot
+	// reach at startup (a pod beside a Kafka still starting), alive but not
+	// ready, retrying with backoff, before it gives up with exit status 1.
+	// Default 2m. Wrong credentials or an untrusted certificate end it at
+	// once.
+	StartupWait Duration `yaml:"startup_wait"`
+	TLS         TLS      `yaml:"tls"`  // see TLS (config/kafka_conn.go); default off
+	SASL        SASL     `yaml:"sasl"` // see SASL; default off
 }
 
 // Topics names the topics peakend reads and writes.

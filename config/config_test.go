@@ -556,7 +556,7 @@ alerting:
 		Brokers: []string{"localhost:9092"}, Group: "peakend", ClientID: "peakend",
 		Topics: Topics{Experiences: "experiences", Complaints: "complaints", Feedback: "peakend-feedback",
 			Alerts: "peakend-alerts", DLQ: "peakend-dlq"},
-		Partitions: 4, Replication: -1, SessionTimeout: Duration(45 * time.Second),
+		Partitions: 4, Replication: -1, SessionTimeout: Duration(45 * time.Second), StartupWait: Duration(2 * time.Minute),
 	}, c.Kafka)
 	require.Equal(t, State{Dir: "./peakend-data", Retention: Duration(2160 * time.Hour), Window: 50,
 		CacheMiB: 64, MemtableMiB: 8, HeaderCacheMiB: 128}, c.State)

@@ -55,6 +55,7 @@ const (
 
 func (k *Kafka) applyConnDefaults() {
 	setDuration(&k.SessionTimeout, 45*time.Second)
+	setDuration(&k.StartupWait, 2*time.Minute)
 }
 
 // kafkaConn validates the connection settings: session timeout, TLS, SASL.
@@ -62,6 +63,7 @@ func (v *validator) kafkaConn(k *Kafka) {
 	if st := k.SessionTimeout.D(); st < minSessionTimeout || st > maxSessionTimeout {
 		v.add("kafka.session_timeout", "must be between %s and %s, the brokers' default limits (got %s)", minSessionTimeout, maxSessionTimeout, st)
 	}
+	v.notNegative("kafka.startup_wait", k.StartupWait)
 	v.tls(&k.TLS)
 	v.sasl(&k.SASL)
 }

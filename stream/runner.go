@@ -277,7 +277,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.conn = append(append(base, kgo.WithLogger(kgoLogger{r.log})), r.o.ConnOpts...)
 	warnPlainText(&cfg.Kafka, r.log)
-	err = untilReachable(ctx, r.log, func() error {
+	err = untilReachable(ctx, r.log, cfg.Kafka.StartupWait.D(), func() error {
 		if err := EnsureTopics(ctx, cfg, r.log, r.o.ConnOpts...); err != nil {
 			return err
 		}

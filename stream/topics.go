@@ -56,15 +56,22 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 }
 
 // untilReachable calls fn until it succeeds, fails for a reason other than
-// unreachable brokers, or ctx ends. A peakend started before its brokers (a
-// pod beside a Kafka still starting) waits for them, not-ready, logging each
-// try; a wrong password or an untrusted certificate still fails at once.
-func untilReachable(ctx context.Context, log *slog.Logger, fn func() error) error {
+// unreachable brokers, ctx ends, or `within` has passed. A peakend started
+// before its brokers (a pod beside a Kafka still starting) waits for them,
+// not ready, logging each try; a wrong password or an untrusted certificate
+// still fails at once, and so, after `within`, does a mistyped address.
+func untilReachable(ctx context.Context, log *slog.Logger, within time.Duration, fn func() error) error {
+	giveUp := time.Now().Add(within)
 	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 15*time.Second) {
 		err := fn()
 		if err == nil || !unreachable(err) || ctx.Err() != nil {
 			return err
 		}
+		left := time.Until(giveUp)
+		if left <= 0 {
+			return fmt.Errorf("%w (brokers unreachable for kafka.startup_wait, %s)", err, within)
+		}
+		wait = min(wait, left)
 		log.Warn("brokers unreachable; retrying", "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():

@@ -169,15 +169,22 @@ func TestShutdownAtStart(t *testing.T) {
 	}
 }
 
-// TestUnreachableBroker: with no broker at the address, app.Run fails at
-// once with an error that names it (exit status 1, one clear line).
+// TestUnreachableBroker: with no broker at the address, app.Run keeps
+// trying for kafka.startup_wait, then fails with an error that names the
+// address (exit status 1, one clear line).
 func TestUnreachableBroker(t *testing.T) {
 	cfg := testkit.Config(t, []string{"127.0.0.1:1"}, testkit.PerCustomer...)
+	cfg.Kafka.StartupWait = config.Duration(1500 * time.Millisecond)
+	began := time.Now()
+	defer func() {
+		require.GreaterOrEqual(t, time.Since(began), 1500*time.Millisecond, "gave up before kafka.startup_wait")
+	}()
 	done := make(chan error, 1)
 	go func() { done <- app.Run(t.Context(), app.Options{Config: cfg, Logger: testkit.Discard()}) }()
 	select {
 	case err := <-done:
 		require.ErrorContains(t, err, "127.0.0.1:1")
+		require.ErrorContains(t, err, "kafka.startup_wait")
 	case <-time.After(30 * time.Second):
 		t.Fatal("app.Run did not give up on an unreachable broker")
 	}
