@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# `make bench-kafka`: peakend end to end against a real Kafka broker —
-# sustained events/s from produce to alert, and the latency from a record's
-# append (LogAppendTime) to its alert's arrival, at full and at half load.
-# Figures go to stdout; nothing here fails on wall-clock.
+# `make bench-kafka`: peakend end to end against a real Kafka broker, in one
+# invocation: sustained events/s from produce to alert and the latency from
+# a record's append (LogAppendTime) to its alert's arrival, at full and at
+# half load, with exactly_once off and on; then the keys/s at which a fresh
+# instance restores a changelog partition from the broker. Figures go to
+# stdout, a Markdown table last; nothing here fails on wall-clock.
 #
 # PEAKEND_BENCH_BROKERS=host:port uses a running broker; otherwise a
 # throw-away one is started on PEAKEND_BENCH_PORT (default 19192, and the
 # next port) and stopped afterwards. PEAKEND_BENCH_EVENTS (default 200000),
-# PEAKEND_BENCH_CUSTOMERS (default 20000). PEAKEND_BENCH_EXACTLY_ONCE=1 sets
-# kafka.exactly_once (meaningful once transactions are built).
+# PEAKEND_BENCH_CUSTOMERS (default 20000), PEAKEND_BENCH_EXACTLY_ONCE
+# (off,on (default), off or on), PEAKEND_BENCH_RESTORE_CUSTOMERS (default
+# 100000, 3 keys each; 0 skips the restore), PEAKEND_BENCH_CPUPROFILE=PREFIX
+# (a CPU profile per phase).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KAFKA=$PWD/deploy/kafka-local/kafka.sh
@@ -19,10 +23,13 @@ if [ -z "$brokers" ]; then
   PEAKEND_KAFKA_DATA=$(mktemp -d "${TMPDIR:-/tmp}/peakend-bench-kafka.XXXXXX")
   trap '"$KAFKA" down --port "$port" >/dev/null || true; rm -rf "$PEAKEND_KAFKA_DATA"' EXIT
   trap 'exit 130' INT TERM
+  "$KAFKA" install >/dev/null
   "$KAFKA" up --port "$port"
   brokers=127.0.0.1:$port
 fi
-eos=false
-case ${PEAKEND_BENCH_EXACTLY_ONCE:-0} in 1|true|yes) eos=true ;; esac
+eos=${PEAKEND_BENCH_EXACTLY_ONCE:-off,on}
+case $eos in 1|true|yes) eos=on ;; 0|false|no) eos=off ;; esac
 go run ./internal/benchkafka -brokers "$brokers" -events "${PEAKEND_BENCH_EVENTS:-200000}" \
-  -customers "${PEAKEND_BENCH_CUSTOMERS:-20000}" -exactly-once="$eos"
+  -customers "${PEAKEND_BENCH_CUSTOMERS:-20000}" -exactly-once "$eos" \
+  -restore-customers "${PEAKEND_BENCH_RESTORE_CUSTOMERS:-100000}" \
+  -cpuprofile "${PEAKEND_BENCH_CPUPROFILE:-}"

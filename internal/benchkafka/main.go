@@ -1,10 +1,13 @@
 // Command benchkafka measures peakend end to end against a real Kafka broker
-// (`make bench-kafka`): sustained events/s from produce to alert, and the
-// latency from a record's append to its alert's arrival, at full and half load.
+// (`make bench-kafka`): sustained events/s from produce to alert and the
+// latency from a record's append to its alert's arrival, at full and half
+// load, with exactly_once off and on; and the rate at which a fresh instance
+// restores a partition's changelog from the broker, in keys/s.
 package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,11 +16,13 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -25,42 +30,83 @@ import (
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/internal/app"
 	"github.com/peakend/peakend/internal/demo"
+	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/state"
+	"github.com/peakend/peakend/stream"
 )
 
 func main() {
-	brokers := flag.String("brokers", "127.0.0.1:19092", "the broker")
+	brokers := flag.String("brokers", "127.0.0.1:19192", "the broker")
 	events := flag.Int("events", 200_000, "events per phase")
 	customers := flag.Int("customers", 20_000, "distinct customers")
-	exactlyOnce := flag.Bool("exactly-once", false, "kafka.exactly_once (transactions; the alerts are then read read_committed)")
+	modes := flag.String("exactly-once", "off,on", "exactly_once settings to measure, in order: off, on, or both")
+	restoreCust := flag.Int("restore-customers", 100_000, "customers in the restored changelog partition (3 keys each); 0 skips the restore")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of each phase to PREFIX-<phase>.pprof")
 	flag.Parse()
-	if err := run(strings.Split(*brokers, ","), *events, *customers, *exactlyOnce); err != nil {
+	b := bench{brokers: strings.Split(*brokers, ","), n: *events, customers: *customers, profile: *profile}
+	if err := b.run(*modes, *restoreCust); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-kafka:", err)
 		os.Exit(1)
 	}
 }
 
-func run(brokers []string, n, customers int, eos bool) error {
-	fmt.Printf("== peakend end to end on Kafka at %s: %d events over %d customers per phase, exactly_once=%v\n", brokers[0], n, customers, eos)
-	full, err := phase(brokers, n, customers, 0, eos)
-	if err != nil {
-		return err
+type bench struct {
+	brokers      []string
+	n, customers int
+	profile      string
+}
+
+func (b bench) run(modes string, restoreCust int) error {
+	fmt.Printf("== peakend end to end on Kafka at %s: %d events over %d customers per phase\n", b.brokers[0], b.n, b.customers)
+	var rows []string
+	for _, m := range strings.Split(modes, ",") {
+		eos := strings.TrimSpace(m) == "on"
+		if !eos && strings.TrimSpace(m) != "off" {
+			return fmt.Errorf("-exactly-once: %q is neither off nor on", m)
+		}
+		full, err := b.phase(0, eos)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, full.row(eos, "full"))
+		fmt.Println(rows[len(rows)-1])
+		half, err := b.phase(full.rate/2, eos)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, half.row(eos, fmt.Sprintf("half (%.0f/s offered)", full.rate/2)))
+		fmt.Println(rows[len(rows)-1])
 	}
-	full.print("full load")
-	half, err := phase(brokers, n, customers, full.rate/2, eos)
-	if err != nil {
-		return err
+	var restore string
+	if restoreCust > 0 {
+		r, err := b.restore(restoreCust)
+		if err != nil {
+			return err
+		}
+		restore = r
+		fmt.Println(restore)
 	}
-	half.print(fmt.Sprintf("half load (%.0f events/s offered)", full.rate/2))
+	fmt.Println("\n| exactly_once | load | events/s end to end | append → alert p50 | p99 | alerts | cycles | records/cycle | ms/cycle |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Println(r)
+	}
+	if restore != "" {
+		fmt.Println("\n" + restore)
+	}
 	return nil
 }
 
 type result struct {
+	n         int     // events
 	rate      float64 // events/s, first produce to last event processed
 	latencies []time.Duration
 	alerts    int
+	cycles    float64 // runner cycles in the phase
+	cycleSecs float64 // their total duration
 }
 
-func (r result) print(name string) {
+func (r result) row(eos bool, load string) string {
 	slices.Sort(r.latencies)
 	q := func(f float64) time.Duration {
 		if len(r.latencies) == 0 {
@@ -68,73 +114,160 @@ func (r result) print(name string) {
 		}
 		return r.latencies[min(len(r.latencies)-1, int(f*float64(len(r.latencies))))]
 	}
-	fmt.Printf("%-40s %8.0f events/s end to end; append→alert latency p50 %v, p99 %v (%d alerts)\n",
-		name+":", r.rate, q(0.50).Round(100*time.Microsecond), q(0.99).Round(100*time.Microsecond), r.alerts)
+	on := map[bool]string{false: "off", true: "on"}[eos]
+	return fmt.Sprintf("| %s | %s | %.0f | %v | %v | %d | %.0f | %.0f | %.1f |", on, load, r.rate,
+		q(0.50).Round(100*time.Microsecond), q(0.99).Round(100*time.Microsecond), r.alerts,
+		r.cycles, safeDiv(float64(r.n), r.cycles), 1000*safeDiv(r.cycleSecs, r.cycles))
 }
 
-// phase runs the pipeline in-process on fresh topics and state, produces n
-// events (as fast as possible if rate is 0, else at rate events/s), and
-// measures until every event is processed and its alerts have arrived.
-func phase(brokers []string, n, customers int, rate float64, eos bool) (result, error) {
+func safeDiv(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// instance is peakend running in-process on its own state directory.
+type instance struct {
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+	dir    string
+	once   sync.Once
+	err    error
+}
+
+func (b bench) start(cfg *config.Config) (*instance, error) {
+	dir, err := os.MkdirTemp("", "peakend-bench-kafka")
+	if err != nil {
+		return nil, err
+	}
+	cfg.State.Dir = dir
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{cancel: cancel, done: make(chan error, 1), dir: dir}
+	addr := make(chan string, 1)
+	go func() {
+		in.done <- app.Run(ctx, app.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Listening: func(a string) { addr <- a }})
+	}()
+	select {
+	case in.addr = <-addr:
+	case err := <-in.done:
+		return nil, fmt.Errorf("peakend stopped: %w", errors.Join(err, errors.New("before listening")))
+	}
+	return in, nil
+}
+
+// ready waits until /readyz answers 200: partitions assigned and restored.
+func (in *instance) ready() error {
+	for {
+		resp, err := http.Get("http://" + in.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-in.done:
+			return fmt.Errorf("peakend stopped: %w", errors.Join(err, errors.New("before it was ready")))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// stop stops the instance and removes its state; a second call returns
+// the first one's result.
+func (in *instance) stop() error {
+	in.once.Do(func() {
+		in.cancel()
+		in.err = <-in.done
+		os.RemoveAll(in.dir)
+	})
+	return in.err
+}
+
+func (b bench) config(tag string, eos bool) *config.Config {
+	cfg := config.Default()
+	cfg.Kafka.Brokers = b.brokers
+	cfg.Kafka.Group = tag
+	cfg.Kafka.ExactlyOnce = eos
+	cfg.Kafka.Topics = config.Topics{Experiences: tag + "-experiences", Complaints: config.Disabled, Feedback: tag + "-feedback",
+		Alerts: tag + "-alerts", DLQ: tag + "-dlq"}
+	cfg.Kafka.Replication = 1
+	cfg.Alerting.Sinks = []config.Sink{{Type: config.SinkKafka}}
+	var keep []config.Detector
+	for _, d := range cfg.Detectors {
+		if d.Type != config.TypeOverdue && d.Type != config.TypeDeadline { // the generator makes no journeys
+			keep = append(keep, d)
+		}
+	}
+	cfg.Detectors = keep
+	return cfg
+}
+
+func (b bench) startProfile(name string) func() {
+	if b.profile == "" {
+		return func() {}
+	}
+	f, err := os.Create(b.profile + "-" + name + ".pprof")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cpuprofile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "cpuprofile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// phase runs peakend on fresh topics and state, waits until it is ready,
+// produces b.n events (as fast as possible if rate is 0, else at rate
+// events/s), and measures until every event is processed and its alerts
+// have arrived.
+func (b bench) phase(rate float64, eos bool) (result, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	tag := fmt.Sprintf("bench-%d", time.Now().UnixNano())
-	dir, err := os.MkdirTemp("", "peakend-bench-kafka")
-	if err != nil {
-		return result{}, err
-	}
-	defer os.RemoveAll(dir)
-
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.MaxBufferedRecords(100_000), kgo.ProducerLinger(5*time.Millisecond))
+	cfg := b.config(tag, eos)
+	exp := cfg.Kafka.Topics.Experiences
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.brokers...), kgo.MaxBufferedRecords(100_000), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		return result{}, err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	exp := tag + "-experiences"
 	if _, err := adm.CreateTopics(ctx, 4, 1, map[string]*string{"message.timestamp.type": ptr("LogAppendTime")}, exp); err != nil {
 		return result{}, fmt.Errorf("create %s: %w", exp, err)
 	}
-	defer adm.DeleteTopics(context.Background(), exp, tag+"-alerts", tag+"-dlq") //nolint:errcheck // best effort
+	defer adm.DeleteTopics(context.Background(), exp, cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.DLQ, stream.ChangelogTopic(tag)) //nolint:errcheck // best effort
 
-	cfg := config.Default()
-	cfg.Kafka.Brokers = brokers
-	cfg.Kafka.Group = tag
-	cfg.Kafka.ExactlyOnce = eos
-	cfg.Kafka.Topics = config.Topics{Experiences: exp, Complaints: config.Disabled, Feedback: tag + "-feedback", Alerts: tag + "-alerts", DLQ: tag + "-dlq"}
-	cfg.Kafka.Replication = 1
-	cfg.State.Dir = dir
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.Alerting.Sinks = []config.Sink{{Type: config.SinkKafka}}
-	var keep []config.Detector
-	for _, d := range cfg.Detectors {
-		if d.Type != config.TypeOverdue && d.Type != config.TypeDeadline { // not active yet
-			keep = append(keep, d)
-		}
-	}
-	cfg.Detectors = keep
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
+	in, err := b.start(cfg)
+	if err != nil {
 		return result{}, err
 	}
-	addr := make(chan string, 1)
-	appDone := make(chan error, 1)
-	go func() {
-		appDone <- app.Run(ctx, app.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Listening: func(a string) { addr <- a }})
-	}()
-	httpAddr := <-addr
+	defer in.stop() //nolint:errcheck // stopped below; a second stop is harmless
+	if err := in.ready(); err != nil {
+		return result{}, err
+	}
 
 	// Append times by event time (unique per generated event).
 	var mu sync.Mutex
-	appended := make(map[int64]time.Time, n)
-	gen := demo.NewGenerator(customers, uint64(time.Now().UnixNano()))
+	appended := make(map[int64]time.Time, b.n)
+	gen := demo.NewGenerator(b.customers, uint64(time.Now().UnixNano()))
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 	// Alerts as they arrive.
-	var res result
+	res := result{n: b.n}
 	alertsDone := make(chan struct{})
-	watch, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(tag+"-alerts"),
+	watch, err := kgo.NewClient(kgo.SeedBrokers(b.brokers...), kgo.ConsumeTopics(cfg.Kafka.Topics.Alerts),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
@@ -165,6 +298,9 @@ func phase(brokers []string, n, customers int, rate float64, eos bool) (result, 
 		}
 	}()
 
+	cycles0, secs0 := scrape(in.addr, "peakend_cycle_seconds_count"), scrape(in.addr, "peakend_cycle_seconds_sum")
+	name := map[bool]string{false: "alo", true: "eos"}[eos] + map[bool]string{false: "-half", true: "-full"}[rate == 0]
+	stopProfile := b.startProfile(name)
 	start := time.Now()
 	var produceErr error
 	var perr sync.Once
@@ -173,7 +309,7 @@ func phase(brokers []string, n, customers int, rate float64, eos bool) (result, 
 		every = time.Duration(float64(time.Second) / rate * 100) // batches of 100
 	}
 	next := time.Now()
-	for i := range n {
+	for i := range b.n {
 		et := t0.Add(time.Duration(i) * time.Second)
 		k, v := gen.Next(et)
 		cl.Produce(ctx, &kgo.Record{Topic: exp, Key: k, Value: v}, func(r *kgo.Record, err error) {
@@ -197,24 +333,123 @@ func phase(brokers []string, n, customers int, rate float64, eos bool) (result, 
 		return result{}, fmt.Errorf("produce: %w", produceErr)
 	}
 	// Until every event is processed.
-	for {
-		if v := scrape(httpAddr, `peakend_events_total{journey=`); v >= float64(n) {
-			break
-		}
+	for scrape(in.addr, `peakend_events_total{journey=`) < float64(b.n) {
 		select {
-		case err := <-appDone:
+		case err := <-in.done:
 			return result{}, fmt.Errorf("peakend stopped: %w", errors.Join(err, errors.New("before processing every event")))
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	res.rate = float64(n) / time.Since(start).Seconds()
+	res.rate = float64(b.n) / time.Since(start).Seconds()
+	stopProfile()
+	res.cycles = scrape(in.addr, "peakend_cycle_seconds_count") - cycles0
+	res.cycleSecs = scrape(in.addr, "peakend_cycle_seconds_sum") - secs0
 	time.Sleep(time.Second) // the last alerts' arrival
+	if err := in.stop(); err != nil {
+		return result{}, err
+	}
 	cancel()
-	<-appDone
 	<-alertsDone
 	watchMu.Lock()
 	defer watchMu.Unlock()
 	return res, nil
+}
+
+// restore writes a changelog partition of custs customers (a header and
+// two window slots each, real encodings, a marker after every 10,000
+// writes) to the broker, starts a fresh instance whose one partition it is,
+// and reports the keys/s of its restore (peakend_restore_records_total over
+// peakend_restore_seconds) and the time from start to /readyz.
+func (b bench) restore(custs int) (string, error) {
+	ctx := context.Background()
+	tag := fmt.Sprintf("bench-restore-%d", time.Now().UnixNano())
+	cfg := b.config(tag, false)
+	topic := stream.ChangelogTopic(tag)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MaxBufferedRecords(200_000), kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopics(ctx, 1, 1, nil, cfg.Kafka.Topics.Experiences); err != nil {
+		return "", fmt.Errorf("create topic: %w", err)
+	}
+	if _, err := adm.CreateTopics(ctx, 1, 1, map[string]*string{"cleanup.policy": ptr("compact")}, topic); err != nil {
+		return "", fmt.Errorf("create changelog: %w", err)
+	}
+	defer adm.DeleteTopics(context.Background(), cfg.Kafka.Topics.Experiences, topic, cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.DLQ) //nolint:errcheck // best effort
+
+	src, err := state.Open(state.Options{FS: vfs.NewMem()})
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	batch := src.NewBatch(0)
+	defer batch.Close()
+	ev := event.Event{CustomerID: "x", Journey: "delivery", Outcome: "delivered", Time: time.Now().UnixNano(),
+		Metrics: []event.Metric{{Name: "delay_hours", Value: 3}}}
+	var perr error
+	var once sync.Once
+	keys, sinceMarker := 0, 0
+	produce := func(r *kgo.Record) {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				once.Do(func() { perr = err })
+			}
+		})
+	}
+	for i := range custs {
+		id := fmt.Sprintf("cust-%07d", i)
+		cu := state.Customer{ID: id, Seq: 2, Tier: "gold", Value: 1200, Recent: []uint64{1, 2}}
+		if err := batch.PutCustomer(&cu); err != nil {
+			return "", err
+		}
+		for s := uint64(1); s <= 2; s++ {
+			if err := batch.PutExperience(id, s, 50, state.AppendExperience(nil, s, &ev)); err != nil {
+				return "", err
+			}
+		}
+		if err := batch.Ops(func(k, v []byte) error {
+			produce(&kgo.Record{Topic: topic, Key: append([]byte(nil), k...), Value: append([]byte(nil), v...)})
+			keys++
+			sinceMarker++
+			return nil
+		}); err != nil {
+			return "", err
+		}
+		batch.Reset()
+		if sinceMarker >= 10_000 || i == custs-1 {
+			produce(&kgo.Record{Topic: topic, Key: state.OffsetKey(0, topic),
+				Value: binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixMilli()))})
+			sinceMarker = 0
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return "", err
+	}
+	if perr != nil {
+		return "", fmt.Errorf("produce changelog: %w", perr)
+	}
+
+	stopProfile := b.startProfile("restore")
+	began := time.Now()
+	in, err := b.start(cfg)
+	if err != nil {
+		return "", err
+	}
+	defer in.stop() //nolint:errcheck // a second stop is harmless
+	if err := in.ready(); err != nil {
+		return "", err
+	}
+	wall := time.Since(began)
+	stopProfile()
+	recs, secs := scrape(in.addr, "peakend_restore_records_total"), scrape(in.addr, "peakend_restore_seconds_sum")
+	if int(recs) != keys {
+		return "", fmt.Errorf("restore applied %v records, want %d", recs, keys)
+	}
+	return fmt.Sprintf("restore of one changelog partition by a fresh instance: %d keys (%d customers) in %.2f s = %.0f keys/s (start to /readyz: %.2f s)",
+		keys, custs, secs, recs/secs, wall.Seconds()), nil
 }
 
 // scrape sums the samples of /metrics lines starting with prefix.
