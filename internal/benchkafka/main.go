@@ -41,9 +41,10 @@ func main() {
 	customers := flag.Int("customers", 20_000, "distinct customers")
 	modes := flag.String("exactly-once", "off,on", "exactly_once settings to measure, in order: off, on, or both")
 	restoreCust := flag.Int("restore-customers", 100_000, "customers in the restored changelog partition (3 keys each); 0 skips the restore")
+	halfRate := flag.Float64("half-rate", 0, "events/s offered in the half-load phase; 0: half the full-load rate just measured")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of each phase to PREFIX-<phase>.pprof")
 	flag.Parse()
-	b := bench{brokers: strings.Split(*brokers, ","), n: *events, customers: *customers, profile: *profile}
+	b := bench{brokers: strings.Split(*brokers, ","), n: *events, customers: *customers, profile: *profile, halfRate: *halfRate}
 	if err := b.run(*modes, *restoreCust); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-kafka:", err)
 		os.Exit(1)
@@ -54,6 +55,7 @@ type bench struct {
 	brokers      []string
 	n, customers int
 	profile      string
+	halfRate     float64
 }
 
 func (b bench) run(modes string, restoreCust int) error {
@@ -70,11 +72,15 @@ func (b bench) run(modes string, restoreCust int) error {
 		}
 		rows = append(rows, full.row(eos, "full"))
 		fmt.Println(rows[len(rows)-1])
-		half, err := b.phase(full.rate/2, eos)
+		rate := full.rate / 2
+		if b.halfRate > 0 {
+			rate = b.halfRate
+		}
+		half, err := b.phase(rate, eos)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, half.row(eos, fmt.Sprintf("half (%.0f/s offered)", full.rate/2)))
+		rows = append(rows, half.row(eos, fmt.Sprintf("half (%.0f/s offered)", rate)))
 		fmt.Println(rows[len(rows)-1])
 	}
 	var restore string
