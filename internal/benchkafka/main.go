@@ -41,10 +41,11 @@ func main() {
 	customers := flag.Int("customers", 20_000, "distinct customers")
 	modes := flag.String("exactly-once", "off,on", "exactly_once settings to measure, in order: off, on, or both")
 	restoreCust := flag.Int("restore-customers", 100_000, "customers in the restored changelog partition (3 keys each); 0 skips the restore")
+	loads := flag.String("loads", "full,half", "phases per exactly_once setting: full, half, or both (half needs -half-rate without full)")
 	halfRate := flag.Float64("half-rate", 0, "events/s offered in the half-load phase; 0: half the full-load rate just measured")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of each phase to PREFIX-<phase>.pprof")
 	flag.Parse()
-	b := bench{brokers: strings.Split(*brokers, ","), n: *events, customers: *customers, profile: *profile, halfRate: *halfRate}
+	b := bench{brokers: strings.Split(*brokers, ","), n: *events, customers: *customers, profile: *profile, halfRate: *halfRate, loads: *loads}
 	if err := b.run(*modes, *restoreCust); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-kafka:", err)
 		os.Exit(1)
@@ -56,6 +57,7 @@ type bench struct {
 	n, customers int
 	profile      string
 	halfRate     float64
+	loads        string
 }
 
 func (b bench) run(modes string, restoreCust int) error {
@@ -66,15 +68,24 @@ func (b bench) run(modes string, restoreCust int) error {
 		if !eos && strings.TrimSpace(m) != "off" {
 			return fmt.Errorf("-exactly-once: %q is neither off nor on", m)
 		}
-		full, err := b.phase(0, eos)
-		if err != nil {
-			return err
+		var full result
+		if strings.Contains(b.loads, "full") {
+			var err error
+			if full, err = b.phase(0, eos); err != nil {
+				return err
+			}
+			rows = append(rows, full.row(eos, "full"))
+			fmt.Println(rows[len(rows)-1])
 		}
-		rows = append(rows, full.row(eos, "full"))
-		fmt.Println(rows[len(rows)-1])
+		if !strings.Contains(b.loads, "half") {
+			continue
+		}
 		rate := full.rate / 2
 		if b.halfRate > 0 {
 			rate = b.halfRate
+		}
+		if rate <= 0 {
+			return errors.New("-loads half needs -half-rate")
 		}
 		half, err := b.phase(rate, eos)
 		if err != nil {
