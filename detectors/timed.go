@@ -30,8 +30,12 @@ type Timed interface {
 	// returns a finding to alert, if any, the event time the alert is
 	// detected at, and sets j.Due to the next timer (0 = none) and j.Level.
 	// The reason is phrased at that event time, never at processing time:
-	// live and replay give the same alerts but for detected_at.
-	Due(j *state.Journey, key string, wm int64, pop *Population) (f alerts.Finding, at int64, fire bool)
+	// live and replay give the same alerts but for detected_at. arrived is
+	// the event time of the follow-up if it is already in hand (it came
+	// after the timer's time, but before the watermark passed it; 0 = not
+	// arrived): the reason must not say it has not come, and a prediction
+	// has nothing left to predict.
+	Due(j *state.Journey, key string, wm, arrived int64, pop *Population) (f alerts.Finding, at int64, fire bool)
 	// Finished tells the detector that the open journey j ended at t.
 	Finished(j *state.Journey, t int64, pop *Population)
 	// Felt reports whether an alert is something the customer experienced
@@ -139,14 +143,22 @@ func (d *deadline) Arm(ev *event.Event, _ *Population) (state.Journey, bool) {
 	return j, true
 }
 
-func (d *deadline) Due(j *state.Journey, key string, _ int64, _ *Population) (alerts.Finding, int64, bool) {
+func (d *deadline) Due(j *state.Journey, key string, _, arrived int64, _ *Population) (alerts.Finding, int64, bool) {
 	at := j.Due
 	j.Due = 0
+	promise := human.Time(time.Unix(0, j.Deadline))
+	if arrived != 0 {
+		// A late follow-up is still a broken promise the customer felt;
+		// say how late it came, not that it has not.
+		late := time.Duration(arrived - j.Deadline).Round(time.Second)
+		reason := fmt.Sprintf("%s promised by %s arrived %s late, at %s (%s)", human.Journey(d.journey),
+			promise, human.Duration(late), human.Time(time.Unix(0, arrived)), d.what(key))
+		return d.finding(d.severity, 1, reason), at, true
+	}
 	// How late it is at detection (event time), not the grace: a promise
 	// already broken when it was made is detected when it is seen.
 	late := time.Duration(max(at, j.Start) - j.Deadline).Round(time.Second)
-	reason := fmt.Sprintf("%s promised by %s has not arrived (%s)", human.Journey(d.journey),
-		human.Time(time.Unix(0, j.Deadline)), d.what(key))
+	reason := fmt.Sprintf("%s promised by %s has not arrived (%s)", human.Journey(d.journey), promise, d.what(key))
 	if late > 0 {
 		reason += fmt.Sprintf(" — %s past the promise", human.Duration(late))
 	}
@@ -237,7 +249,11 @@ func (o *overdue) schedule(j *state.Journey, i int, pop *Population) {
 	j.Due += max(w, 1)
 }
 
-func (o *overdue) Due(j *state.Journey, key string, wm int64, pop *Population) (alerts.Finding, int64, bool) {
+func (o *overdue) Due(j *state.Journey, key string, wm, arrived int64, pop *Population) (alerts.Finding, int64, bool) {
+	if arrived != 0 {
+		j.Due = 0 // it has finished: predicting it now would be noise
+		return alerts.Finding{}, 0, false
+	}
 	if j.Level == 0 {
 		if j.Due-j.Start > int64(o.over) {
 			j.Due = 0 // never enough samples while it was open: give up

@@ -27,8 +27,11 @@ import (
 //     the same key re-arms it (the latest promise counts).
 //   - until before the timer fell due: the journey is done; overdue learns
 //     its duration; record and timer are deleted.
-//   - until whose event time is past the timer: the timer runs first, as it
-//     would have in event-time order, then the arrival is recorded.
+//   - until whose event time is past the timer, but before the watermark
+//     passed it: the timer runs first, as it would have in event-time
+//     order, told of the arrival (deadline alerts that the follow-up came
+//     late, overdue fires nothing: it is no longer a prediction), then the
+//     arrival is recorded (overdue learns its duration all the same).
 //   - timer due (watermark passed it): the detector decides. An alert marks
 //     the journey Alerted; it stays, with a clean-up timer at alert time +
 //     state.retention, so that the follow-up's late arrival is recorded on
@@ -154,17 +157,18 @@ func (p *Partition) ended(en *entry, i int, d detectors.Timed, k jkey, jr *jrec,
 	switch j.Status {
 	case state.JourneyOpen:
 		// Timers that fell due before the follow-up run first, as they
-		// would have in event-time order.
+		// would have in event-time order, but knowing that it has come:
+		// deadline says it came late, overdue predicts nothing.
 		for jr.j.Status == state.JourneyOpen && jr.j.Due != 0 && jr.j.Due < at {
-			if err := p.runJourney(en, i, d, k, jr, at-1); err != nil {
+			if err := p.runJourney(en, i, d, k, jr, at-1, at); err != nil {
 				return err
 			}
 		}
+		d.Finished(&j, at, p.pops[i]) // the journey as it was open
 		if jr.j.Status == 0 {
 			return nil
 		}
 		j = jr.j
-		d.Finished(&j, at, p.pops[i])
 		if j.Alerted == 0 {
 			p.setJourney(k, jr, state.Journey{}) // done in time
 			return nil
@@ -180,14 +184,15 @@ func (p *Partition) ended(en *entry, i int, d detectors.Timed, k jkey, jr *jrec,
 	return nil
 }
 
-// runJourney runs the journey's timer with the watermark at wm.
-func (p *Partition) runJourney(en *entry, i int, d detectors.Timed, k jkey, jr *jrec, wm int64) error {
+// runJourney runs the journey's timer with the watermark at wm; arrived is
+// the event time of its follow-up if it is already in hand (0 = not).
+func (p *Partition) runJourney(en *entry, i int, d detectors.Timed, k jkey, jr *jrec, wm, arrived int64) error {
 	j := jr.j
 	if j.Status != state.JourneyOpen {
 		p.setJourney(k, jr, state.Journey{}) // clean-up timer of a finished journey
 		return nil
 	}
-	f, at, fire := d.Due(&j, k.key, wm, p.pops[i])
+	f, at, fire := d.Due(&j, k.key, wm, arrived, p.pops[i])
 	if !fire && j.Due != 0 && j.Due <= wm {
 		j.Due = wm + 1 // a detector must move a timer it does not fire; never loop
 	}
@@ -408,7 +413,7 @@ func (p *Partition) runTimer(tm state.Timer) error {
 	if err != nil {
 		return err
 	}
-	return p.runJourney(en, idx, p.e.dets[idx].(detectors.Timed), k, jr, p.tm.clock.Watermark)
+	return p.runJourney(en, idx, p.e.dets[idx].(detectors.Timed), k, jr, p.tm.clock.Watermark, 0)
 }
 
 // stageJourneys writes the cycle's journeys and timers into the batch.
