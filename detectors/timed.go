@@ -30,10 +30,18 @@ type Timed interface {
 	// returns a finding to alert, if any, the event time the alert is
 	// detected at, and sets j.Due to the next timer (0 = none) and j.Level.
 	// The reason is phrased at that event time, never at processing time:
-	// live and replay give the same alerts but for detected_at.
-	Due(j *state.Journey, key string, wm int64, pop *Population) (f alerts.Finding, at int64, fire bool)
+	// live and replay give the same alerts but for detected_at. arrived is
+	// the event time of the follow-up if it is already in hand (it came
+	// after the timer's time, but before the watermark passed it; 0 = not
+	// arrived): the reason must not say it has not come, and a prediction
+	// has nothing left to predict.
+	Due(j *state.Journey, key string, wm, arrived int64, pop *Population) (f alerts.Finding, at int64, fire bool)
 	// Finished tells the detector that the open journey j ended at t.
 	Finished(j *state.Journey, t int64, pop *Population)
+	// Ready reports whether journeys parked waiting for the detector
+	// (j.Due == state.Parked, set by Arm or Due) can be scheduled now. The
+	// engine then moves their timers to the watermark: Due runs at once.
+	Ready(pop *Population) bool
 	// Felt reports whether an alert is something the customer experienced
 	// (a broken promise) rather than a prediction (overdue): only those
 	// count in the customer's peak-end memory.
@@ -87,6 +95,9 @@ func (e *ends) Detect(*event.Event, *state.Customer, *Population) (alerts.Findin
 
 func (e *ends) Learn(*event.Event, *state.Customer, *Population) {}
 
+// Ready: a detector that never parks a journey is always ready.
+func (e *ends) Ready(*Population) bool { return true }
+
 // what names the journey's key for people: order_id o-17 → "order o-17".
 func (e *ends) what(key string) string {
 	name := strings.ReplaceAll(strings.TrimSuffix(e.keyAttr, "_id"), "_", " ")
@@ -139,14 +150,22 @@ func (d *deadline) Arm(ev *event.Event, _ *Population) (state.Journey, bool) {
 	return j, true
 }
 
-func (d *deadline) Due(j *state.Journey, key string, _ int64, _ *Population) (alerts.Finding, int64, bool) {
+func (d *deadline) Due(j *state.Journey, key string, _, arrived int64, _ *Population) (alerts.Finding, int64, bool) {
 	at := j.Due
 	j.Due = 0
+	promise := human.Time(time.Unix(0, j.Deadline))
+	if arrived != 0 {
+		// A late follow-up is still a broken promise the customer felt;
+		// say how late it came, not that it has not.
+		late := time.Duration(arrived - j.Deadline).Round(time.Second)
+		reason := fmt.Sprintf("%s promised by %s arrived %s late, at %s (%s)", human.Journey(d.journey),
+			promise, human.Duration(late), human.Time(time.Unix(0, arrived)), d.what(key))
+		return d.finding(d.severity, 1, reason), at, true
+	}
 	// How late it is at detection (event time), not the grace: a promise
 	// already broken when it was made is detected when it is seen.
 	late := time.Duration(max(at, j.Start) - j.Deadline).Round(time.Second)
-	reason := fmt.Sprintf("%s promised by %s has not arrived (%s)", human.Journey(d.journey),
-		human.Time(time.Unix(0, j.Deadline)), d.what(key))
+	reason := fmt.Sprintf("%s promised by %s has not arrived (%s)", human.Journey(d.journey), promise, d.what(key))
 	if late > 0 {
 		reason += fmt.Sprintf(" — %s past the promise", human.Duration(late))
 	}
@@ -162,6 +181,19 @@ func (d *deadline) Finished(*state.Journey, int64, *Population) {}
 // when it falls due the quantile is read again, and the timer re-armed if it
 // has moved later. After firing at one level, it is re-armed for the next
 // (minor, then major, then critical).
+//
+// While the population has fewer than min_samples finished journeys (a
+// fresh start), a journey has no quantile to be timed by: it is parked
+// (state.Parked, a timer that never falls due) and costs nothing while it
+// waits. When a finished journey makes the population ready, the engine
+// moves the partition's parked journeys of the detector to a timer at the
+// watermark, once (one range scan of the parked timers, not a scan per
+// event): each is timed at start + quantile, and one already behind the
+// watermark fires at once, detected at that watermark and phrased as of
+// then ("shipped 31 hours ago"), not at the earlier time the quantile gives,
+// when peakend could not have known. One open longer than `over` by then is
+// given up. The population can fall below min_samples again as its window
+// slides (a quiet month): journeys then park again until it recovers.
 type overdue struct {
 	ends
 	levels     levels
@@ -218,7 +250,7 @@ func (o *overdue) Arm(ev *event.Event, pop *Population) (state.Journey, bool) {
 }
 
 // schedule sets j's timer for level index i (or the first one above it),
-// or a re-check a population slide later if there are too few samples.
+// or parks it if there are too few samples.
 func (o *overdue) schedule(j *state.Journey, i int, pop *Population) {
 	l, ok := o.nextLevel(i)
 	if !ok {
@@ -229,17 +261,21 @@ func (o *overdue) schedule(j *state.Journey, i int, pop *Population) {
 		j.Level, j.Due, j.Deadline = uint8(l+1), j.Start+max(d, 1), j.Start+max(d, 1)
 		return
 	}
-	j.Level = 0 // waiting for samples
-	w := int64(o.over) / PopulationBuckets
-	if j.Due == 0 {
-		j.Due = j.Start
-	}
-	j.Due += max(w, 1)
+	j.Level, j.Due = 0, state.Parked // waiting for samples: see Ready
 }
 
-func (o *overdue) Due(j *state.Journey, key string, wm int64, pop *Population) (alerts.Finding, int64, bool) {
+// Ready: the population has enough finished journeys to predict from.
+func (o *overdue) Ready(pop *Population) bool { return pop != nil && pop.Count() >= o.minSamples }
+
+func (o *overdue) Due(j *state.Journey, key string, wm, arrived int64, pop *Population) (alerts.Finding, int64, bool) {
+	if arrived != 0 {
+		j.Due = 0 // it has finished: predicting it now would be noise
+		return alerts.Finding{}, 0, false
+	}
+	due := j.Due // the watermark passed it
 	if j.Level == 0 {
-		if j.Due-j.Start > int64(o.over) {
+		// Parked until now (the engine moved it to the watermark).
+		if due-j.Start > int64(o.over) {
 			j.Due = 0 // never enough samples while it was open: give up
 			return alerts.Finding{}, 0, false
 		}
@@ -248,7 +284,6 @@ func (o *overdue) Due(j *state.Journey, key string, wm int64, pop *Population) (
 			return alerts.Finding{}, 0, false
 		}
 	}
-	due := j.Due // the watermark passed it
 	l := int(j.Level) - 1
 	d, ok := o.took(pop, o.levels.cut[l])
 	if !ok {
@@ -271,7 +306,8 @@ func (o *overdue) Due(j *state.Journey, key string, wm int64, pop *Population) (
 		}
 	}
 	// Detected when the timer fell due: if the quantile has moved earlier
-	// since it was set, not at the earlier time it now gives.
+	// since it was set, or the journey was parked, not at the earlier time
+	// the quantile now gives.
 	at := max(j.Start+max(took, 1), due)
 	usual, _ := o.took(pop, 0.5)
 	ago := time.Duration(at - j.Start).Round(time.Second)

@@ -233,7 +233,7 @@ type JourneyView struct {
 	Key      string     `json:"key"`
 	Status   string     `json:"status"` // open, alerted, arrived_after_alert
 	Started  time.Time  `json:"started"`
-	Due      *time.Time `json:"due,omitempty"` // the pending timer
+	Due      *time.Time `json:"due,omitempty"` // the pending timer (none while overdue waits for min_samples)
 	AlertID  string     `json:"alert_id,omitempty"`
 	Alerted  *time.Time `json:"alerted_at,omitempty"`
 	Arrived  *time.Time `json:"arrived_at,omitempty"` // the follow-up, once it came

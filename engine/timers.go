@@ -27,12 +27,20 @@ import (
 //     the same key re-arms it (the latest promise counts).
 //   - until before the timer fell due: the journey is done; overdue learns
 //     its duration; record and timer are deleted.
-//   - until whose event time is past the timer: the timer runs first, as it
-//     would have in event-time order, then the arrival is recorded.
+//   - until whose event time is past the timer, but before the watermark
+//     passed it: the timer runs first, as it would have in event-time
+//     order, told of the arrival (deadline alerts that the follow-up came
+//     late, overdue fires nothing: it is no longer a prediction), then the
+//     arrival is recorded (overdue learns its duration all the same).
 //   - timer due (watermark passed it): the detector decides. An alert marks
 //     the journey Alerted; it stays, with a clean-up timer at alert time +
 //     state.retention, so that the follow-up's late arrival is recorded on
 //     the customer's timeline (ArrivedLate, shown in /customers/{id}).
+//   - parked (state.Parked: overdue with too few finished journeys to
+//     predict from): no timer falls due. Once a matching event finds the
+//     detector Ready, its parked journeys in the partition (one range scan
+//     of the parked timers) move to a timer at the watermark, so that they
+//     run at once; the scan is not repeated until a journey parks again.
 //   - until with no journey: nothing. A start older than the customer's
 //     latest event (out of order) first looks in the customer's window for
 //     its follow-up (same key, not earlier than the start); if it is there,
@@ -67,6 +75,9 @@ func (p *Partition) journey(k jkey) (*jrec, error) {
 
 func (t *timeState) setTimer(k jkey, due int64) {
 	t.timers[state.Timer{Due: due, Customer: k.cust, Detector: k.det, Key: k.key}] = true
+	if due == state.Parked {
+		delete(t.settled, k.det)
+	}
 	t.nextDue = min(t.nextDue, due)
 	t.floor = min(t.floor, due)
 }
@@ -103,15 +114,55 @@ func (p *Partition) journeyEvent(en *entry, ev *event.Event, late bool) error {
 			return err
 		}
 		if start {
-			if err := p.started(en, i, d, k, jr, ev, late); err != nil {
-				return err
-			}
-			continue
+			err = p.started(en, i, d, k, jr, ev, late)
+		} else {
+			err = p.ended(en, i, d, k, jr, ev.Time)
 		}
-		if err := p.ended(en, i, d, k, jr, ev.Time); err != nil {
+		if err != nil {
 			return err
 		}
+		if !p.tm.settled[k.det] && d.Ready(p.pops[i]) {
+			if err := p.unpark(d); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
+}
+
+// unpark moves the partition's journeys parked for d to a timer at the
+// watermark: fireDue runs them at once, and d times them now that it can.
+func (p *Partition) unpark(d detectors.Timed) error {
+	t := &p.tm
+	var keys []jkey
+	err := p.e.store.Timers(p.id, state.Parked, state.Parked, func(tm state.Timer) bool {
+		if _, ok := t.timers[tm]; !ok && tm.Detector == d.Name() { // else deleted, or set and listed below
+			keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for tm, set := range t.timers {
+		if set && tm.Due == state.Parked && tm.Detector == d.Name() {
+			keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
+		}
+	}
+	for _, k := range keys {
+		jr, err := p.journey(k)
+		if err != nil {
+			return err
+		}
+		if jr.j.Status != state.JourneyOpen || jr.j.Due != state.Parked {
+			p.tm.dropTimer(k, state.Parked) // stale
+			continue
+		}
+		j := jr.j
+		j.Due = t.clock.Watermark
+		p.setJourney(k, jr, j)
+	}
+	t.settled[d.Name()] = true
 	return nil
 }
 
@@ -154,17 +205,18 @@ func (p *Partition) ended(en *entry, i int, d detectors.Timed, k jkey, jr *jrec,
 	switch j.Status {
 	case state.JourneyOpen:
 		// Timers that fell due before the follow-up run first, as they
-		// would have in event-time order.
+		// would have in event-time order, but knowing that it has come:
+		// deadline says it came late, overdue predicts nothing.
 		for jr.j.Status == state.JourneyOpen && jr.j.Due != 0 && jr.j.Due < at {
-			if err := p.runJourney(en, i, d, k, jr, at-1); err != nil {
+			if err := p.runJourney(en, i, d, k, jr, at-1, at); err != nil {
 				return err
 			}
 		}
+		d.Finished(&j, at, p.pops[i]) // the journey as it was open
 		if jr.j.Status == 0 {
 			return nil
 		}
 		j = jr.j
-		d.Finished(&j, at, p.pops[i])
 		if j.Alerted == 0 {
 			p.setJourney(k, jr, state.Journey{}) // done in time
 			return nil
@@ -180,14 +232,15 @@ func (p *Partition) ended(en *entry, i int, d detectors.Timed, k jkey, jr *jrec,
 	return nil
 }
 
-// runJourney runs the journey's timer with the watermark at wm.
-func (p *Partition) runJourney(en *entry, i int, d detectors.Timed, k jkey, jr *jrec, wm int64) error {
+// runJourney runs the journey's timer with the watermark at wm; arrived is
+// the event time of its follow-up if it is already in hand (0 = not).
+func (p *Partition) runJourney(en *entry, i int, d detectors.Timed, k jkey, jr *jrec, wm, arrived int64) error {
 	j := jr.j
 	if j.Status != state.JourneyOpen {
 		p.setJourney(k, jr, state.Journey{}) // clean-up timer of a finished journey
 		return nil
 	}
-	f, at, fire := d.Due(&j, k.key, wm, p.pops[i])
+	f, at, fire := d.Due(&j, k.key, wm, arrived, p.pops[i])
 	if !fire && j.Due != 0 && j.Due <= wm {
 		j.Due = wm + 1 // a detector must move a timer it does not fire; never loop
 	}
@@ -408,7 +461,7 @@ func (p *Partition) runTimer(tm state.Timer) error {
 	if err != nil {
 		return err
 	}
-	return p.runJourney(en, idx, p.e.dets[idx].(detectors.Timed), k, jr, p.tm.clock.Watermark)
+	return p.runJourney(en, idx, p.e.dets[idx].(detectors.Timed), k, jr, p.tm.clock.Watermark, 0)
 }
 
 // stageJourneys writes the cycle's journeys and timers into the batch.
@@ -456,8 +509,8 @@ func journeyViews(store *state.Store, p int32, id string, v *CustomerView) error
 	return store.Journeys(p, id, func(det, key string, j *state.Journey) bool {
 		jv := JourneyView{Detector: det, Key: key, Status: status[j.Status], Started: time.Unix(0, j.Start).UTC(),
 			AlertID: j.AlertID, Alerted: ts(j.Alerted), Arrived: ts(j.Until)}
-		if j.Status == state.JourneyOpen {
-			jv.Due = ts(j.Due)
+		if j.Status == state.JourneyOpen && j.Due != state.Parked {
+			jv.Due = ts(j.Due) // none while parked: waiting for enough finished journeys
 		}
 		v.Journeys = append(v.Journeys, jv)
 		return true

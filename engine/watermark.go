@@ -47,6 +47,9 @@ type timeState struct {
 	journeys map[jkey]*jrec
 	timers   map[state.Timer]bool // written this cycle: true = set, false = deleted
 	expired  int64                // customers expired in the committed batch (for the metric)
+	// settled: timed detectors known to have no parked journey (absent:
+	// there may be some, in the store or this cycle).
+	settled map[string]bool
 }
 
 // openTime loads the partition's clock and its earliest timer.
@@ -54,6 +57,7 @@ func (p *Partition) openTime() error {
 	t := &p.tm
 	t.journeys = map[jkey]*jrec{}
 	t.timers = map[state.Timer]bool{}
+	t.settled = map[string]bool{}
 	c, err := p.e.store.Clock(p.id)
 	if err != nil {
 		return err
@@ -151,6 +155,7 @@ func (p *Partition) discardTime() {
 	t.clock, t.floor = t.committed, t.committedFloor
 	clear(t.journeys)
 	clear(t.timers)
+	clear(t.settled)
 	t.expired = 0
 	t.nextDue = math.MinInt64
 }

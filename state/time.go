@@ -72,6 +72,11 @@ func cut16(b []byte) (string, []byte, bool) {
 	return string(b[2 : 2+n]), b[2+n:], true
 }
 
+// Parked is the due time of a journey waiting for its detector (overdue
+// with too few finished journeys to predict from): it never falls due. The
+// engine moves it to a real timer once the detector is ready.
+const Parked int64 = 1<<63 - 1
+
 // Journey status.
 const (
 	// JourneyOpen: started, the follow-up has not arrived; a timer is pending.
@@ -90,7 +95,7 @@ type Journey struct {
 	Level    uint8 // detector-defined (overdue: the quantile level the timer is for)
 	Start    int64 // event time of the start
 	Deadline int64 // the promise (deadline) or the predicted end (overdue), for reasons
-	Due      int64 // pending timer, 0 = none
+	Due      int64 // pending timer, 0 = none, Parked = waiting for the detector
 	Until    int64 // event time of the follow-up, once seen
 	Alerted  int64 // event time the alert fired at, 0 = none
 	AlertID  string
