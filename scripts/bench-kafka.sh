@@ -8,8 +8,11 @@
 #
 # PEAKEND_BENCH_BROKERS=host:port uses a running broker; otherwise a
 # throw-away one is started on PEAKEND_BENCH_PORT (default 19192, and the
-# next port) and stopped afterwards. PEAKEND_BENCH_EVENTS (default 200000),
-# PEAKEND_BENCH_CUSTOMERS (default 20000), PEAKEND_BENCH_EXACTLY_ONCE
+# next port) and stopped afterwards. PEAKEND_BENCH_EVENTS (default 400000;
+# fewer and the start-up of producer and pipeline weighs on the rate),
+# PEAKEND_BENCH_CUSTOMERS (default 20000), PEAKEND_BENCH_HALF_RATE (events/s
+# offered in the half-load phase; default 50000, half of issue 3's goal;
+# 0 = half the full-load rate just measured), PEAKEND_BENCH_EXACTLY_ONCE
 # (off,on (default), off or on), PEAKEND_BENCH_RESTORE_CUSTOMERS (default
 # 100000, 3 keys each; 0 skips the restore), PEAKEND_BENCH_CPUPROFILE=PREFIX
 # (a CPU profile per phase).
@@ -29,7 +32,8 @@ if [ -z "$brokers" ]; then
 fi
 eos=${PEAKEND_BENCH_EXACTLY_ONCE:-off,on}
 case $eos in 1|true|yes) eos=on ;; 0|false|no) eos=off ;; esac
-go run ./internal/benchkafka -brokers "$brokers" -events "${PEAKEND_BENCH_EVENTS:-200000}" \
+go run ./internal/benchkafka -brokers "$brokers" -events "${PEAKEND_BENCH_EVENTS:-400000}" \
+  -half-rate "${PEAKEND_BENCH_HALF_RATE:-50000}" \
   -customers "${PEAKEND_BENCH_CUSTOMERS:-20000}" -exactly-once "$eos" \
   -restore-customers "${PEAKEND_BENCH_RESTORE_CUSTOMERS:-100000}" \
   -cpuprofile "${PEAKEND_BENCH_CPUPROFILE:-}"
