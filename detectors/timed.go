@@ -192,8 +192,10 @@ func (d *deadline) Finished(*state.Journey, int64, *Population) {}
 // watermark fires at once, detected at that watermark and phrased as of
 // then ("shipped 31 hours ago"), not at the earlier time the quantile gives,
 // when peakend could not have known. One open longer than `over` by then is
-// given up. The population can fall below min_samples again as its window
-// slides (a quiet month): journeys then park again until it recovers.
+// given up; while the detector is not ready, the engine's periodic sweep of
+// the parked journeys gives up those open longer than `over` all the same.
+// The population can fall below min_samples again as its window slides (a
+// quiet month): journeys then park again until it recovers.
 type overdue struct {
 	ends
 	levels     levels

@@ -40,11 +40,14 @@ type Engine struct {
 	outbox   *outbox.Book
 	allows   map[string]func(*alerts.Alert) bool
 
-	timed     []int // indexes in dets of the detectors.Timed ones
-	lateness  int64 // events.allowed_lateness, ns
-	idle      time.Duration
-	retention int64 // state.retention, ns
-	halfLife  int64 // alerting.peak_half_life, ns
+	timed []int // indexes in dets of the detectors.Timed ones
+	// sweepEvery: watermark advance between sweeps of parked journeys (the
+	// smallest timed `over` / PopulationBuckets; a day if none).
+	sweepEvery int64
+	lateness   int64 // events.allowed_lateness, ns
+	idle       time.Duration
+	retention  int64 // state.retention, ns
+	halfLife   int64 // alerting.peak_half_life, ns
 }
 
 // Options configures an Engine.
@@ -103,12 +106,18 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 	for i, d := range dets {
 		if _, ok := d.(detectors.Timed); ok {
 			e.timed = append(e.timed, i)
+			if w := int64(d.Population()) / detectors.PopulationBuckets; w > 0 && (e.sweepEvery == 0 || w < e.sweepEvery) {
+				e.sweepEvery = w
+			}
 		}
 		q := 0.0
 		if t, ok := d.(interface{ TailQuantile() float64 }); ok {
 			q = t.TailQuantile()
 		}
 		e.tailQ = append(e.tailQ, q)
+	}
+	if e.sweepEvery == 0 {
+		e.sweepEvery = day
 	}
 	return e, nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/internal/golden"
+	"github.com/peakend/peakend/state"
 )
 
 // TestGolden runs each testdata/*.in file through one partition: a YAML
@@ -24,7 +26,8 @@ import (
 // is the end of the input; "reopen" closes and reopens the store). Each
 // record prints its event time, the watermark after it and whether it was
 // late; each alert prints under the record that fired it; "view CUST"
-// prints the customer's journeys as /customers/{id} shows them. Run
+// prints the customer's journeys as /customers/{id} shows them; "timers"
+// prints the partition's stored timers. Run
 // `go test ./engine -run Golden -rewrite` after an intended change.
 func TestGolden(t *testing.T) { golden.Run(t, "engine", runGolden) }
 
@@ -70,6 +73,9 @@ func runGolden(t *testing.T, path string) []byte {
 			h.seen = 0
 			v, ok := h.view(strings.TrimPrefix(line, "view "))
 			require.True(t, ok, line)
+			if len(v.Journeys) == 0 {
+				fmt.Fprintf(&out, "view %s: no journeys\n", v.CustomerID)
+			}
 			for _, j := range v.Journeys {
 				fmt.Fprintf(&out, "view %s: %s %s %s", v.CustomerID, j.Detector, j.Key, j.Status)
 				for _, x := range []struct {
@@ -82,6 +88,21 @@ func runGolden(t *testing.T, path string) []byte {
 				}
 				fmt.Fprintln(&out)
 			}
+			continue
+		case line == "timers":
+			h.commit()
+			h.seen = 0
+			n := 0
+			require.NoError(t, h.store.Timers(0, math.MinInt64, math.MaxInt64, func(tm state.Timer) bool {
+				due := "parked"
+				if tm.Due != state.Parked {
+					due = "due=" + ts(time.Unix(0, tm.Due))
+				}
+				fmt.Fprintf(&out, "timer %s: %s %s %s\n", tm.Customer, tm.Detector, tm.Key, due)
+				n++
+				return true
+			}))
+			fmt.Fprintf(&out, "timers: %d\n", n)
 			continue
 		case line == "reopen":
 			h.commit()

@@ -38,9 +38,13 @@ import (
 //     the customer's timeline (ArrivedLate, shown in /customers/{id}).
 //   - parked (state.Parked: overdue with too few finished journeys to
 //     predict from): no timer falls due. Once a matching event finds the
-//     detector Ready, its parked journeys in the partition (one range scan
-//     of the parked timers) move to a timer at the watermark, so that they
-//     run at once; the scan is not repeated until a journey parks again.
+//     detector Ready, its parked journeys in the partition (a range scan of
+//     the parked timers) move to a timer at the watermark, so that they run
+//     at once; the scan is not repeated until a journey parks again. Every
+//     over/PopulationBuckets of watermark (and first after open), a sweep
+//     moves to the watermark the parked journeys older than their
+//     detector's `over`, and those of a detector no longer configured, so
+//     that they are given up (or dropped) even if it never becomes ready.
 //   - until with no journey: nothing. A start older than the customer's
 //     latest event (out of order) first looks in the customer's window for
 //     its follow-up (same key, not earlier than the start); if it is there,
@@ -163,6 +167,70 @@ func (p *Partition) unpark(d detectors.Timed) error {
 		p.setJourney(k, jr, j)
 	}
 	t.settled[d.Name()] = true
+	return nil
+}
+
+// sweepParked runs every sweepEvery of watermark (and first after open): it
+// moves to the watermark the parked journeys its detector would give up
+// anyway (open longer than its `over`), and those of detectors no longer
+// configured, so that runTimer gives them up or drops them, as unpark would
+// later. A detector that never becomes ready keeps no parked journey for
+// ever. Only state changes: a journey older than `over` is given up either way.
+func (p *Partition) sweepParked() error {
+	t := &p.tm
+	wm := t.clock.Watermark
+	if wm == math.MinInt64 || (t.swept != math.MinInt64 && wm-t.swept < p.e.sweepEvery) {
+		return nil
+	}
+	t.swept = wm
+	var keys []jkey
+	err := p.e.store.Timers(p.id, state.Parked, state.Parked, func(tm state.Timer) bool {
+		if _, ok := t.timers[tm]; !ok { // else deleted, or set and listed below
+			keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for tm, set := range t.timers {
+		if set && tm.Due == state.Parked {
+			keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
+		}
+	}
+	slices.SortFunc(keys, func(a, b jkey) int {
+		return cmp.Or(cmp.Compare(a.cust, b.cust), cmp.Compare(a.det, b.det), cmp.Compare(a.key, b.key))
+	})
+	for _, k := range keys {
+		i := slices.IndexFunc(p.e.timed, func(i int) bool { return p.e.dets[i].Name() == k.det })
+		var over int64
+		if i >= 0 {
+			if over = int64(p.e.dets[p.e.timed[i]].Population()); over <= 0 {
+				continue // never parks
+			}
+		}
+		// Read without keeping it in the cycle unless it moves.
+		var j state.Journey
+		if jr, ok := t.journeys[k]; ok {
+			j = jr.j
+		} else if _, err := p.e.store.Journey(p.id, k.cust, k.det, k.key, &j); err != nil {
+			return err
+		}
+		if j.Status != state.JourneyOpen || j.Due != state.Parked {
+			t.dropTimer(k, state.Parked) // stale
+			continue
+		}
+		if i >= 0 && wm-j.Start <= over {
+			continue
+		}
+		jr, err := p.journey(k)
+		if err != nil {
+			return err
+		}
+		j = jr.j
+		j.Due = wm
+		p.setJourney(k, jr, j)
+	}
 	return nil
 }
 
@@ -374,6 +442,9 @@ func (p *Partition) eachWindow(en *entry, fn func(ev *event.Event) bool) error {
 // detector, key) order, until none is left.
 func (p *Partition) fireDue() error {
 	t := &p.tm
+	if err := p.sweepParked(); err != nil {
+		return err
+	}
 	for t.clock.Watermark >= t.nextDue {
 		due, err := p.dueTimers(t.clock.Watermark)
 		if err != nil {

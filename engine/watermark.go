@@ -50,6 +50,9 @@ type timeState struct {
 	// settled: timed detectors known to have no parked journey (absent:
 	// there may be some, in the store or this cycle).
 	settled map[string]bool
+	// swept: the watermark of the last sweep of parked journeys since open
+	// (MinInt64 = none yet; see sweepParked).
+	swept int64
 }
 
 // openTime loads the partition's clock and its earliest timer.
@@ -68,6 +71,7 @@ func (p *Partition) openTime() error {
 	}
 	t.clock, t.committed = c, c
 	t.nextDue, t.floor, t.committedFloor = math.MinInt64, math.MinInt64, math.MinInt64
+	t.swept = math.MinInt64
 	return nil
 }
 
@@ -120,8 +124,8 @@ func (p *Partition) Tick(now time.Time) (bool, error) {
 		return false, nil
 	}
 	t.clock.Watermark, t.now = wm, now
-	if wm < t.nextDue {
-		return false, nil
+	if wm < t.nextDue && t.swept != math.MinInt64 && wm-t.swept < p.e.sweepEvery {
+		return false, nil // nothing due, no sweep of parked journeys due
 	}
 	return true, p.fireDue()
 }
@@ -158,4 +162,5 @@ func (p *Partition) discardTime() {
 	clear(t.settled)
 	t.expired = 0
 	t.nextDue = math.MinInt64
+	t.swept = math.MinInt64
 }
