@@ -187,8 +187,9 @@ func (d *deadline) Finished(*state.Journey, int64, *Population) {}
 // (state.Parked, a timer that never falls due) and costs nothing while it
 // waits. When a finished journey makes the population ready, the engine
 // moves the partition's parked journeys of the detector to a timer at the
-// watermark, once (one range scan of the parked timers, not a scan per
-// event): each is timed at start + quantile, and one already behind the
+// watermark (a range scan of the parked timers, a bounded chunk per journey
+// event until none is left, not a scan per event once done): each is timed
+// at start + quantile, and one already behind the
 // watermark fires at once, detected at that watermark and phrased as of
 // then ("shipped 31 hours ago"), not at the earlier time the quantile gives,
 // when peakend could not have known. One open longer than `over` by then is

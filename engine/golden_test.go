@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/engine"
 	"github.com/peakend/peakend/internal/golden"
 	"github.com/peakend/peakend/state"
 )
@@ -27,7 +29,8 @@ import (
 // record prints its event time, the watermark after it and whether it was
 // late; each alert prints under the record that fired it; "view CUST"
 // prints the customer's journeys as /customers/{id} shows them; "timers"
-// prints the partition's stored timers. Run
+// prints the partition's stored timers; "unpark_chunk N" sets how many
+// parked journeys one event unparks. Run
 // `go test ./engine -run Golden -rewrite` after an intended change.
 func TestGolden(t *testing.T) { golden.Run(t, "engine", runGolden) }
 
@@ -88,6 +91,11 @@ func runGolden(t *testing.T, path string) []byte {
 				}
 				fmt.Fprintln(&out)
 			}
+			continue
+		case strings.HasPrefix(line, "unpark_chunk "):
+			n, err := strconv.Atoi(strings.TrimPrefix(line, "unpark_chunk "))
+			require.NoError(t, err, line)
+			t.Cleanup(engine.SetUnparkChunk(n))
 			continue
 		case line == "timers":
 			h.commit()

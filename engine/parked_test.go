@@ -2,6 +2,10 @@ package engine_test
 
 import (
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,40 @@ import (
 
 	"github.com/peakend/peakend/state"
 )
+
+// Unparking a chunk per journey event gives the alerts of one big unpark,
+// only spread over the events (testdata/overdue_unpark_chunk.in runs with a
+// chunk of 2; here it also runs with the default chunk).
+func TestUnparkChunkSameAlerts(t *testing.T) {
+	in := "testdata/overdue_unpark_chunk.in"
+	raw, err := os.ReadFile(in)
+	require.NoError(t, err)
+	require.Contains(t, string(raw), "\nunpark_chunk 2\n")
+	big := filepath.Join(t.TempDir(), "big.in")
+	require.NoError(t, os.WriteFile(big, []byte(strings.Replace(string(raw), "\nunpark_chunk 2\n", "\n", 1)), 0o644))
+
+	alertLines := func(out []byte) []string {
+		var a []string
+		for line := range strings.Lines(string(out)) {
+			if strings.HasPrefix(line, "    -> ") {
+				a = append(a, line)
+			}
+		}
+		slices.Sort(a)
+		return a
+	}
+	lastTimers := func(out []byte) string {
+		s := string(out)
+		return s[strings.LastIndex(s, "x3 delivery/shipped"):]
+	}
+	var small, large []byte
+	t.Run("chunk2", func(t *testing.T) { small = runGolden(t, in) }) // restores the chunk at its end
+	t.Run("default", func(t *testing.T) { large = runGolden(t, big) })
+	require.Len(t, alertLines(small), 5, "every parked journey is timed and fires")
+	require.Equal(t, alertLines(large), alertLines(small))
+	require.Equal(t, lastTimers(large), lastTimers(small))
+	require.NotEqual(t, string(large), string(small), "the large chunk unparks them all at once")
+}
 
 // Parked journeys of a detector no longer configured are dropped at the
 // first sweep after the restart, without waiting for a timer to fall due.

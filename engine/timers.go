@@ -40,7 +40,9 @@ import (
 //     predict from): no timer falls due. Once a matching event finds the
 //     detector Ready, its parked journeys in the partition (a range scan of
 //     the parked timers) move to a timer at the watermark, so that they run
-//     at once; the scan is not repeated until a journey parks again. Every
+//     at once: at most unparkChunk per journey event, the following events
+//     of the detector taking the next ones, until a scan finds fewer; then
+//     the scan is not repeated until a journey parks again. Every
 //     over/PopulationBuckets of watermark (and first after open), a sweep
 //     moves to the watermark the parked journeys older than their
 //     detector's `over`, and those of a detector no longer configured, so
@@ -134,24 +136,43 @@ func (p *Partition) journeyEvent(en *entry, ev *event.Event, late bool) error {
 	return nil
 }
 
-// unpark moves the partition's journeys parked for d to a timer at the
+// unparkChunk is the most parked journeys one journey event unparks: a
+// partition with many parked journeys moves them over several events, not
+// in one giant batch (a variable for tests).
+var unparkChunk = 1024
+
+// unpark moves at most unparkChunk of the partition's journeys parked for d,
+// the first ones in (customer, detector, key) order, to a timer at the
 // watermark: fireDue runs them at once, and d times them now that it can.
+// d is settled once a scan moves fewer than the chunk. The chunk is per
+// event, so the outcome does not depend on cycle boundaries.
 func (p *Partition) unpark(d detectors.Timed) error {
 	t := &p.tm
+	name := d.Name()
 	var keys []jkey
 	err := p.e.store.Timers(p.id, state.Parked, state.Parked, func(tm state.Timer) bool {
-		if _, ok := t.timers[tm]; !ok && tm.Detector == d.Name() { // else deleted, or set and listed below
-			keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
+		if tm.Detector != name {
+			return true
 		}
-		return true
+		if _, ok := t.timers[tm]; ok {
+			return true // handled this cycle, or set and listed below: not counted
+		}
+		keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
+		return len(keys) < unparkChunk
 	})
 	if err != nil {
 		return err
 	}
 	for tm, set := range t.timers {
-		if set && tm.Due == state.Parked && tm.Detector == d.Name() {
+		if set && tm.Due == state.Parked && tm.Detector == name {
 			keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
 		}
+	}
+	slices.SortFunc(keys, func(a, b jkey) int {
+		return cmp.Or(cmp.Compare(a.cust, b.cust), cmp.Compare(a.key, b.key))
+	})
+	if len(keys) > unparkChunk {
+		keys = keys[:unparkChunk]
 	}
 	for _, k := range keys {
 		jr, err := p.journey(k)
@@ -166,7 +187,9 @@ func (p *Partition) unpark(d detectors.Timed) error {
 		j.Due = t.clock.Watermark
 		p.setJourney(k, jr, j)
 	}
-	t.settled[d.Name()] = true
+	if len(keys) < unparkChunk {
+		t.settled[name] = true
+	}
 	return nil
 }
 
