@@ -196,7 +196,8 @@ func (d *deadline) Finished(*state.Journey, int64, *Population) {}
 // given up; while the detector is not ready, the engine's periodic sweep of
 // the parked journeys gives up those open longer than `over` all the same.
 // The population can fall below min_samples again as its window slides (a
-// quiet month): journeys then park again until it recovers.
+// quiet month): journeys then park again until it recovers, at the level
+// they reached, so that no level alerts twice (one alert_id once).
 type overdue struct {
 	ends
 	levels     levels
@@ -290,8 +291,14 @@ func (o *overdue) Due(j *state.Journey, key string, wm, arrived int64, pop *Popu
 	l := int(j.Level) - 1
 	d, ok := o.took(pop, o.levels.cut[l])
 	if !ok {
-		j.Level = 0
-		o.schedule(j, 0, pop)
+		// Too few samples now (the population slid): wait parked at the
+		// level it has reached, so that no level fires twice once it is
+		// ready again; give up as a parked journey would.
+		if due-j.Start > int64(o.over) {
+			j.Due = 0
+			return alerts.Finding{}, 0, false
+		}
+		j.Due = state.Parked
 		return alerts.Finding{}, 0, false
 	}
 	if at := j.Start + max(d, 1); at > wm {
