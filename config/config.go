@@ -98,8 +98,8 @@ type Detector struct {
 	// for outcome thresholds, major for deadline.
 	Severity string `yaml:"severity"`
 
-	Over       Duration `yaml:"over"`        // rarity, overdue: sliding population window; default 168h
-	MinSamples int      `yaml:"min_samples"` // rarity, overdue: population size before firing; default 500
+	Over       Duration `yaml:"over"`        // rarity, overdue: sliding population window; default 168h (rarity), 720h (overdue)
+	MinSamples int      `yaml:"min_samples"` // rarity, overdue: population size before firing; default 500 (rarity), 200 (overdue)
 
 	Factor     float64 `yaml:"factor"`      // baseline: multiple of the customer's usual; default 3
 	MinHistory int     `yaml:"min_history"` // baseline: experiences before firing; default 3

@@ -100,7 +100,7 @@ type Report struct {
 	LeadP90Seconds    float64            `json:"lead_time_p90_seconds"`
 	FlaggedCustomers  int                `json:"flagged_customers"`
 	SilentReach       int                `json:"silent_reach"`
-	Precision         *float64           `json:"precision"` // needs feedback: null in replay
+	Precision         *float64           `json:"precision"` // needs staff feedback (not read yet): null
 }
 
 // Report computes the evaluation.
@@ -167,7 +167,7 @@ func (s *Summary) WriteReport(w io.Writer) error {
 		fmt.Fprintf(bw, "  coverage        no complaints given (--complaints)\n")
 	}
 	fmt.Fprintf(bw, "  silent reach    %d flagged customers never complained\n", r.SilentReach)
-	fmt.Fprintf(bw, "  precision       needs feedback events (live only)\n")
+	fmt.Fprintf(bw, "  precision       needs staff feedback, which peakend does not read yet\n")
 	b, _ := json.Marshal(r)
 	bw.Write(b)
 	bw.WriteByte('\n')

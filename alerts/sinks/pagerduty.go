@@ -171,7 +171,7 @@ func (d *PagerDuty) eventFor(a *alerts.Alert) pdEvent {
 	}
 	if link := deskLink(d.deskURL, a); link != "" {
 		e.ClientURL = link
-		e.Links = []pdLink{{Href: link, Text: "Open " + a.CustomerID + " in the peakend recovery desk"}}
+		e.Links = []pdLink{{Href: link, Text: a.CustomerID + " in peakend (timeline, journeys, last alerts)"}}
 	}
 	return e
 }

@@ -173,7 +173,7 @@ func slackMessageFor(a *alerts.Alert, link string) slackMessage {
 	if link != "" && len(link) <= slackTextMax {
 		msg.Blocks = append(msg.Blocks, slackBlock{Type: "actions", Elements: []slackInner{{
 			Type:     "button",
-			Text:     slackText{Type: "plain_text", Text: "Open in recovery desk"},
+			Text:     slackText{Type: "plain_text", Text: "Customer timeline"},
 			URL:      link,
 			ActionID: "open_desk",
 			Style:    "primary",

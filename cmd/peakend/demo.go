@@ -17,7 +17,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rate := fs.Int("rate", 300, "synthetic events per second")
 	customers := fs.Int("customers", 5000, "synthetic customers")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
-	emit := fs.Int("emit", 0, "instead of running, print N synthetic events (JSONL) for `peakend replay`, and exit")
+	emit := fs.Int("emit", 0, "instead of running, print N synthetic events (JSONL) for peakend replay, and exit")
 	start := fs.String("start", "2026-01-01T00:00:00Z", "with --emit: event time of the first event")
 	every := fs.Duration("every", 10*time.Second, "with --emit: event time between events")
 	seed := fs.Uint64("seed", 1, "random seed (the same seed gives the same traffic)")

@@ -21,7 +21,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	dlq := fs.String("dlq", "", "write bad lines here, with their reasons (JSONL); default: count them on standard error")
 	stateDir := fs.String("state", "", "Pebble state directory to use and keep; default: a fresh temporary one")
 	report := fs.Bool("report", false, "print the evaluation (complaint coverage, lead time, silent reach, alert load)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run here (for `go tool pprof`)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

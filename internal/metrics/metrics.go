@@ -62,7 +62,7 @@ func New(journeys []string, detectors []string) *Metrics {
 	m.AlertsSuppressed = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "alerts_suppressed_total",
 		Help: "Findings not alerted because the customer was in cooldown, by detector."}, []string{"detector"})
 	m.Deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "alert_deliveries_total",
-		Help: "Alert delivery attempts by sink and result (delivered, retried, failed, filtered)."}, []string{"sink", "result"})
+		Help: "Alert delivery attempts by sink and result (delivered; retried, rejected or dropped_backlog_full for outbox sinks; failed for stdout)."}, []string{"sink", "result"})
 	m.OutboxBacklog = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "peakend", Name: "outbox_backlog",
 		Help: "Alerts waiting in the durable outbox, by sink."}, []string{"sink"})
 	m.OutboxOldest = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "peakend", Name: "outbox_oldest_age_seconds",
