@@ -66,8 +66,13 @@ func Run(ctx context.Context, o Options) error {
 	allows := map[string]func(*alerts.Alert) bool{}
 	for _, sk := range ss {
 		// Export every sink's delivery series at zero, so dashboards and
-		// alert rules see them before the first alert.
-		for _, result := range []string{"delivered", "failed"} {
+		// alert rules see them before the first alert: the results each
+		// kind of sink records.
+		results := []string{"delivered", "retried", "rejected", "dropped_backlog_full"}
+		if sinks.IsLocal(sk) {
+			results = []string{"delivered", "failed"}
+		}
+		for _, result := range results {
 			m.Deliveries.WithLabelValues(sk.Name(), result)
 		}
 		if sinks.IsLocal(sk) {
