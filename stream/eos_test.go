@@ -3,6 +3,7 @@ package stream_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -538,4 +539,66 @@ func TestChangelogSeededFromLocalState(t *testing.T) {
 			spanningDetections(t, ids, live)
 		})
 	}
+}
+
+// A seed that was aborted (the instance revoked or crashed mid-seed, or the
+// seed timed out) leaves its hidden records and an abort marker in the
+// changelog. The next start must still see an empty changelog and seed it
+// again from local state, not wipe local state, the only copy, and
+// "restore" nothing.
+func TestAbortedSeedDoesNotWipeLocalState(t *testing.T) {
+	brokers := testkit.Cluster(t)
+	cfg := perCustomerConfig(t, brokers)
+	exp := cfg.Kafka.Topics.Experiences
+	changelog := stream.ChangelogTopic(cfg.Kafka.Group)
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	recs := testkit.Generate(2000, 200, seed+13, start, 10*time.Second)
+	prod := testkit.Client(t, brokers)
+	testkit.Produce(t, prod, exp, recs)
+	a := testkit.StartApp(t, app.Options{Config: cfg})
+	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 60*time.Second, exp)
+	a.Stop(t, 10*time.Second)
+
+	// The changelog is recreated, and the local state forgets it was ever
+	// in one; every partition then gets an aborted seed.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(testkit.Client(t, brokers))
+	_, err := adm.DeleteTopic(ctx, changelog)
+	require.NoError(t, err)
+	s, err := state.Open(state.Options{Dir: cfg.State.Dir})
+	require.NoError(t, err)
+	for p := range int32(4) {
+		require.NoError(t, s.DB().Delete(state.OffsetKey(p, changelog), nil))
+	}
+	require.NoError(t, s.Close())
+	testkit.Eventually(t, 30*time.Second, "the changelog created again", func() bool {
+		_, err := adm.CreateTopic(ctx, 4, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, changelog)
+		return err == nil || errors.Is(err, kerr.TopicAlreadyExists)
+	})
+	txn, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID("peakend-"+cfg.Kafka.Group+"-seed-x"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	require.NoError(t, err)
+	defer txn.Close()
+	require.NoError(t, txn.BeginTransaction())
+	for p := range int32(4) {
+		for i := range 3 {
+			require.NoError(t, txn.ProduceSync(ctx, &kgo.Record{Topic: changelog, Partition: p,
+				Key: []byte(fmt.Sprintf("junk-%d", i)), Value: []byte("x")}).FirstErr())
+		}
+	}
+	require.NoError(t, txn.EndTransaction(ctx, kgo.TryAbort))
+	before := dump(t, cfg.State.Dir, changelog)
+	require.NotEmpty(t, before)
+
+	// Started again, it seeds every partition from its state.
+	a = testkit.StartApp(t, app.Options{Config: cfg})
+	testkit.Eventually(t, 30*time.Second, "ready: every partition seeded or restored", func() bool {
+		code, _ := testkit.Get(t, a.Addr, "/readyz")
+		return code == 200
+	})
+	a.Stop(t, 10*time.Second)
+	require.Equal(t, before, dump(t, cfg.State.Dir, changelog), "local state lost or changed")
+	cl := testkit.ReadCommitted(t, brokers, changelog)
+	require.Greater(t, len(cl), len(before)/2, "the changelog was not seeded")
 }

@@ -145,6 +145,7 @@ func (r *Runner) awaitPartition(ctx context.Context, p int32, committed int64) e
 // restore restores partition p, retrying on errors until it succeeds or ctx ends.
 func (r *Runner) restore(ctx context.Context, p int32) error {
 	began := time.Now()
+	waited := false
 	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
 		st, err := r.restoreOnce(ctx, p)
 		if err == nil {
@@ -162,7 +163,16 @@ func (r *Runner) restore(ctx context.Context, p int32) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r.log.Warn("restore failed; retrying", "partition", p, "err", err, "retry_in", wait)
+		if errors.Is(err, errOpenTransaction) {
+			// Short, steady retries: a transaction ends within its timeout.
+			wait = 500 * time.Millisecond
+			if !waited {
+				r.log.Info("changelog has a transaction in flight; waiting for it to end before restoring", "partition", p, "err", err)
+			}
+			waited = true
+		} else {
+			r.log.Warn("restore failed; retrying", "partition", p, "err", err, "retry_in", wait)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -219,9 +229,32 @@ func (r *Runner) restoreOnce(ctx context.Context, p int32) (st restoreStats, err
 		return st, fmt.Errorf("stream: changelog %s has no partition %d", topic, p)
 	}
 	start, end := so.Offset, eo.Offset
+	// A transaction still open on the changelog partition (a seed, or the
+	// previous owner's last cycle) pins the last stable offset below it:
+	// deciding now could take a changelog being written for an empty one.
+	// Wait (the restore retries) until it commits or aborts.
+	hwms, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = hwms.Error()
+	}
+	if err != nil {
+		return st, fmt.Errorf("stream: changelog high watermarks: %w", err)
+	}
+	if hwm, ok := hwms.Lookup(topic, p); ok && hwm.Offset > end {
+		return st, fmt.Errorf("%w: changelog partition %d, stable up to %d of %d", errOpenTransaction, p, end, hwm.Offset)
+	}
 	local, err := store.Offset(p, topic)
 	if err != nil {
 		return st, err
+	}
+	// empty reports whether the changelog partition holds no committed
+	// state: no record at all, or only aborted ones and their markers (a
+	// seed that failed). Offsets alone cannot tell.
+	empty := func() (bool, error) {
+		if start == end {
+			return true, nil
+		}
+		return r.committedEmpty(ctx, p, start, end)
 	}
 	from := local
 	switch {
@@ -230,11 +263,17 @@ func (r *Runner) restoreOnce(ctx context.Context, p int32) (st restoreStats, err
 		if err != nil {
 			return st, err
 		}
-		if has && start == end {
-			// State from before this changelog existed, the only copy:
-			// seed the changelog with it, so that it moves with the
-			// partition.
-			return st, r.seed(ctx, p, "local state predates the changelog")
+		if has {
+			e, err := empty()
+			if err != nil {
+				return st, err
+			}
+			if e {
+				// State from before this changelog existed, the only
+				// copy: seed the changelog with it, so that it moves
+				// with the partition.
+				return st, r.seed(ctx, p, "local state predates the changelog")
+			}
 		}
 		if has {
 			log.Warn("local state of partition is not from this changelog: wiping it and restoring in full", "partition", p, "changelog", topic)
@@ -244,11 +283,17 @@ func (r *Runner) restoreOnce(ctx context.Context, p int32) (st restoreStats, err
 			st.wiped = true
 		}
 		from = start
-	case (local > end || local < start) && start == end:
-		// An empty changelog, recreated or emptied, and local state that
-		// is now the only copy: seed the changelog rather than wipe it.
-		return st, r.seed(ctx, p, "changelog is empty (recreated or emptied)")
 	case local > end || local < start:
+		e, err := empty()
+		if err != nil {
+			return st, err
+		}
+		if e {
+			// An empty changelog, recreated or emptied, and local state
+			// that is now the only copy: seed the changelog rather than
+			// wipe it.
+			return st, r.seed(ctx, p, "changelog is empty (recreated or emptied)")
+		}
 		log.Warn("local changelog offset outside the changelog (topic recreated or truncated): wiping and restoring in full",
 			"partition", p, "local", local, "start", start, "end", end)
 		if err := store.WipePartition(p); err != nil {
@@ -400,4 +445,46 @@ func (r *Runner) rewriteUnfinished(ctx context.Context, cl *kgo.Client, p int32,
 	r.log.Warn("changelog ended with an unfinished cycle (crash while writing it): rewrote its keys with the current state",
 		"partition", p, "writes", len(pending), "keys", st.rewrote)
 	return nil
+}
+
+// errOpenTransaction: the changelog partition has a transaction in flight;
+// the restore waits for it to end.
+var errOpenTransaction = errors.New("stream: changelog transaction in flight")
+
+// committedEmpty reads partition p's changelog from start to end (the last
+// stable offset) under read_committed and reports whether it holds no
+// committed record: what a seed that was aborted leaves behind (its
+// records, hidden, and the abort marker). It stops at the first committed
+// record.
+func (r *Runner) committedEmpty(ctx context.Context, p int32, start, end int64) (bool, error) {
+	topic := r.changelog
+	cl, err := kgo.NewClient(append(r.connOpts(),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(start)}}))...)
+	if err != nil {
+		return false, fmt.Errorf("stream: changelog probe client: %w", err)
+	}
+	defer cl.Close()
+	for pos := start; pos < end; {
+		fs := cl.PollRecords(ctx, 1000)
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = errors.Join(ferr, err) })
+		if ferr != nil {
+			return false, fmt.Errorf("stream: read changelog partition %d: %w", p, ferr)
+		}
+		for it := fs.RecordIter(); !it.Done(); {
+			rec := it.Next()
+			if rec.Partition != p || rec.Offset < pos || rec.Offset >= end {
+				continue
+			}
+			if !rec.Attrs.IsControl() {
+				return false, nil
+			}
+			pos = rec.Offset + 1
+		}
+	}
+	return true, nil
 }
