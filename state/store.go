@@ -97,6 +97,9 @@ func (s *Store) Close() error {
 	if s.db == nil {
 		return nil
 	}
+	// Commits still in flight (CommitAsync) land first, and their error
+	// is not lost.
+	ferr := s.fenceAll()
 	if s.noWAL {
 		// Without a WAL, only flushed memtables survive Close.
 		if err := s.db.Flush(); err != nil {
@@ -110,7 +113,7 @@ func (s *Store) Close() error {
 	if err != nil {
 		return fmt.Errorf("state: close: %w", err)
 	}
-	return nil
+	return ferr
 }
 
 // Metrics returns Pebble's own figures.
