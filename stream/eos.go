@@ -2,7 +2,6 @@ package stream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,10 +36,11 @@ func (r *Runner) transactionalID() string {
 	return TransactionalID(r.o.Config)
 }
 
-// cycleEOS processes one poll under exactly-once: Begin; every partition's
-// records processed (in parallel); alerts, DLQ records, changelog records
-// and markers produced in the transaction; End commits them with the
-// consumed offsets. Only when End reports the commit are the partitions'
+// cycleEOS processes one poll under exactly-once: every partition's records
+// processed (in parallel) and idle partitions ticked (their timers may fall
+// due); if there is anything to write, Begin; alerts, DLQ records,
+// changelog records and markers produced in the transaction; End commits
+// them with the consumed offsets. Only when End reports the commit are the partitions'
 // Pebble batches applied, so local state is never ahead of Kafka; a crash
 // between the commit and the apply leaves it behind, and the restore rolls
 // it forward from the changelog. On abort every partition discards the
@@ -57,30 +57,23 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 	if r.err != nil {
 		return r.err
 	}
-	if fetches.NumRecords() == 0 {
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, kgo.ErrClientClosed) {
-				r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
-			}
-		})
+	// The poll's records are processed first, and idle partitions ticked
+	// (their timers may fall due: an empty poll has work too); the
+	// transaction begins only if there is something to write.
+	c, err := r.prepare(fetches, start)
+	if err != nil {
+		return err
+	}
+	if c == nil {
 		return nil
 	}
 	if err := s.Begin(); err != nil {
+		c.discard()
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
 	// End's context is never cancelled: a cancelled End leaves the client
 	// unusable. franz-go's own request timeouts bound it.
 	endCtx := context.WithoutCancel(ctx)
-	c, err := r.prepare(fetches, start)
-	if err != nil {
-		if _, aerr := s.End(endCtx, kgo.TryAbort); aerr != nil {
-			r.log.Warn("abort transaction", "err", aerr)
-		}
-		return err
-	}
-	if c == nil {
-		c = &batchOut{parts: map[int32]*work{}}
-	}
 	try := kgo.TryCommit
 	if c.orphans > 0 {
 		// Records of a partition we do not have open were consumed: their

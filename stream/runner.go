@@ -449,7 +449,7 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 // if there was nothing to do. Call with r.mu held.
 func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error) {
 	fetches.EachError(func(t string, p int32, err error) {
-		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, kgo.ErrClientClosed) {
 			r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 		}
 	})
