@@ -68,6 +68,9 @@ type brokerHealth struct {
 	down   func(err error)
 	up     func()
 	closed func() bool // the runner is stopping: errors are expected
+	// fetchless reports that no partition is assigned: then a heartbeat
+	// answered shows the brokers back, since no fetch will.
+	fetchless func() bool
 }
 
 var (
@@ -83,7 +86,7 @@ func (h brokerHealth) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ n
 
 func (h brokerHealth) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
 	switch {
-	case err == nil && key == kmsg.Fetch.Int16():
+	case err == nil && (key == kmsg.Fetch.Int16() || key == kmsg.Heartbeat.Int16() && h.fetchless != nil && h.fetchless()):
 		h.up()
 	case err != nil && !h.closed() && !errors.Is(err, context.Canceled):
 		h.down(err)

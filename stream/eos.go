@@ -71,9 +71,12 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 		c.discard()
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
-	// End's context is never cancelled: a cancelled End leaves the client
-	// unusable. franz-go's own request timeouts bound it.
-	endCtx := context.WithoutCancel(ctx)
+	// End's context is cancelled only when a stop's grace has run out (ctx
+	// is the runner's graceful context): a cancelled End leaves the client
+	// unusable, but it is being closed then, and the cycle, not applied to
+	// Pebble, is done again on restart (the broker aborts the transaction,
+	// or the restore rolls state forward if it committed).
+	endCtx := ctx
 	try := kgo.TryCommit
 	if c.orphans > 0 {
 		// Records of a partition we do not have open were consumed: their
@@ -94,7 +97,7 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 	committed, err := s.End(endCtx, try)
 	if err != nil {
 		c.discard()
-		return fmt.Errorf("stream: end transaction: %w", err)
+		return r.abandoned(ctx, fmt.Errorf("stream: end transaction: %w", err))
 	}
 	m := r.o.Metrics
 	if !committed {

@@ -54,9 +54,12 @@ type Runner struct {
 	// brokersDown is set while the brokers cannot be reached (brokerHealth).
 	brokersDown atomic.Bool
 	stopping    atomic.Bool
-	conn        []kgo.Opt       // every client's options (ConnOpts, logging, Options.ConnOpts); set by Run
-	changelog   string          // the changelog topic
-	runCtx      context.Context // Run's context: restores end with it
+	// fetchless: no partition is assigned, so no fetch will come to show
+	// the brokers back (brokerHealth then takes a heartbeat for proof).
+	fetchless atomic.Bool
+	conn      []kgo.Opt       // every client's options (ConnOpts, logging, Options.ConnOpts); set by Run
+	changelog string          // the changelog topic
+	runCtx    context.Context // Run's context: restores end with it
 
 	mu            sync.Mutex
 	parts         map[int32]*engine.Partition // restored and open
@@ -99,7 +102,7 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		topics = append(topics, comp)
 	}
 	opts := append(r.connOpts(),
-		kgo.WithHooks(brokerHealth{down: r.outage, up: r.recovered, closed: r.stopping.Load}),
+		kgo.WithHooks(brokerHealth{down: r.outage, up: r.recovered, closed: r.stopping.Load, fetchless: r.fetchless.Load}),
 		kgo.SessionTimeout(k.SessionTimeout.D()),
 		kgo.ConsumerGroup(k.Group),
 		kgo.ConsumeTopics(topics...),
@@ -199,6 +202,13 @@ func (r *Runner) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 // Under exactly-once, offsets are committed only inside transactions.
 func (r *Runner) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	if !r.o.Config.Kafka.ExactlyOnce {
+		if r.stopping.Load() {
+			// Leaving: a broker that does not answer must not hold the
+			// stop (the offsets are only a hint in this mode).
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, leaveTimeout)
+			defer cancel()
+		}
 		if err := cl.CommitMarkedOffsets(ctx); err != nil {
 			r.log.Warn("commit offsets on revoke", "err", err)
 		}
@@ -239,6 +249,7 @@ func (r *Runner) drop(revoked map[string][]int32) {
 // refreshReady sets readiness: the group has assigned this instance its
 // partitions and every one of them is restored and open. Call with r.mu held.
 func (r *Runner) refreshReady() {
+	r.fetchless.Store(len(r.assignedParts) == 0)
 	ok := r.joined
 	for p := range r.assignedParts {
 		ok = ok && r.parts[p] != nil
@@ -315,7 +326,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer func() {
 		r.stopping.Store(true)
 		r.setReady(false)
-		cl.Close() // leaves the group; marked offsets are committed (at-least-once)
+		// Leave the group (marked offsets are committed in revoked,
+		// at-least-once) within leaveTimeout: Close alone would leave with
+		// the client's own context, retrying for as long as a broker that
+		// does not answer lets it. Close then waits for this leave.
+		lctx, lcancel := context.WithTimeout(context.Background(), leaveTimeout)
+		_ = cl.LeaveGroupContext(lctx)
+		lcancel()
+		cl.Close()
 		r.mu.Lock()
 		for p, pt := range r.parts {
 			_ = pt.Close()
@@ -356,9 +374,24 @@ func (r *Runner) Run(ctx context.Context) error {
 // ShutdownGrace bounds how long a cycle may go on after Run's context is
 // cancelled: the produce of its alerts waits at most this long for the
 // broker. A cycle cut short is not committed, and is done again on restart.
-// 7 s leaves room, within the 10 s a SIGTERM promises, to close the client
-// and Pebble.
-var ShutdownGrace = 7 * time.Second
+// 5 s leaves room, within the 10 s a SIGTERM promises, to leave the group
+// (leaveTimeout), close the client and Pebble.
+var ShutdownGrace = 5 * time.Second
+
+// abandoned turns the failure of a cycle cut short at the end of a stop's
+// grace (ctx is the graceful context) into a clean stop: the cycle was not
+// applied to Pebble, and is processed again on restart.
+func (r *Runner) abandoned(ctx context.Context, err error) error {
+	if ctx.Err() != nil && r.stopping.Load() {
+		r.log.Warn("stopping: the cycle in hand was not written within the shutdown grace; it is processed again on restart", "err", err)
+		return nil
+	}
+	return err
+}
+
+// leaveTimeout bounds leaving the group at shutdown (and the offset commit
+// that goes with it).
+const leaveTimeout = 1500 * time.Millisecond
 
 // graceful returns a context that is not cancelled with ctx, but grace
 // after it.
@@ -423,7 +456,7 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 	}
 	if err := cl.ProduceSync(ctx, c.out...).FirstErr(); err != nil {
 		c.discard()
-		return fmt.Errorf("stream: produce alerts and changelog: %w", err)
+		return r.abandoned(ctx, fmt.Errorf("stream: produce alerts and changelog: %w", err))
 	}
 	var markers []*kgo.Record
 	for _, w := range c.parts {
@@ -431,7 +464,7 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 	}
 	if err := cl.ProduceSync(ctx, markers...).FirstErr(); err != nil {
 		c.discard()
-		return fmt.Errorf("stream: produce changelog markers: %w", err)
+		return r.abandoned(ctx, fmt.Errorf("stream: produce changelog markers: %w", err))
 	}
 	marks, err := r.apply(c, start)
 	if err != nil {

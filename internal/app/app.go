@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -52,7 +53,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	abandoned := false // stop timed out: goroutines may still use the store
+	defer func() {
+		if !abandoned {
+			store.Close()
+		}
+	}()
 	m := metrics.New(engine.MetricJourneys(cfg), detectorNames(cfg))
 	m.Register(metrics.NewPebbleCollector(store.Metrics))
 	ss, err := buildSinks(cfg, o)
@@ -136,9 +142,31 @@ func Run(ctx context.Context, o Options) error {
 		wg.Go(func() { fail(deliverer.Run(ctx)) })
 	}
 	wg.Go(func() { fail(runner.Run(ctx)) })
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		select {
+		case <-done:
+		case <-time.After(StopTimeout):
+			// A broker that does not answer can hold calls franz-go does
+			// not let us bound (a transaction's Begin recovering its
+			// producer id). The promise is a stop within 10 s: return
+			// without closing the store. Nothing is lost: Pebble replays
+			// its write-ahead log, and under exactly-once local state is
+			// never ahead of Kafka.
+			abandoned = true
+			log.Error("stop did not finish in time (brokers not answering); exiting without closing state", "waited", StopTimeout)
+			return fmt.Errorf("app: stop did not finish within %s (brokers not answering)", StopTimeout)
+		}
+	}
 	return errors.Join(errs...)
 }
+
+// StopTimeout bounds a stop: after it, Run returns even if a call to an
+// unresponsive broker is still in flight.
+var StopTimeout = 9 * time.Second
 
 func sinkName(spec config.Sink) string {
 	if spec.Name != "" {
