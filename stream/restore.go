@@ -62,7 +62,9 @@ func (r *Runner) startRestore(p int32) {
 	if m := r.o.Metrics; m != nil {
 		m.Restoring.Inc()
 	}
+	r.restoring.Add(1)
 	go func() {
+		defer r.restoring.Done()
 		defer close(t.done)
 		defer cancel()
 		t.err = r.restore(ctx, p)

@@ -57,6 +57,7 @@ type Runner struct {
 	// fetchless: no partition is assigned, so no fetch will come to show
 	// the brokers back (brokerHealth then takes a heartbeat for proof).
 	fetchless atomic.Bool
+	restoring sync.WaitGroup  // restore goroutines (startRestore)
 	conn      []kgo.Opt       // every client's options (ConnOpts, logging, Options.ConnOpts); set by Run
 	changelog string          // the changelog topic
 	runCtx    context.Context // Run's context: restores end with it
@@ -343,6 +344,15 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.stopRestore(p)
 		}
 		r.mu.Unlock()
+		// Restores (and seeds) end with Run's context; wait for them, so
+		// that none writes to the store after it is closed.
+		ended := make(chan struct{})
+		go func() { r.restoring.Wait(); close(ended) }()
+		select {
+		case <-ended:
+		case <-time.After(leaveTimeout):
+			r.log.Warn("stopping: a restore of a partition is still ending")
+		}
 	}()
 	r.log.Info("consuming", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.Group, "topic", cfg.Kafka.Topics.Experiences,
 		"exactly_once", cfg.Kafka.ExactlyOnce, "changelog", r.changelog)
