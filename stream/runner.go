@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -57,7 +58,10 @@ type Runner struct {
 	// fetchless: no partition is assigned, so no fetch will come to show
 	// the brokers back (brokerHealth then takes a heartbeat for proof).
 	fetchless atomic.Bool
-	restoring sync.WaitGroup  // restore goroutines (startRestore)
+	restoring sync.WaitGroup // restore goroutines (startRestore)
+	// open: the open partitions as of the last change (updateGauges), for
+	// Partitions.
+	open      atomic.Pointer[[]int32]
 	conn      []kgo.Opt       // every client's options (ConnOpts, logging, Options.ConnOpts); set by Run
 	changelog string          // the changelog topic
 	runCtx    context.Context // Run's context: restores end with it
@@ -270,6 +274,11 @@ func (r *Runner) publishReady() {
 }
 
 func (r *Runner) updateGauges() {
+	ps := make([]int32, 0, len(r.parts))
+	for p := range r.parts {
+		ps = append(ps, p)
+	}
+	r.open.Store(&ps)
 	m := r.o.Metrics
 	if m == nil {
 		return
@@ -340,6 +349,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			_ = pt.Close()
 			delete(r.parts, p)
 		}
+		r.updateGauges()
 		for p := range r.restores {
 			r.stopRestore(p)
 		}
@@ -687,12 +697,11 @@ func (r *Runner) deliver(ctx context.Context, fired []*alerts.Alert) {
 }
 
 // Partitions lists the partitions this instance owns now.
+// It does not wait for the cycle in hand (r.mu is held across calls to
+// the broker): /customers/{id} answers during a broker outage.
 func (r *Runner) Partitions() []int32 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ps := make([]int32, 0, len(r.parts))
-	for p := range r.parts {
-		ps = append(ps, p)
+	if ps := r.open.Load(); ps != nil {
+		return slices.Clone(*ps)
 	}
-	return ps
+	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -80,6 +82,13 @@ func TestStopWithinTenSecondsWhenBrokerHangs(t *testing.T) {
 			cfg := perCustomerConfig(t, brokers)
 			cfg.Kafka.ExactlyOnce = eos
 			cfg.HTTP.Listen = "127.0.0.1:0"
+			// A stop given up on leaves goroutines behind, still using the
+			// store and logging: neither may outlive the test's own dir
+			// and logger.
+			dir, err := os.MkdirTemp("", "peakend-hang-")
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = os.RemoveAll(dir) })
+			cfg.State.Dir = dir
 			opts := testkit.FastCommits()
 			if eos {
 				opts = testkit.EOSClientOpts()
@@ -89,7 +98,7 @@ func TestStopWithinTenSecondsWhenBrokerHangs(t *testing.T) {
 			defer cancel()
 			done := make(chan error, 1)
 			go func() {
-				done <- app.Run(ctx, app.Options{Config: cfg, ClientOpts: opts, Logger: testkit.Logger(t),
+				done <- app.Run(ctx, app.Options{Config: cfg, ClientOpts: opts, Logger: slog.New(slog.DiscardHandler),
 					Listening: func(a string) { addr <- a }})
 			}()
 			a := <-addr
