@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"syscall"
 	"time"
 
@@ -39,6 +40,17 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 	}
 	defer adm.Close()
 	want := []string{cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.DLQ}
+	// Only missing topics are created: on a cluster with ACLs, creating
+	// an existing topic without the right to create fails with
+	// TOPIC_AUTHORIZATION_FAILED, not TOPIC_ALREADY_EXISTS.
+	have, err := adm.ListTopics(ctx, want...)
+	if err != nil {
+		return fmt.Errorf("stream: list topics %v: %w", want, err)
+	}
+	want = slices.DeleteFunc(want, func(t string) bool { d, ok := have[t]; return ok && d.Err == nil })
+	if len(want) == 0 {
+		return nil
+	}
 	resp, err := adm.CreateTopics(ctx, int32(cfg.Kafka.Partitions), int16(cfg.Kafka.Replication), nil, want...)
 	if err != nil {
 		return fmt.Errorf("stream: create topics %v: %w", want, err)
