@@ -337,12 +337,30 @@ func everyDetector(t testing.TB, cfg *config.Config, as []*alerts.Alert) {
 	}
 }
 
-// waitMetric waits until the process's metric reaches at least min.
+// waitMetric waits until the process's metric reaches at least min. On
+// timeout it reports the last value seen and makes the process dump its
+// goroutines (SIGQUIT), so that a stall shows where it stopped.
 func waitMetric(t testing.TB, p *peakend, timeout time.Duration, min float64, name string, labels ...string) {
 	t.Helper()
-	testkit.Eventually(t, timeout, fmt.Sprintf("%s%v >= %v", name, labels, min), func() bool {
-		return p.metric(name, labels...) >= min
-	})
+	var last float64
+	var lastErr error
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		body, err := httpGet(p.Addr, "/metrics")
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if last, _ = testkit.Metric(body, name, labels...); last >= min {
+			return
+		}
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+	}
+	require.FailNowf(t, "timed out", "waiting %s for %s%v >= %v: last value %v (last scrape error: %v); the process's log, goroutines last:\n%s",
+		timeout, name, labels, min, last, lastErr, tail(p.stderr.String(), 400))
 }
 
 // httpGet fetches http://addr+path; an error for a failed request or a
