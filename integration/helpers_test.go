@@ -344,16 +344,25 @@ func waitMetric(t testing.TB, p *peakend, timeout time.Duration, min float64, na
 	t.Helper()
 	var last float64
 	var lastErr error
+	var lastBody []byte
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		body, err := httpGet(p.Addr, "/metrics")
 		if err != nil {
 			lastErr = err
 			continue
 		}
+		lastBody = body
 		if last, _ = testkit.Metric(body, name, labels...); last >= min {
 			return
 		}
 	}
+	var series []string
+	for _, l := range strings.Split(string(lastBody), "\n") {
+		if strings.HasPrefix(l, "peakend_") && !strings.HasPrefix(l, "peakend_pebble") && !strings.Contains(l, "_bucket") {
+			series = append(series, l)
+		}
+	}
+	t.Logf("peakend's metrics at the timeout:\n%s", strings.Join(series, "\n"))
 	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
 	select {
 	case <-p.done:
