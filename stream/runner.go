@@ -446,6 +446,9 @@ type batchOut struct {
 	fired   []*alerts.Alert
 	fetched []time.Time
 	orphans int // records of partitions this instance does not have open
+	// orphanAt: per topic and partition, the first orphan record's
+	// offset (at-least-once rewinds there: see cycle).
+	orphanAt map[string]map[int32]kgo.EpochOffset
 }
 
 func (c *batchOut) discard() {
@@ -471,8 +474,19 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		return r.err
 	}
 	c, err := r.prepare(fetches, start)
-	if c == nil || len(c.parts) == 0 || err != nil {
+	if err != nil {
 		return err
+	}
+	if c != nil && c.orphans > 0 {
+		// Records of a partition this instance has not open (rebalances
+		// wait for the cycle to end, so it should not happen): fetch them
+		// again rather than skip them. A partition no longer assigned is
+		// left alone by SetOffsets; its new owner reprocesses them.
+		r.log.Warn("records of partitions not open in this cycle: fetching them again", "records", c.orphans, "at", c.orphanAt)
+		cl.SetOffsets(c.orphanAt)
+	}
+	if c == nil || len(c.parts) == 0 {
+		return nil
 	}
 	if err := cl.ProduceSync(ctx, c.out...).FirstErr(); err != nil {
 		c.discard()
@@ -515,7 +529,15 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 		pt := r.parts[ftp.Partition]
 		if pt == nil {
 			c.orphans += len(ftp.Records)
-			return // revoked between fetch and now: the new owner reprocesses
+			if c.orphanAt == nil {
+				c.orphanAt = map[string]map[int32]kgo.EpochOffset{}
+			}
+			if c.orphanAt[ftp.Topic] == nil {
+				c.orphanAt[ftp.Topic] = map[int32]kgo.EpochOffset{}
+			}
+			first := ftp.Records[0]
+			c.orphanAt[ftp.Topic][ftp.Partition] = kgo.EpochOffset{Epoch: first.LeaderEpoch, Offset: first.Offset}
+			return // not processed: see cycle and cycleEOS
 		}
 		w := c.parts[ftp.Partition]
 		if w == nil {
