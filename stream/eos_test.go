@@ -508,14 +508,20 @@ func TestChangelogSeededFromLocalState(t *testing.T) {
 
 			// The same instance starts again: it seeds the new changelog.
 			a = testkit.StartApp(t, app.Options{Config: cfg})
-			testkit.Eventually(t, 30*time.Second, "the changelog seeded", func() bool {
-				ends, err := adm.ListEndOffsets(ctx, changelog)
+			testkit.Eventually(t, 30*time.Second, "every changelog partition seeded", func() bool {
+				// Committed seeds only (the last stable offsets): a stop
+				// while a seed is in flight aborts it.
+				ends, err := adm.ListCommittedOffsets(ctx, changelog)
 				if err != nil || ends.Error() != nil {
 					return false // not created again yet
 				}
-				var n int64
-				ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
-				return n > 0
+				seeded := 0
+				ends.Each(func(o kadm.ListedOffset) {
+					if o.Offset > 0 {
+						seeded++
+					}
+				})
+				return seeded == 4
 			})
 			a.Stop(t, 10*time.Second)
 			require.Equal(t, before, dump(t, cfg.State.Dir, changelog), "seeding changed the local state")
