@@ -149,30 +149,9 @@ var unparkChunk = 1024
 func (p *Partition) unpark(d detectors.Timed) error {
 	t := &p.tm
 	name := d.Name()
-	var keys []jkey
-	err := p.e.store.Timers(p.id, state.Parked, state.Parked, func(tm state.Timer) bool {
-		if tm.Detector != name {
-			return true
-		}
-		if _, ok := t.timers[tm]; ok {
-			return true // handled this cycle, or set and listed below: not counted
-		}
-		keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
-		return len(keys) < unparkChunk
-	})
+	keys, err := p.parkedKeys(name, unparkChunk)
 	if err != nil {
 		return err
-	}
-	for tm, set := range t.timers {
-		if set && tm.Due == state.Parked && tm.Detector == name {
-			keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
-		}
-	}
-	slices.SortFunc(keys, func(a, b jkey) int {
-		return cmp.Or(cmp.Compare(a.cust, b.cust), cmp.Compare(a.key, b.key))
-	})
-	if len(keys) > unparkChunk {
-		keys = keys[:unparkChunk]
 	}
 	for _, k := range keys {
 		jr, err := p.journey(k)
@@ -193,6 +172,41 @@ func (p *Partition) unpark(d detectors.Timed) error {
 	return nil
 }
 
+// parkedKeys lists the partition's parked journeys (of detector det; ""
+// for all) as they stand in this cycle: the store's parked timers not
+// touched this cycle, and those set parked in it, in (customer, detector,
+// key) order. With limit > 0, at most limit, the first in that order among
+// those the store scan reached (it stops after limit untouched ones).
+func (p *Partition) parkedKeys(det string, limit int) ([]jkey, error) {
+	t := &p.tm
+	var keys []jkey
+	err := p.e.store.Timers(p.id, state.Parked, state.Parked, func(tm state.Timer) bool {
+		if det != "" && tm.Detector != det {
+			return true
+		}
+		if _, ok := t.timers[tm]; ok {
+			return true // handled this cycle, or set and listed below: not counted
+		}
+		keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
+		return limit <= 0 || len(keys) < limit
+	})
+	if err != nil {
+		return nil, err
+	}
+	for tm, set := range t.timers {
+		if set && tm.Due == state.Parked && (det == "" || tm.Detector == det) {
+			keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
+		}
+	}
+	slices.SortFunc(keys, func(a, b jkey) int {
+		return cmp.Or(cmp.Compare(a.cust, b.cust), cmp.Compare(a.det, b.det), cmp.Compare(a.key, b.key))
+	})
+	if limit > 0 && len(keys) > limit {
+		keys = keys[:limit]
+	}
+	return keys, nil
+}
+
 // sweepParked runs every sweepEvery of watermark (and first after open): it
 // moves to the watermark the parked journeys its detector would give up
 // anyway (open longer than its `over`), and those of detectors no longer
@@ -206,24 +220,10 @@ func (p *Partition) sweepParked() error {
 		return nil
 	}
 	t.swept = wm
-	var keys []jkey
-	err := p.e.store.Timers(p.id, state.Parked, state.Parked, func(tm state.Timer) bool {
-		if _, ok := t.timers[tm]; !ok { // else deleted, or set and listed below
-			keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
-		}
-		return true
-	})
+	keys, err := p.parkedKeys("", 0)
 	if err != nil {
 		return err
 	}
-	for tm, set := range t.timers {
-		if set && tm.Due == state.Parked {
-			keys = append(keys, jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key})
-		}
-	}
-	slices.SortFunc(keys, func(a, b jkey) int {
-		return cmp.Or(cmp.Compare(a.cust, b.cust), cmp.Compare(a.det, b.det), cmp.Compare(a.key, b.key))
-	})
 	for _, k := range keys {
 		i := slices.IndexFunc(p.e.timed, func(i int) bool { return p.e.dets[i].Name() == k.det })
 		var over int64
