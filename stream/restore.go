@@ -276,8 +276,6 @@ func (r *Runner) restoreOnce(ctx context.Context, p int32) (st restoreStats, err
 				// with the partition.
 				return st, r.seed(ctx, p, "local state predates the changelog")
 			}
-		}
-		if has {
 			log.Warn("local state of partition is not from this changelog: wiping it and restoring in full", "partition", p, "changelog", topic)
 			if err := store.WipePartition(p); err != nil {
 				return st, err
