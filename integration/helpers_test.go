@@ -368,8 +368,17 @@ func waitMetric(t testing.TB, p *peakend, timeout time.Duration, min float64, na
 	case <-p.done:
 	case <-time.After(5 * time.Second):
 	}
-	require.FailNowf(t, "timed out", "waiting %s for %s%v >= %v: last value %v (last scrape error: %v); the process's log, goroutines last:\n%s",
-		timeout, name, labels, min, last, lastErr, tail(p.stderr.String(), 400))
+	// The log first, then the dump of peakend's own goroutines (the runtime
+	// and library goroutines would push the log out of any tail).
+	logs, dump, _ := strings.Cut(p.stderr.String(), "SIGQUIT: quit")
+	var ours []string
+	for _, g := range strings.Split(dump, "\n\n") {
+		if strings.Contains(g, "peakend/peakend") {
+			ours = append(ours, g)
+		}
+	}
+	require.FailNowf(t, "timed out", "waiting %s for %s%v >= %v: last value %v (last scrape error: %v); the process's log:\n%s\npeakend's goroutines:\n%s",
+		timeout, name, labels, min, last, lastErr, tail(logs, 80), strings.Join(ours, "\n\n"))
 }
 
 // httpGet fetches http://addr+path; an error for a failed request or a
@@ -389,4 +398,30 @@ func httpGet(addr, path string) ([]byte, error) {
 		return b, fmt.Errorf("GET %s: %s", path, resp.Status)
 	}
 	return b, nil
+}
+
+var partitionReady = regexp.MustCompile(`msg="partition ready" topic=\S+ partition=(\d+) offset=(-?\d+)`)
+
+// resumedOffsets waits until the process has opened n partitions and returns
+// the offset each resumes from, as its "partition ready" log lines say (-1:
+// its state had none).
+func resumedOffsets(t testing.TB, p *peakend, n int, timeout time.Duration) map[int32]int64 {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out := map[int32]int64{}
+		for _, m := range partitionReady.FindAllStringSubmatch(p.stderr.String(), -1) {
+			part, _ := strconv.ParseInt(m[1], 10, 32)
+			off, _ := strconv.ParseInt(m[2], 10, 64)
+			out[int32(part)] = off
+		}
+		if len(out) >= n {
+			return out
+		}
+		if p.exited() || time.Now().After(deadline) {
+			require.FailNowf(t, "partitions not ready", "%d of %d partitions ready within %s; log:\n%s",
+				len(out), n, timeout, tail(p.stderr.String(), 40))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -384,49 +384,60 @@ func copyDir(t *testing.T, from string) string {
 }
 
 // TestRestoreRollsForward: local state behind the changelog (the crash
-// window between a transaction's commit and the Pebble apply, here many
-// cycles wide) is rolled forward from the changelog's tail, not wiped and
-// not reprocessed.
+// window between a cycle's last write to Kafka and its Pebble commit, which
+// is not synced; here many cycles wide) is rolled forward
+// from the changelog's tail, not wiped and not reprocessed. Both modes:
+// at-least-once, the state's offsets alone say where consuming resumes.
 func TestRestoreRollsForward(t *testing.T) {
 	t.Parallel()
-	brokers := testkit.Cluster(t)
-	cfg := testEOSConfig(t, brokers)
-	exp := cfg.Kafka.Topics.Experiences
-	recs := testkit.Generate(events/2, customers, seed+10, start, 10*time.Second)
-	prod := testkit.Client(t, brokers)
-	testkit.Produce(t, prod, exp, recs[:len(recs)/2])
-	a := testkit.StartApp(t, app.Options{Config: cfg})
-	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 60*time.Second, exp)
-	a.Stop(t, 10*time.Second)
-	behind := copyDir(t, cfg.State.Dir)
-	changelog := stream.ChangelogTopic(cfg.Kafka.Group)
-	firstRun := len(testkit.ReadCommitted(t, brokers, changelog))
+	for _, eos := range []bool{false, true} {
+		t.Run(fmt.Sprint("eos=", eos), func(t *testing.T) {
+			t.Parallel()
+			brokers := testkit.Cluster(t)
+			cfg := testEOSConfig(t, brokers)
+			cfg.Kafka.ExactlyOnce = eos
+			var opts []kgo.Opt
+			if !eos {
+				opts = testkit.FastCommits()
+			}
+			exp := cfg.Kafka.Topics.Experiences
+			recs := testkit.Generate(events/2, customers, seed+10, start, 10*time.Second)
+			prod := testkit.Client(t, brokers)
+			testkit.Produce(t, prod, exp, recs[:len(recs)/2])
+			a := testkit.StartApp(t, app.Options{Config: cfg, ClientOpts: opts})
+			testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 60*time.Second, exp)
+			a.Stop(t, 10*time.Second)
+			behind := copyDir(t, cfg.State.Dir)
+			changelog := stream.ChangelogTopic(cfg.Kafka.Group)
+			firstRun := len(testkit.ReadCommitted(t, brokers, changelog))
 
-	testkit.Produce(t, prod, exp, recs[len(recs)/2:])
-	a = testkit.StartApp(t, app.Options{Config: cfg})
-	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 60*time.Second, exp)
-	a.Stop(t, 10*time.Second)
-	alertsBefore := len(testkit.ReadCommitted(t, brokers, cfg.Kafka.Topics.Alerts))
+			testkit.Produce(t, prod, exp, recs[len(recs)/2:])
+			a = testkit.StartApp(t, app.Options{Config: cfg, ClientOpts: opts})
+			testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 60*time.Second, exp)
+			a.Stop(t, 10*time.Second)
+			alertsBefore := len(testkit.ReadCommitted(t, brokers, cfg.Kafka.Topics.Alerts))
 
-	total := len(testkit.ReadCommitted(t, brokers, changelog))
-	cfgB := *cfg
-	cfgB.State.Dir = behind
-	cfgB.HTTP.Listen = "127.0.0.1:0"
-	b := testkit.StartApp(t, app.Options{Config: &cfgB})
-	testkit.Eventually(t, 30*time.Second, "ready", func() bool {
-		code, _ := testkit.Get(t, b.Addr, "/readyz")
-		return code == 200
-	})
-	_, body := testkit.Get(t, b.Addr, "/metrics")
-	restored, _ := testkit.Metric(body, "peakend_restore_records_total")
-	processed, _ := testkit.Metric(body, "peakend_events_total", "result", "processed")
-	b.Stop(t, 10*time.Second)
-	t.Logf("restored %v of the changelog's %d records", restored, total)
-	require.Positive(t, restored, "nothing rolled forward")
-	require.LessOrEqual(t, int(restored), total-firstRun, "more than the second run's records restored: a full restore?")
-	require.Zero(t, processed, "events processed again")
-	require.Equal(t, alertsBefore, len(testkit.ReadCommitted(t, brokers, cfg.Kafka.Topics.Alerts)), "alerts produced again")
-	require.Equal(t, dump(t, cfg.State.Dir, changelog), dump(t, behind, changelog), "rolled-forward state differs")
+			total := len(testkit.ReadCommitted(t, brokers, changelog))
+			cfgB := *cfg
+			cfgB.State.Dir = behind
+			cfgB.HTTP.Listen = "127.0.0.1:0"
+			b := testkit.StartApp(t, app.Options{Config: &cfgB, ClientOpts: opts})
+			testkit.Eventually(t, 30*time.Second, "ready", func() bool {
+				code, _ := testkit.Get(t, b.Addr, "/readyz")
+				return code == 200
+			})
+			_, body := testkit.Get(t, b.Addr, "/metrics")
+			restored, _ := testkit.Metric(body, "peakend_restore_records_total")
+			processed, _ := testkit.Metric(body, "peakend_events_total", "result", "processed")
+			b.Stop(t, 10*time.Second)
+			t.Logf("restored %v of the changelog's %d records", restored, total)
+			require.Positive(t, restored, "nothing rolled forward")
+			require.LessOrEqual(t, int(restored), total-firstRun, "more than the second run's records restored: a full restore?")
+			require.Zero(t, processed, "events processed again")
+			require.Equal(t, alertsBefore, len(testkit.ReadCommitted(t, brokers, cfg.Kafka.Topics.Alerts)), "alerts produced again")
+			require.Equal(t, dump(t, cfg.State.Dir, changelog), dump(t, behind, changelog), "rolled-forward state differs")
+		})
+	}
 }
 
 // TestRestoreSkipsCorruptRecords: records in the changelog that cannot be

@@ -137,7 +137,15 @@ func (r *Runner) awaitPartition(ctx context.Context, p int32, committed int64) e
 			return fmt.Errorf("stream: open partition %d: %w", p, err)
 		}
 		r.parts[p] = pt
-		r.log.Info("partition ready", "topic", exp, "partition", p, "customers", pt.Customers())
+		// offset: where consuming resumes, the state's next offset (which a
+		// restore may have rolled forward past local Pebble's); -1 when
+		// state has none, and the group's committed offset or the reset
+		// policy decides.
+		next, err := r.o.Store.Offset(p, exp)
+		if err != nil {
+			return err
+		}
+		r.log.Info("partition ready", "topic", exp, "partition", p, "offset", next, "customers", pt.Customers())
 	}
 	r.updateGauges()
 	r.refreshReady()
