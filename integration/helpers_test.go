@@ -199,7 +199,14 @@ func startPeakend(t testing.TB, cfgPath string, env ...string) *peakend {
 			<-p.done
 		}
 		if t.Failed() {
-			t.Logf("peakend (pid %d) log:\n%s", p.cmd.Process.Pid, tail(p.stderr.String(), 40))
+			// The whole log to a file (a tail is often not enough to see
+			// why), the tail in the test's output.
+			dir := filepath.Join(os.TempDir(), "peakend-it-logs")
+			file := filepath.Join(dir, fmt.Sprintf("%s-%d.log", strings.ReplaceAll(t.Name(), "/", "_"), p.cmd.Process.Pid))
+			if os.MkdirAll(dir, 0o755) != nil || os.WriteFile(file, []byte(p.stderr.String()), 0o644) != nil {
+				file = "(not saved)"
+			}
+			t.Logf("peakend (pid %d) log, whole in %s:\n%s", p.cmd.Process.Pid, file, tail(p.stderr.String(), 40))
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)

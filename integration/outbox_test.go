@@ -70,9 +70,26 @@ func TestWebhookOutageWithKill(t *testing.T) {
 		return true
 	})
 	require.NotEmpty(t, ids)
-	testkit.Eventually(t, 2*time.Minute, "every alert on the topic delivered to the webhook", func() bool {
-		return hook.Has(ids)
-	})
+	for deadline := time.Now().Add(2 * time.Minute); !hook.Has(ids); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			got := hook.Delivered()
+			var missing []string
+			for id := range ids {
+				if got[id] == 0 {
+					missing = append(missing, id)
+				}
+			}
+			body, _ := httpGet(p.Addr, "/metrics")
+			var series []string
+			for _, l := range strings.Split(string(body), "\n") {
+				if strings.HasPrefix(l, "peakend_sink") || strings.HasPrefix(l, "peakend_outbox") || strings.HasPrefix(l, "peakend_alerts") {
+					series = append(series, l)
+				}
+			}
+			require.FailNowf(t, "timed out", "waiting 2m for every alert on the topic delivered to the webhook: %d of %d missing, e.g. %v; metrics:\n%s",
+				len(missing), len(ids), missing[:min(5, len(missing))], strings.Join(series, "\n"))
+		}
+	}
 	p.terminate(t, 10*time.Second)
 	t.Logf("%d alerts on the topic, all delivered to the webhook after a SIGKILL during its outage (%d requests)",
 		len(ids), hook.Requests())
