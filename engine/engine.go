@@ -183,6 +183,7 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 		}
 		pt.outCommitted = pt.outSeq
 		pt.outPending = map[string]int{}
+		e.outbox.Release(p, pt.outSeq)
 	}
 	if err := pt.openTime(); err != nil {
 		return nil, fmt.Errorf("engine: partition %d: %w", p, err)

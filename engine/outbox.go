@@ -6,13 +6,29 @@ import (
 	"time"
 )
 
+// outKey names one outbox entry of the cycle in hand.
+type outKey struct {
+	sink string
+	seq  uint64
+}
+
 // stageOutbox queues the cycle's alerts in the durable outbox, one entry per
-// sink that wants the alert, in the same batch as the state that produced
-// them: after a crash, either both are there or neither.
+// sink that wants the alert, and commits them to Pebble, synced, before the
+// cycle's records are written to Kafka: an alert that reaches the Kafka
+// alerts topic always has its outbox entries on disk, even if the process
+// dies before its cycle's state commit (the restart then rolls that state
+// forward from the changelog, which does not carry the local outbox).
+// The entries wait (outbox.Book holds them) until the cycle commits;
+// Discard deletes them. A crash in between leaves them deliverable, and
+// the cycle, processed again, queues the same alert_ids again: at least
+// once.
 func (p *Partition) stageOutbox() error {
 	book := p.e.outbox
 	if book == nil || len(p.out.Alerts) == 0 {
 		return nil
+	}
+	if p.obatch == nil {
+		p.obatch = p.e.store.NewBatch(p.id)
 	}
 	wall := time.Now()
 	now := wall.UnixNano()
@@ -35,15 +51,22 @@ func (p *Partition) stageOutbox() error {
 					return fmt.Errorf("engine: outbox: %w", err)
 				}
 			}
-			if err := p.batch.PutOutbox(sink, p.outSeq, now, js); err != nil {
+			if err := p.obatch.PutOutbox(sink, p.outSeq, now, js); err != nil {
 				return err
 			}
+			p.outKeys = append(p.outKeys, outKey{sink, p.outSeq})
 			p.outSeq++
 			p.outPending[sink]++
 		}
 	}
-	if p.outSeq != start {
-		return p.batch.PutOutboxSeq(p.outSeq)
+	if p.outSeq == start {
+		return nil
+	}
+	if err := p.obatch.PutOutboxSeq(p.outSeq); err != nil {
+		return err
+	}
+	if err := p.obatch.Commit(true); err != nil {
+		return fmt.Errorf("engine: outbox: %w", err)
 	}
 	return nil
 }
@@ -57,5 +80,28 @@ func (p *Partition) committedOutbox() {
 		p.e.outbox.Committed(sink, n)
 	}
 	clear(p.outPending)
+	p.outKeys = p.outKeys[:0]
 	p.outCommitted = p.outSeq
+	p.e.outbox.Release(p.id, p.outSeq)
+}
+
+// discardOutbox deletes the entries the discarded cycle put in the outbox.
+// The outbox seq stays where the cycle left it, as on disk.
+func (p *Partition) discardOutbox() error {
+	if p.e.outbox == nil {
+		return nil
+	}
+	if p.obatch != nil {
+		p.obatch.Reset()
+	}
+	for _, k := range p.outKeys {
+		if err := p.e.store.DeleteOutbox(p.id, k.sink, k.seq); err != nil {
+			return fmt.Errorf("engine: discard partition %d: %w", p.id, err)
+		}
+	}
+	p.outKeys = p.outKeys[:0]
+	clear(p.outPending)
+	p.outCommitted = p.outSeq
+	p.e.outbox.Release(p.id, p.outSeq)
+	return nil
 }

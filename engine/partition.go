@@ -95,6 +95,8 @@ type Partition struct {
 
 	outSeq, outCommitted uint64         // next outbox seq: in this cycle, committed
 	outPending           map[string]int // outbox entries of this cycle, per sink
+	outKeys              []outKey       // the cycle's outbox entries, in Pebble already (stageOutbox)
+	obatch               *state.Batch   // the outbox's own batch, committed before the cycle's
 	stats                [4]int64       // processed, invalid, duplicate, late: since the partition opened
 
 	tm timeState // event time: watermark, timers, journeys, retention (watermark.go, timers.go, retention.go)
@@ -551,8 +553,9 @@ func (p *Partition) Commit(sync bool) error {
 // populations are reloaded as they were committed.
 func (p *Partition) Discard() error {
 	p.batch.Reset()
-	p.outSeq = p.outCommitted
-	clear(p.outPending)
+	if err := p.discardOutbox(); err != nil {
+		return err
+	}
 	p.reset()
 	p.discardTime()
 	p.counts = nil
@@ -573,6 +576,12 @@ func (p *Partition) Discard() error {
 // Close releases the partition's resources. Uncommitted work is dropped.
 func (p *Partition) Close() error {
 	p.hc.Close()
+	if p.e.outbox != nil {
+		p.e.outbox.Forget(p.id)
+	}
+	if p.obatch != nil {
+		_ = p.obatch.Close()
+	}
 	return p.batch.Close()
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -138,16 +139,19 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 	return append([]byte{}, v...), nil
 }
 
-// HasState reports whether anything is stored for partition p.
+// HasState reports whether any state is stored for partition p. The local
+// outbox is not partition state: it is this instance's queue of alerts to
+// deliver, whoever owns the partition.
 func (s *Store) HasState(p int32) (bool, error) {
-	kinds, err := s.kindsOf(p)
+	kinds, err := s.stateKinds(p)
 	return len(kinds) > 0, err
 }
 
-// WipePartition deletes everything stored for partition p, of every kind
-// (including kinds added after this function was written), durably.
+// WipePartition deletes partition p's state, of every kind (including kinds
+// added after this function was written), durably. It keeps the local
+// outbox: alerts queued here are still to be delivered.
 func (s *Store) WipePartition(p int32) error {
-	kinds, err := s.kindsOf(p)
+	kinds, err := s.stateKinds(p)
 	if err != nil || len(kinds) == 0 {
 		return err
 	}
@@ -170,14 +174,11 @@ func (s *Store) WipePartition(p int32) error {
 // key skip (the partition's changelog offset, whose key is the marker's).
 // It seeds a changelog from local state that is its only copy.
 func (s *Store) Snapshot(p int32, skip []byte, fn func(key, value []byte) error) error {
-	kinds, err := s.kindsOf(p)
+	kinds, err := s.stateKinds(p)
 	if err != nil {
 		return err
 	}
 	for _, k := range kinds {
-		if k == kindOutbox || k == kindOutboxSeq {
-			continue
-		}
 		lo := prefix(nil, k, p)
 		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: upperBound(lo)})
 		if err != nil {
@@ -197,6 +198,12 @@ func (s *Store) Snapshot(p int32, skip []byte, fn func(key, value []byte) error)
 		}
 	}
 	return nil
+}
+
+// stateKinds is kindsOf without the local outbox's kinds.
+func (s *Store) stateKinds(p int32) ([]byte, error) {
+	kinds, err := s.kindsOf(p)
+	return slices.DeleteFunc(kinds, func(k byte) bool { return k == kindOutbox || k == kindOutboxSeq }), err
 }
 
 // kindsOf lists the key kinds that hold data for partition p: one seek per

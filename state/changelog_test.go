@@ -52,15 +52,26 @@ func TestOpsApplyWipe(t *testing.T) {
 	require.EqualValues(t, 42, next)
 
 	// Wipe removes every kind of partition 2, a kind this package does not
-	// know included, and nothing of partition 3.
+	// know included, and nothing of partition 3. It keeps partition 2's
+	// outbox, which is not state: HasState does not count it either.
 	require.NoError(t, dst.DB().Set([]byte{'z', 0, 2, 'x'}, []byte("helper state"), pebble.Sync))
 	other := dst.NewBatch(3)
 	require.NoError(t, other.PutOffset("experiences", 9))
 	require.NoError(t, other.Commit(false))
+	ob := dst.NewBatch(2)
+	require.NoError(t, ob.PutOutbox("webhook", 7, 1, []byte(`{"alert_id":"a"}`)))
+	require.NoError(t, ob.PutOutboxSeq(8))
+	require.NoError(t, ob.Commit(true))
 	require.NoError(t, dst.WipePartition(2))
 	has, err := dst.HasState(2)
 	require.NoError(t, err)
 	require.False(t, has)
+	var queued []uint64
+	require.NoError(t, dst.Outbox("webhook", func(e *OutboxEntry) bool { queued = append(queued, e.Seq); return true }))
+	require.Equal(t, []uint64{7}, queued, "the outbox after a wipe")
+	seq, err := dst.OutboxSeq(2)
+	require.NoError(t, err)
+	require.EqualValues(t, 8, seq, "the outbox seq after a wipe")
 	next, err = dst.Offset(3, "experiences")
 	require.NoError(t, err)
 	require.EqualValues(t, 9, next)

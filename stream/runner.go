@@ -620,6 +620,11 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 // marker, once the cycle's records are durable in Kafka, and returns the
 // offsets to mark. Call with r.mu held.
 func (r *Runner) apply(c *batchOut, start time.Time) (map[string]map[int32]kgo.EpochOffset, error) {
+	if h := beforeApply; h != nil {
+		if err := h(len(c.fired)); err != nil {
+			return nil, err
+		}
+	}
 	m := r.o.Metrics
 	if m != nil {
 		now := time.Now()
@@ -650,6 +655,11 @@ func (r *Runner) apply(c *batchOut, start time.Time) (map[string]map[int32]kgo.E
 	}
 	return marks, nil
 }
+
+// beforeApply, set by tests only (export_test.go), runs in apply before the
+// cycle's Pebble commit, with the number of alerts the cycle fired; an
+// error ends Run there, as a crash would.
+var beforeApply func(alerts int) error
 
 // mergeByTimestamp merges two record lists, each in offset order, into one
 // in timestamp order that keeps each list's own order; on equal timestamps,

@@ -31,6 +31,41 @@ type Book struct {
 	names []string
 	log   *slog.Logger
 	m     *metrics.Metrics
+
+	// held: per open partition, the first outbox seq of its cycle in hand.
+	// A cycle's entries are in Pebble before its records are in Kafka (see
+	// engine's stageOutbox); they are not delivered until the cycle commits
+	// (Release), and are deleted if it is discarded. Entries of partitions
+	// not held (left by an earlier run, or of a partition not open here)
+	// are deliverable.
+	hmu  sync.Mutex
+	held map[int32]uint64
+}
+
+// Release makes partition p's entries before next deliverable, and holds
+// those from next on (the cycle in hand's) until the next Release.
+func (b *Book) Release(p int32, next uint64) {
+	b.hmu.Lock()
+	defer b.hmu.Unlock()
+	if b.held == nil {
+		b.held = map[int32]uint64{}
+	}
+	b.held[p] = next
+}
+
+// Forget makes all of partition p's entries deliverable (it is closed here).
+func (b *Book) Forget(p int32) {
+	b.hmu.Lock()
+	defer b.hmu.Unlock()
+	delete(b.held, p)
+}
+
+// deliverable reports whether entry seq of partition p may be delivered.
+func (b *Book) deliverable(p int32, seq uint64) bool {
+	b.hmu.Lock()
+	defer b.hmu.Unlock()
+	h, ok := b.held[p]
+	return !ok || seq < h
 }
 
 type ledger struct {
@@ -224,6 +259,9 @@ func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
 	for ctx.Err() == nil {
 		var todo []state.OutboxEntry
 		err := d.Store.Outbox(name, func(e *state.OutboxEntry) bool {
+			if !d.Book.deliverable(e.Partition, e.Seq) {
+				return true // its cycle is not committed yet
+			}
 			c := *e
 			c.Alert = append([]byte(nil), e.Alert...)
 			todo = append(todo, c)
