@@ -76,27 +76,41 @@ func (p *Partition) committedOutbox() {
 	if p.e.outbox == nil {
 		return
 	}
+	// Released before the deliverers are woken: woken first, one could
+	// scan, find the entries still held, and sleep until its next poll.
+	p.e.outbox.Release(p.id, p.outSeq)
 	for sink, n := range p.outPending {
 		p.e.outbox.Committed(sink, n)
 	}
 	clear(p.outPending)
 	p.outKeys = p.outKeys[:0]
 	p.outCommitted = p.outSeq
-	p.e.outbox.Release(p.id, p.outSeq)
 }
 
-// discardOutbox deletes the entries the discarded cycle put in the outbox.
-// The outbox seq stays where the cycle left it, as on disk.
+// discardOutbox deletes the entries the discarded cycle put in the outbox,
+// then releases the (now empty) held range. The outbox seq stays where the
+// cycle left it, as on disk. If the delete fails, the entries stay held
+// until the partition is closed; the error should end the run.
 func (p *Partition) discardOutbox() error {
 	if p.e.outbox == nil {
 		return nil
 	}
+	var err error
 	if p.obatch != nil {
 		p.obatch.Reset()
-	}
-	for _, k := range p.outKeys {
-		if err := p.e.store.DeleteOutbox(p.id, k.sink, k.seq); err != nil {
-			return fmt.Errorf("engine: discard partition %d: %w", p.id, err)
+		if len(p.outKeys) > 0 {
+			for _, k := range p.outKeys {
+				if err = p.obatch.DeleteOutbox(k.sink, k.seq); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = p.obatch.Commit(false)
+			}
+			if err != nil {
+				p.obatch.Reset()
+				return fmt.Errorf("engine: discard partition %d: outbox: %w", p.id, err)
+			}
 		}
 	}
 	p.outKeys = p.outKeys[:0]

@@ -19,7 +19,8 @@ import (
 
 // A cycle's outbox entries are on disk once it is staged (before its records
 // go to Kafka), but the deliverer sends none of them until the cycle
-// commits; a discarded cycle's entries are deleted, never sent.
+// commits; a discarded cycle's entries are deleted, never sent; those of a
+// cycle discarded while its records may be in Kafka are sent.
 func TestOutboxEntriesWaitForTheirCycle(t *testing.T) {
 	store := memStore(t, vfs.NewMem())
 	hook := testkit.NewWebhook(t)
@@ -32,9 +33,10 @@ func TestOutboxEntriesWaitForTheirCycle(t *testing.T) {
 	require.NoError(t, err)
 	defer pt.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	d := &outbox.Deliverer{Store: store, Sinks: []alerts.Sink{sink}, Book: book, Poll: 5 * time.Millisecond}
-	go func() { _ = d.Run(ctx) }()
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-ran) }() // before the store closes
 
 	off := int64(0)
 	send := func(v string) {
@@ -70,4 +72,12 @@ func TestOutboxEntriesWaitForTheirCycle(t *testing.T) {
 	require.Eventually(t, func() bool { return hook.Delivered()[id] == 1 }, 10*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return queued() == 0 }, 10*time.Second, 5*time.Millisecond)
 	require.Len(t, hook.Delivered(), 1, "only the committed cycle's alert, once")
+
+	// A cycle whose markers' produce failed: discarded, its alert kept.
+	send(delivery("later", "y", t0.Add(2*time.Hour), 100))
+	require.Len(t, pt.Output().Alerts, 1)
+	kept := pt.Output().Alerts[0].AlertID
+	require.NoError(t, pt.Stage())
+	require.NoError(t, pt.DiscardKeepOutbox())
+	require.Eventually(t, func() bool { return hook.Delivered()[kept] == 1 }, 10*time.Second, 5*time.Millisecond)
 }

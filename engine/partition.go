@@ -549,12 +549,27 @@ func (p *Partition) Commit(sync bool) error {
 	return nil
 }
 
-// Discard drops the cycle's work: nothing of it reaches the store, and the
-// populations are reloaded as they were committed.
-func (p *Partition) Discard() error {
+// Discard drops the cycle's work: nothing of it reaches the store (its
+// outbox entries, already there, are deleted), and the populations are
+// reloaded as they were committed. For a cycle whose records are not in
+// Kafka.
+func (p *Partition) Discard() error { return p.discard(false) }
+
+// DiscardKeepOutbox drops the cycle's work as Discard does, but keeps its
+// outbox entries and makes them deliverable: for a cycle whose records may
+// be in Kafka (its markers' produce, or its transaction's End, failed), so
+// that a restart may roll its state forward from the changelog and never
+// process it again. If it is processed again, its alerts are queued again
+// (at-least-once).
+func (p *Partition) DiscardKeepOutbox() error { return p.discard(true) }
+
+func (p *Partition) discard(keepOutbox bool) error {
 	p.batch.Reset()
-	if err := p.discardOutbox(); err != nil {
-		return err
+	var oerr error
+	if keepOutbox {
+		p.committedOutbox()
+	} else {
+		oerr = p.discardOutbox()
 	}
 	p.reset()
 	p.discardTime()
@@ -566,17 +581,22 @@ func (p *Partition) Discard() error {
 		d := p.e.dets[i]
 		fresh := detectors.NewPopulation(d.Name(), d.Population(), p.e.tailQ[i])
 		if err := p.e.store.Populations(p.id, d.Name(), fresh.Load); err != nil {
-			return fmt.Errorf("engine: discard partition %d: %w", p.id, err)
+			return errors.Join(oerr, fmt.Errorf("engine: discard partition %d: %w", p.id, err))
 		}
 		p.pops[i] = fresh
 	}
-	return nil
+	return oerr
 }
 
 // Close releases the partition's resources. Uncommitted work is dropped.
 func (p *Partition) Close() error {
 	p.hc.Close()
 	if p.e.outbox != nil {
+		// Entries of a cycle neither committed nor discarded (the runner
+		// failed after its Kafka writes) are deliverable from now on.
+		for sink, n := range p.outPending {
+			p.e.outbox.Committed(sink, n)
+		}
 		p.e.outbox.Forget(p.id)
 	}
 	if p.obatch != nil {

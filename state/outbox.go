@@ -32,6 +32,11 @@ func (b *Batch) PutOutbox(sink string, seq uint64, t int64, alert []byte) error 
 	return b.b.Set(outboxKey(b.p, sink, seq), append(v, alert...), nil)
 }
 
+// DeleteOutbox deletes entry seq of sink (a discarded cycle's).
+func (b *Batch) DeleteOutbox(sink string, seq uint64) error {
+	return b.b.Delete(outboxKey(b.p, sink, seq), nil)
+}
+
 // PutOutboxSeq records the partition's next outbox seq.
 func (b *Batch) PutOutboxSeq(next uint64) error {
 	return b.b.Set(prefix(nil, kindOutboxSeq, b.p), binary.BigEndian.AppendUint64(nil, next), nil)

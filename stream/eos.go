@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,8 +69,7 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 		return nil
 	}
 	if err := s.Begin(); err != nil {
-		c.discard()
-		return fmt.Errorf("stream: begin transaction: %w", err)
+		return errors.Join(fmt.Errorf("stream: begin transaction: %w", err), c.discard(false))
 	}
 	// End's context is cancelled only when a stop's grace has run out (ctx
 	// is the runner's graceful context): a cancelled End leaves the client
@@ -96,12 +96,19 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 	}
 	committed, err := s.End(endCtx, try)
 	if err != nil {
-		c.discard()
+		// The broker may have committed the transaction (a restart then
+		// rolls state forward and never processes the cycle again): its
+		// alerts stay queued.
+		if derr := c.discard(true); derr != nil {
+			return errors.Join(err, derr)
+		}
 		return r.abandoned(ctx, fmt.Errorf("stream: end transaction: %w", err))
 	}
 	m := r.o.Metrics
 	if !committed {
-		c.discard()
+		if err := c.discard(false); err != nil {
+			return err
+		}
 		if m != nil {
 			m.Transactions.WithLabelValues("aborted").Inc()
 		}

@@ -451,10 +451,21 @@ type batchOut struct {
 	orphanAt map[string]map[int32]kgo.EpochOffset
 }
 
-func (c *batchOut) discard() {
+// discard drops the cycle in every partition. keepOutbox: the cycle's
+// records may be in Kafka (a marker's produce or a transaction's End
+// failed), so its alerts stay queued for the frontline sinks; otherwise
+// they are deleted. A failed discard leaves a partition unusable: its
+// error ends Run.
+func (c *batchOut) discard(keepOutbox bool) error {
+	var err error
 	for _, w := range c.parts {
-		_ = w.pt.Discard()
+		if keepOutbox {
+			err = errors.Join(err, w.pt.DiscardKeepOutbox())
+		} else {
+			err = errors.Join(err, w.pt.Discard())
+		}
 	}
+	return err
 }
 
 // cycle processes one poll in at-least-once mode: records per partition
@@ -489,7 +500,10 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		return nil
 	}
 	if err := cl.ProduceSync(ctx, c.out...).FirstErr(); err != nil {
-		c.discard()
+		// No marker is written: the cycle is processed again on restart.
+		if derr := c.discard(false); derr != nil {
+			return errors.Join(err, derr)
+		}
 		return r.abandoned(ctx, fmt.Errorf("stream: produce alerts and changelog: %w", err))
 	}
 	var markers []*kgo.Record
@@ -497,7 +511,12 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		markers = append(markers, w.marker)
 	}
 	if err := cl.ProduceSync(ctx, markers...).FirstErr(); err != nil {
-		c.discard()
+		// Some markers may be written: a restart rolls those partitions
+		// forward and never processes their cycle again, so its alerts
+		// stay queued.
+		if derr := c.discard(true); derr != nil {
+			return errors.Join(err, derr)
+		}
 		return r.abandoned(ctx, fmt.Errorf("stream: produce changelog markers: %w", err))
 	}
 	marks, err := r.apply(c, start)
@@ -560,9 +579,7 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 		// An idle partition whose watermark now passes a timer joins the cycle.
 		busy, err := pt.Tick(start)
 		if err != nil {
-			_ = pt.Discard()
-			c.discard()
-			return nil, fmt.Errorf("stream: partition %d: %w", p, err)
+			return nil, errors.Join(fmt.Errorf("stream: partition %d: %w", p, err), pt.Discard(), c.discard(false))
 		}
 		if busy {
 			c.parts[p] = &work{pt: pt, hwm: map[string]int64{}, last: map[string]kgo.EpochOffset{}}
@@ -610,8 +627,7 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 		c.out = append(c.out, w.changelog[:len(w.changelog)-1]...) // the marker goes separately
 	}
 	if err != nil {
-		c.discard()
-		return nil, err
+		return nil, errors.Join(err, c.discard(false))
 	}
 	return c, nil
 }
