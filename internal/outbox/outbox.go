@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -247,6 +248,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 // batch is how many entries one scan takes.
 const batch = 256
 
+// sinkLoop feeds the sink's entries to conc workers. An entry being retried
+// holds one worker, not the others: the loop scans again as soon as it has
+// handed out what it found, skipping the entries in flight.
 func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
 	name := s.Name()
 	l := d.Book.sinks[name]
@@ -256,11 +260,47 @@ func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
 	}
 	tick := time.NewTicker(d.Poll)
 	defer tick.Stop()
+	type key struct {
+		p   int32
+		seq uint64
+	}
+	// handed: entries handed to a worker: true while in flight, false once
+	// done. A done entry is deleted from the store, but a scan that began
+	// before the delete may still see it; it is forgotten at the start of
+	// the next scan.
+	var mu sync.Mutex
+	handed := map[key]bool{}
+	work := make(chan state.OutboxEntry)
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for e := range work {
+				d.deliver(ctx, s, &e)
+				mu.Lock()
+				handed[key{e.Partition, e.Seq}] = false
+				mu.Unlock()
+			}
+		})
+	}
+	defer func() { close(work); wg.Wait() }()
 	for ctx.Err() == nil {
+		mu.Lock()
+		maps.DeleteFunc(handed, func(_ key, inFlight bool) bool { return !inFlight })
+		mu.Unlock()
 		var todo []state.OutboxEntry
+		var oldest int64 // enqueue time of the oldest entry seen, in flight or not
 		err := d.Store.Outbox(name, func(e *state.OutboxEntry) bool {
 			if !d.Book.deliverable(e.Partition, e.Seq) {
 				return true // its cycle is not committed yet
+			}
+			if oldest == 0 || e.Enqueued < oldest {
+				oldest = e.Enqueued
+			}
+			mu.Lock()
+			_, busy := handed[key{e.Partition, e.Seq}]
+			mu.Unlock()
+			if busy {
+				return true
 			}
 			c := *e
 			c.Alert = append([]byte(nil), e.Alert...)
@@ -270,7 +310,7 @@ func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
 		if err != nil {
 			d.Log.Error("outbox: scan failed", "sink", name, "err", err)
 		}
-		d.gauges(name, todo)
+		d.gauges(name, oldest)
 		if len(todo) == 0 {
 			select {
 			case <-ctx.Done():
@@ -279,17 +319,16 @@ func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
 			}
 			continue
 		}
-		sem := make(chan struct{}, conc)
-		var wg sync.WaitGroup
-		for i := range todo {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func(e *state.OutboxEntry) {
-				defer func() { <-sem; wg.Done() }()
-				d.deliver(ctx, s, e)
-			}(&todo[i])
+		for _, e := range todo {
+			mu.Lock()
+			handed[key{e.Partition, e.Seq}] = true
+			mu.Unlock()
+			select {
+			case work <- e: // to the next free worker
+			case <-ctx.Done():
+				return
+			}
 		}
-		wg.Wait()
 	}
 }
 
@@ -346,14 +385,16 @@ func (d *Deliverer) count(sink, result string) {
 	}
 }
 
-func (d *Deliverer) gauges(sink string, todo []state.OutboxEntry) {
+// gauges sets sink's backlog and the age of its oldest entry (enqueued:
+// unix ns, 0 for none).
+func (d *Deliverer) gauges(sink string, enqueued int64) {
 	if d.Metrics == nil {
 		return
 	}
 	d.Metrics.OutboxBacklog.WithLabelValues(sink).Set(float64(d.Book.Backlog(sink)))
-	oldest := 0.0
-	for _, e := range todo {
-		oldest = max(oldest, time.Since(time.Unix(0, e.Enqueued)).Seconds())
+	age := 0.0
+	if enqueued != 0 {
+		age = max(0, time.Since(time.Unix(0, enqueued)).Seconds())
 	}
-	d.Metrics.OutboxOldest.WithLabelValues(sink).Set(oldest)
+	d.Metrics.OutboxOldest.WithLabelValues(sink).Set(age)
 }

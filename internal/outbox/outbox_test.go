@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
@@ -185,4 +187,70 @@ func TestFrontlineCapacity(t *testing.T) {
 	for range 1000 {
 		require.True(t, unlimited.Frontline(alerts.Minor, t0))
 	}
+}
+
+// One alert the receiver keeps failing (here: always, with a long backoff)
+// takes one of the sink's delivery slots, not the others: alerts queued
+// after it are delivered meanwhile, and the oldest-entry gauge still counts
+// the stuck one.
+func TestStuckAlertDoesNotHoldBackOthers(t *testing.T) {
+	store, err := state.Open(state.Options{FS: vfs.NewMem()})
+	require.NoError(t, err)
+	defer store.Close()
+	var mu sync.Mutex
+	got := map[string]int{}
+	stuck := fmt.Sprintf("%032x", 0)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a alerts.Alert
+		_ = json.NewDecoder(r.Body).Decode(&a)
+		if a.AlertID == stuck {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		mu.Lock()
+		got[a.AlertID]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	delivered := func(ids []string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range ids {
+			if got[id] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+
+	first := queue(t, store, 0, "hook", 0, 10) // the stuck one, then nine
+	m := metrics.New(nil, nil)
+	book := outbox.NewBook([]string{"hook"}, 0, nil, m)
+	book.Committed("hook", len(first))
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &outbox.Deliverer{Store: store, Sinks: []alerts.Sink{webhook(t, srv.URL)}, Book: book, Metrics: m,
+		Backoff: sinks.Backoff{Base: time.Hour, Max: time.Hour}, Poll: time.Hour, Concurrency: map[string]int{"hook": 2}}
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-ran) }()
+	require.Eventually(t, func() bool { return delivered(first[1:]) }, 10*time.Second, 5*time.Millisecond)
+
+	later := queue(t, store, 0, "hook", 10, 20)
+	book.Committed("hook", len(later))
+	require.Eventually(t, func() bool { return delivered(later) }, 10*time.Second, 5*time.Millisecond,
+		"alerts queued while another is retried")
+	time.Sleep(1100 * time.Millisecond)
+	book.Committed("hook", 0) // a scan, which sets the gauges
+	queue(t, store, 0, "hook", 30, 1)
+	book.Committed("hook", 1)
+	require.Eventually(t, func() bool {
+		return gaugeValue(t, m.OutboxOldest, "hook") >= 1
+	}, 10*time.Second, 5*time.Millisecond, "the oldest entry's age counts the stuck one")
+}
+
+func gaugeValue(t *testing.T, g *prometheus.GaugeVec, labels ...string) float64 {
+	t.Helper()
+	var pb dto.Metric
+	require.NoError(t, g.WithLabelValues(labels...).Write(&pb))
+	return pb.GetGauge().GetValue()
 }
