@@ -16,21 +16,7 @@ import (
 // header read-modify-write, detectors, window write) with Pebble on an
 // in-memory filesystem, committing every 4,096 events as replay does.
 func BenchmarkPartitionExperience(b *testing.B) {
-	cfg := config.Default()
-	store, err := state.Open(state.Options{FS: vfs.NewMem()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	eng, err := engine.New(cfg, store, engine.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	pt, err := eng.OpenPartition(0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pt.Close()
+	pt := benchPartition(b, config.Default(), state.Options{FS: vfs.NewMem()}, engine.Options{})
 	events := event.SampleEvents(1<<16, 1)
 	rec := engine.Record{Topic: "bench"}
 	b.ReportAllocs()
@@ -62,25 +48,11 @@ func BenchmarkCycleOutbox(b *testing.B) {
 			name = "sinks=kafka+webhook"
 		}
 		b.Run(name, func(b *testing.B) {
-			cfg := config.Default()
-			store, err := state.Open(state.Options{Dir: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
 			var o engine.Options
 			if on {
 				o.Outbox = outbox.NewBook([]string{"webhook"}, 1<<30, nil, nil)
 			}
-			eng, err := engine.New(cfg, store, o)
-			if err != nil {
-				b.Fatal(err)
-			}
-			pt, err := eng.OpenPartition(0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer pt.Close()
+			pt := benchPartition(b, config.Default(), state.Options{Dir: b.TempDir()}, o)
 			events := event.SampleEvents(1<<16, 1)
 			rec := engine.Record{Topic: "bench"}
 			const cycle = 1000
@@ -109,4 +81,25 @@ func BenchmarkCycleOutbox(b *testing.B) {
 			b.ReportMetric(float64(alerted)/float64(b.N), "alerting-cycles/cycle")
 		})
 	}
+}
+
+// benchPartition opens partition 0 of an engine over a new store; both are
+// closed when the benchmark ends.
+func benchPartition(b *testing.B, cfg *config.Config, so state.Options, o engine.Options) *engine.Partition {
+	b.Helper()
+	store, err := state.Open(so)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = store.Close() })
+	eng, err := engine.New(cfg, store, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pt, err := eng.OpenPartition(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = pt.Close() })
+	return pt
 }

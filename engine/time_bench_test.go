@@ -54,20 +54,7 @@ func BenchmarkTimers(b *testing.B) {
 					cfg.Detectors = []config.Detector{d}
 				}
 			}
-			store, err := state.Open(state.Options{FS: vfs.NewMem()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
-			eng, err := engine.New(cfg, store, engine.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			pt, err := eng.OpenPartition(0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer pt.Close()
+			pt := benchPartition(b, cfg, state.Options{FS: vfs.NewMem()}, engine.Options{})
 			rec := engine.Record{Topic: "bench"}
 			fired := 0
 			b.ReportAllocs()
