@@ -95,22 +95,11 @@ func (p *Partition) discardOutbox() error {
 	if p.e.outbox == nil {
 		return nil
 	}
-	var err error
-	if p.obatch != nil {
-		p.obatch.Reset()
-		if len(p.outKeys) > 0 {
-			for _, k := range p.outKeys {
-				if err = p.obatch.DeleteOutbox(k.sink, k.seq); err != nil {
-					break
-				}
-			}
-			if err == nil {
-				err = p.obatch.Commit(false)
-			}
-			if err != nil {
-				p.obatch.Reset()
-				return fmt.Errorf("engine: discard partition %d: outbox: %w", p.id, err)
-			}
+	if len(p.outKeys) > 0 {
+		p.obatch.Reset() // the writes of a stage whose commit failed, if any
+		if err := p.deleteOutboxKeys(); err != nil {
+			p.obatch.Reset()
+			return fmt.Errorf("engine: discard partition %d: outbox: %w", p.id, err)
 		}
 	}
 	p.outKeys = p.outKeys[:0]
@@ -118,4 +107,14 @@ func (p *Partition) discardOutbox() error {
 	p.outCommitted = p.outSeq
 	p.e.outbox.Release(p.id, p.outSeq)
 	return nil
+}
+
+// deleteOutboxKeys deletes the cycle's outbox entries in one write.
+func (p *Partition) deleteOutboxKeys() error {
+	for _, k := range p.outKeys {
+		if err := p.obatch.DeleteOutbox(k.sink, k.seq); err != nil {
+			return err
+		}
+	}
+	return p.obatch.Commit(false)
 }

@@ -697,6 +697,8 @@ func mergeByTimestamp(a, b []*kgo.Record, first string) []*kgo.Record {
 	return append(append(out, a...), b...)
 }
 
+// process folds w's records into its partition and stages the cycle. On
+// error, prepare discards every partition of the cycle, this one included.
 func (r *Runner) process(w *work, exp, comp string, fetched time.Time) error {
 	for _, kr := range w.recs {
 		rec := engine.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Key: kr.Key,
@@ -709,18 +711,15 @@ func (r *Runner) process(w *work, exp, comp string, fetched time.Time) error {
 			err = w.pt.Complaint(&rec)
 		}
 		if err != nil {
-			_ = w.pt.Discard()
 			return fmt.Errorf("stream: partition %d: %w", w.pt.ID(), err)
 		}
 	}
 	if err := w.pt.Stage(); err != nil {
-		_ = w.pt.Discard()
 		return err
 	}
 	var err error
 	w.changelog, w.marker, err = appendChangelog(nil, r.changelog, w.pt.Batch())
 	if err != nil {
-		_ = w.pt.Discard()
 		return err
 	}
 	return nil

@@ -48,9 +48,6 @@ type Book struct {
 func (b *Book) Release(p int32, next uint64) {
 	b.hmu.Lock()
 	defer b.hmu.Unlock()
-	if b.held == nil {
-		b.held = map[int32]uint64{}
-	}
 	b.held[p] = next
 }
 
@@ -84,7 +81,7 @@ func NewBook(names []string, max int, log *slog.Logger, m *metrics.Metrics) *Boo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Book{max: int64(max), sinks: map[string]*ledger{}, names: names, log: log, m: m}
+	b := &Book{max: int64(max), sinks: map[string]*ledger{}, names: names, log: log, m: m, held: map[int32]uint64{}}
 	for _, n := range names {
 		b.sinks[n] = &ledger{wake: make(chan struct{}, 1)}
 	}
