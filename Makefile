@@ -39,7 +39,7 @@ lint:
 bench: bench-micro bench-replay
 
 bench-micro:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./internal/event/ ./engine/ ./stream/
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./event/ ./engine/ ./stream/
 
 bench-replay:
 	scripts/bench-replay.sh
@@ -50,7 +50,7 @@ bench-kafka:
 	scripts/bench-kafka.sh
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/event/
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./event/
 
 KAFKA_PORT ?= 9092
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/peakend/peakend/event"
+
 	"github.com/peakend/peakend/config"
 )
 
@@ -101,6 +103,20 @@ type Sink interface {
 	Deliver(ctx context.Context, a *Alert) error
 }
 
+// FilteringSink is the optional interface of a sink that takes only some
+// alerts: an outbox skips storing an alert the sink would drop.
+type FilteringSink interface {
+	Sink
+	Allows(a *Alert) bool
+}
+
+// WrappingSink is the optional interface of a sink that wraps another
+// (filters, retries): Unwrap returns the inner sink.
+type WrappingSink interface {
+	Sink
+	Unwrap() Sink
+}
+
 // ErrPermanent marks a delivery failure that retrying will not fix.
 var ErrPermanent = errors.New("alerts: permanent delivery failure")
 
@@ -115,3 +131,22 @@ func (e *RetryAfterError) Error() string {
 }
 
 func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// EvidenceOf is the evidence form of a decoded experience.
+func EvidenceOf(ev *event.Event) Evidence {
+	e := Evidence{EventID: ev.EventID, CustomerID: ev.CustomerID, Time: time.Unix(0, ev.Time).UTC(),
+		Journey: ev.Journey, Outcome: ev.Outcome}
+	if len(ev.Metrics) > 0 {
+		e.Metrics = make(map[string]float64, len(ev.Metrics))
+		for _, m := range ev.Metrics {
+			e.Metrics[m.Name] = m.Value
+		}
+	}
+	if len(ev.Attrs) > 0 {
+		e.Attributes = make(map[string]string, len(ev.Attrs))
+		for _, a := range ev.Attrs {
+			e.Attributes[a.Key] = a.Value
+		}
+	}
+	return e
+}

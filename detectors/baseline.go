@@ -6,7 +6,7 @@ import (
 
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
-	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/event"
 	"github.com/peakend/peakend/internal/human"
 	"github.com/peakend/peakend/state"
 )

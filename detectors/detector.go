@@ -9,9 +9,16 @@ import (
 
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
-	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/event"
 	"github.com/peakend/peakend/state"
 )
+
+// TailQuantiler is the optional interface of population detectors (rarity,
+// overdue): the lowest quantile they fire at, which sets how much of the
+// population's tail the engine must keep exact.
+type TailQuantiler interface {
+	TailQuantile() float64
+}
 
 // Detector judges one experience. Detect sees the customer as it was before
 // ev; Learn then folds ev into what the detector remembers (the customer's

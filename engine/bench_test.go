@@ -5,10 +5,10 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/peakend/peakend/alerts/outbox"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/engine"
-	"github.com/peakend/peakend/internal/event"
-	"github.com/peakend/peakend/internal/outbox"
+	"github.com/peakend/peakend/event"
 	"github.com/peakend/peakend/state"
 )
 

@@ -4,24 +4,17 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
-	"math"
-	"slices"
 	"time"
 
 	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/alerts/outbox"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/detectors"
-	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/event"
 	"github.com/peakend/peakend/internal/metrics"
-	"github.com/peakend/peakend/internal/outbox"
 	"github.com/peakend/peakend/state"
 )
-
-// PeakHalfLife is the default of alerting.peak_half_life: how fast the
-// memory of a customer's worst experience fades in the peak-end score.
-const PeakHalfLife = 14 * 24 * time.Hour
 
 // Engine is the immutable, shared part: configuration, detectors, policy and
 // the store. Partitions do the work.
@@ -101,7 +94,7 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 	e.lateness, e.idle = int64(cfg.Events.AllowedLateness), cfg.Events.IdleTimeout.D()
 	e.retention, e.halfLife = int64(cfg.State.Retention), int64(cfg.Alerting.PeakHalfLife)
 	if e.halfLife <= 0 {
-		e.halfLife = int64(PeakHalfLife)
+		e.halfLife = int64(alerts.PeakHalfLife)
 	}
 	for i, d := range dets {
 		if _, ok := d.(detectors.Timed); ok {
@@ -111,7 +104,7 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 			}
 		}
 		q := 0.0
-		if t, ok := d.(interface{ TailQuantile() float64 }); ok {
+		if t, ok := d.(detectors.TailQuantiler); ok {
 			q = t.TailQuantile()
 		}
 		e.tailQ = append(e.tailQ, q)
@@ -195,130 +188,4 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
 	}
 	return pt, nil
-}
-
-// Perceived is the customer's peak-end score at time t with the default
-// half-life (PeakHalfLife); see PerceivedWith.
-func Perceived(c *state.Customer, t int64) float64 {
-	return PerceivedWith(c, t, PeakHalfLife)
-}
-
-// PerceivedWith is the customer's peak-end score at time t: the mean of their
-// worst recent experience (fading with halfLife) and their latest one, each
-// a badness in 0..1.
-func PerceivedWith(c *state.Customer, t int64, halfLife time.Duration) float64 {
-	return (max(worstAt(c, t, int64(halfLife)), c.LastBad) + c.LastBad) / 2
-}
-
-// worstAt is the customer's worst recent badness as remembered at time t:
-// it halves every halfLife.
-func worstAt(c *state.Customer, t, halfLife int64) float64 {
-	if t <= c.WorstAt {
-		return c.WorstBad
-	}
-	return c.WorstBad * math.Exp2(-float64(t-c.WorstAt)/float64(halfLife))
-}
-
-// CustomerView is the JSON of /customers/{id}.
-type CustomerView struct {
-	CustomerID  string             `json:"customer_id"`
-	Partition   int32              `json:"partition"`
-	Tier        string             `json:"tier,omitempty"`
-	Value       float64            `json:"value"`
-	Perceived   float64            `json:"perceived"`
-	Experiences int                `json:"experiences_total"`
-	LastSeen    time.Time          `json:"last_seen"`
-	ComplaintAt *time.Time         `json:"last_complaint,omitempty"`
-	Recent      []alerts.Evidence  `json:"recent"` // newest event time first
-	Alerts      []CustomerAlertRef `json:"alerts"`
-	// Journeys are the customer's journeys watched by overdue and deadline
-	// detectors: open ones, and those alerted on (with the follow-up's late
-	// arrival, if it came).
-	Journeys []JourneyView `json:"journeys"`
-}
-
-// JourneyView is one journey of a timed detector on /customers/{id}.
-type JourneyView struct {
-	Detector string     `json:"detector"`
-	Key      string     `json:"key"`
-	Status   string     `json:"status"` // open, alerted, arrived_after_alert
-	Started  time.Time  `json:"started"`
-	Due      *time.Time `json:"due,omitempty"` // the pending timer (none while overdue waits for min_samples)
-	AlertID  string     `json:"alert_id,omitempty"`
-	Alerted  *time.Time `json:"alerted_at,omitempty"`
-	Arrived  *time.Time `json:"arrived_at,omitempty"` // the follow-up, once it came
-}
-
-// CustomerAlertRef is one of the customer's recent alerts.
-type CustomerAlertRef struct {
-	AlertID  string    `json:"alert_id"`
-	Detector string    `json:"detector"`
-	Severity string    `json:"severity"`
-	Time     time.Time `json:"event_time"`
-	Reason   string    `json:"reason"`
-}
-
-// Customer reads a customer's committed state with the default peak-end
-// half-life; see LookupCustomer.
-func Customer(store *state.Store, window int, partitions []int32, id string) (*CustomerView, bool, error) {
-	return LookupCustomer(store, ViewOptions{Window: window}, partitions, id)
-}
-
-// ViewOptions configures LookupCustomer.
-type ViewOptions struct {
-	Window   int           // state.window
-	HalfLife time.Duration // alerting.peak_half_life; default PeakHalfLife
-}
-
-// LookupCustomer reads a customer's committed state from whichever of the
-// given partitions holds it. It is safe to call concurrently with processing.
-func LookupCustomer(store *state.Store, o ViewOptions, partitions []int32, id string) (*CustomerView, bool, error) {
-	window := o.Window
-	if o.HalfLife <= 0 {
-		o.HalfLife = PeakHalfLife
-	}
-	for _, p := range partitions {
-		c := state.Customer{ID: id}
-		ok, err := store.LoadCustomer(p, &c, nil)
-		if err != nil {
-			return nil, false, err
-		}
-		if !ok {
-			continue
-		}
-		v := &CustomerView{CustomerID: id, Partition: p, Tier: c.Tier, Value: c.Value,
-			Perceived: math.Round(PerceivedWith(&c, c.LastAt, o.HalfLife)*1000) / 1000, Experiences: int(c.Seq),
-			LastSeen: time.Unix(0, c.LastAt).UTC(), Recent: []alerts.Evidence{}, Alerts: []CustomerAlertRef{},
-			Journeys: []JourneyView{}}
-		if c.Complaint != 0 {
-			t := time.Unix(0, c.Complaint).UTC()
-			v.ComplaintAt = &t
-		}
-		for i := len(c.Alerts) - 1; i >= 0; i-- {
-			a := c.Alerts[i]
-			v.Alerts = append(v.Alerts, CustomerAlertRef{AlertID: a.ID, Detector: a.Detector,
-				Severity: alerts.Severity(a.Severity).String(), Time: time.Unix(0, a.Time).UTC(), Reason: a.Reason})
-		}
-		oldest := uint64(0)
-		if c.Seq > uint64(window) {
-			oldest = c.Seq - uint64(window)
-		}
-		var ev event.Event
-		var derr error
-		err = store.Window(p, id, func(seq uint64, b []byte) bool {
-			if seq <= oldest {
-				return false
-			}
-			if derr = state.DecodeExperience(b, id, &ev); derr != nil {
-				return false
-			}
-			v.Recent = append(v.Recent, toEvidence(&ev))
-			return true
-		})
-		// Out-of-order arrivals are shown as if they had come in order.
-		slices.SortStableFunc(v.Recent, func(a, b alerts.Evidence) int { return b.Time.Compare(a.Time) })
-		jerr := journeyViews(store, p, id, v)
-		return v, true, errors.Join(err, derr, jerr)
-	}
-	return nil, false, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/engine"
+	"github.com/peakend/peakend/httpapi"
 	"github.com/peakend/peakend/internal/demo"
 	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/state"
@@ -130,9 +131,9 @@ func (h *harness) commit() []*alerts.Alert {
 	return out
 }
 
-func (h *harness) view(id string) (*engine.CustomerView, bool) {
+func (h *harness) view(id string) (*httpapi.CustomerView, bool) {
 	h.t.Helper()
-	v, ok, err := engine.Customer(h.store, h.cfg.State.Window, []int32{0}, id)
+	v, ok, err := httpapi.LookupCustomer(h.store, httpapi.ViewOptions{Window: h.cfg.State.Window}, []int32{0}, id)
 	require.NoError(h.t, err)
 	return v, ok
 }
@@ -417,8 +418,8 @@ func TestPerceived(t *testing.T) {
 
 	// The peak fades with time.
 	c := state.Customer{WorstBad: 1, WorstAt: 0, LastBad: 0}
-	require.InDelta(t, 0.5, engine.Perceived(&c, 0), 1e-9)
-	require.InDelta(t, 0.25, engine.Perceived(&c, int64(engine.PeakHalfLife)), 1e-9)
+	require.InDelta(t, 0.5, alerts.Perceived(&c, 0, 0), 1e-9)
+	require.InDelta(t, 0.25, alerts.Perceived(&c, int64(alerts.PeakHalfLife), 0), 1e-9)
 	for _, a := range h.alerts {
 		require.GreaterOrEqual(t, a.Customer.Perceived, 0.0)
 		require.LessOrEqual(t, a.Customer.Perceived, 1.0)

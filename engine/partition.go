@@ -12,7 +12,7 @@ import (
 
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/detectors"
-	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/event"
 	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/state"
 )
@@ -274,7 +274,7 @@ func (p *Partition) Apply(r *Record, ev *event.Event) error {
 			best, found = f, true
 		}
 	}
-	perceived := p.feel(c, ev.Time, &best, found)
+	perceived := p.e.policy.Feel(c, ev.Time, time.Duration(p.e.halfLife), &best, found)
 	if found {
 		if err := p.alert(best, en, ev, r, perceived); err != nil {
 			return err
@@ -372,7 +372,7 @@ func (p *Partition) evidenceByArrival(f alerts.Finding, en *entry, journey strin
 		if want == nil && ev.Journey != journey {
 			return true, nil
 		}
-		out = append(out, toEvidence(&ev))
+		out = append(out, alerts.EvidenceOf(&ev))
 		return len(out) < MaxEvidence, nil
 	}
 	for i := len(en.pending) - 1; i >= 0; i-- {
@@ -416,24 +416,6 @@ func (p *Partition) evidenceByArrival(f alerts.Finding, en *entry, journey strin
 		err = derr
 	}
 	return out, err
-}
-
-func toEvidence(ev *event.Event) alerts.Evidence {
-	e := alerts.Evidence{EventID: ev.EventID, CustomerID: ev.CustomerID, Time: time.Unix(0, ev.Time).UTC(),
-		Journey: ev.Journey, Outcome: ev.Outcome}
-	if len(ev.Metrics) > 0 {
-		e.Metrics = make(map[string]float64, len(ev.Metrics))
-		for _, m := range ev.Metrics {
-			e.Metrics[m.Name] = m.Value
-		}
-	}
-	if len(ev.Attrs) > 0 {
-		e.Attributes = make(map[string]string, len(ev.Attrs))
-		for _, a := range ev.Attrs {
-			e.Attributes[a.Key] = a.Value
-		}
-	}
-	return e
 }
 
 // Complaint processes one complaint record: it marks the customer (for

@@ -17,6 +17,7 @@ import (
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/engine"
+	"github.com/peakend/peakend/httpapi"
 	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/state"
 )
@@ -167,10 +168,10 @@ func TestRetentionExpiresIdleCustomers(t *testing.T) {
 	var mv dto.Metric
 	require.NoError(t, m.CustomersExpired.Write(&mv))
 	require.Equal(t, 1.0, mv.GetCounter().GetValue(), "peakend_customers_expired_total")
-	_, ok, err := engine.Customer(store, cfg.State.Window, []int32{0}, "old")
+	_, ok, err := httpapi.LookupCustomer(store, httpapi.ViewOptions{Window: cfg.State.Window}, []int32{0}, "old")
 	require.NoError(t, err)
 	require.False(t, ok, "old is gone")
-	_, ok, err = engine.Customer(store, cfg.State.Window, []int32{0}, "keep")
+	_, ok, err = httpapi.LookupCustomer(store, httpapi.ViewOptions{Window: cfg.State.Window}, []int32{0}, "keep")
 	require.NoError(t, err)
 	require.True(t, ok)
 	_, found, err = store.NextTimer(0)
@@ -192,7 +193,7 @@ func TestRetentionExpiresIdleCustomers(t *testing.T) {
 	got := commit()
 	require.Len(t, got, 1)
 	require.Equal(t, int64(2), pt.Customers())
-	v, ok, err := engine.Customer(store, cfg.State.Window, []int32{0}, "old")
+	v, ok, err := httpapi.LookupCustomer(store, httpapi.ViewOptions{Window: cfg.State.Window}, []int32{0}, "old")
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, 1, v.Experiences)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/detectors"
-	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/event"
 	"github.com/peakend/peakend/state"
 )
 
@@ -360,9 +360,9 @@ func (p *Partition) timerAlert(en *entry, d detectors.Timed, f alerts.Finding, j
 	at = max(at, j.Start) // a promise already broken when it was made is detected when it is seen
 	var perceived float64
 	if d.Felt() {
-		perceived = p.feel(c, at, &f, true)
+		perceived = p.e.policy.Feel(c, at, time.Duration(p.e.halfLife), &f, true)
 	} else {
-		perceived = PerceivedWith(c, at, time.Duration(p.e.halfLife))
+		perceived = alerts.Perceived(c, at, time.Duration(p.e.halfLife))
 	}
 	if p.e.policy.Decide(f, c, at) == alerts.Suppressed {
 		if m := p.e.metrics; m != nil {
@@ -419,7 +419,7 @@ func (p *Partition) keyEvidence(en *entry, d detectors.Timed, key string) ([]ale
 	var out []alerts.Evidence
 	err := p.eachWindow(en, func(ev *event.Event) bool {
 		if v, _ := ev.Attr(attr); ev.Journey == d.JourneyName() && v == key {
-			out = append(out, toEvidence(ev))
+			out = append(out, alerts.EvidenceOf(ev))
 		}
 		return len(out) < MaxEvidence
 	})
@@ -587,26 +587,4 @@ func (p *Partition) stageJourneys() error {
 		}
 	}
 	return nil
-}
-
-// journeyViews adds the customer's journeys to v.
-func journeyViews(store *state.Store, p int32, id string, v *CustomerView) error {
-	status := map[uint8]string{state.JourneyOpen: "open", state.JourneyAlerted: "alerted",
-		state.JourneyArrivedLate: "arrived_after_alert"}
-	ts := func(t int64) *time.Time {
-		if t == 0 {
-			return nil
-		}
-		u := time.Unix(0, t).UTC()
-		return &u
-	}
-	return store.Journeys(p, id, func(det, key string, j *state.Journey) bool {
-		jv := JourneyView{Detector: det, Key: key, Status: status[j.Status], Started: time.Unix(0, j.Start).UTC(),
-			AlertID: j.AlertID, Alerted: ts(j.Alerted), Arrived: ts(j.Until)}
-		if j.Status == state.JourneyOpen && j.Due != state.Parked {
-			jv.Due = ts(j.Due) // none while parked: waiting for enough finished journeys
-		}
-		v.Journeys = append(v.Journeys, jv)
-		return true
-	})
 }

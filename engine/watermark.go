@@ -4,7 +4,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/event"
 	"github.com/peakend/peakend/state"
 )
 

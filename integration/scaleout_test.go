@@ -18,7 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/peakend/peakend/alerts"
-	"github.com/peakend/peakend/engine"
+	"github.com/peakend/peakend/httpapi"
 	"github.com/peakend/peakend/internal/demo"
 	"github.com/peakend/peakend/internal/testkit"
 )
@@ -372,11 +372,11 @@ func plantPromises(recs []testkit.Record, step time.Duration, n, h int) (broken,
 }
 
 // journey returns the customer's broken_promise journey on /customers/{id}.
-func journey(t *testing.T, p *peakend, id string) engine.JourneyView {
+func journey(t *testing.T, p *peakend, id string) httpapi.JourneyView {
 	t.Helper()
 	body, err := httpGet(p.Addr, "/customers/"+id)
 	require.NoError(t, err, "/customers/%s", id)
-	var v engine.CustomerView
+	var v httpapi.CustomerView
 	require.NoError(t, json.Unmarshal(body, &v))
 	for _, j := range v.Journeys {
 		if j.Detector == "broken_promise" {
@@ -384,7 +384,7 @@ func journey(t *testing.T, p *peakend, id string) engine.JourneyView {
 		}
 	}
 	require.FailNowf(t, "no broken_promise journey", "customer %s: %s", id, body)
-	return engine.JourneyView{}
+	return httpapi.JourneyView{}
 }
 
 // TestTimersMoveWithPartition (issue 5): instance A processes orders whose
@@ -424,7 +424,7 @@ func TestTimersMoveWithPartition(t *testing.T) {
 	part := partitionOf(testkit.Produce(t, cl, exp, recs[:h]))
 	a := startPeakend(t, cfgA)
 	testkit.WaitConsumed(t, bs, n.Group, 2*time.Minute, exp)
-	onA := map[string]engine.JourneyView{}
+	onA := map[string]httpapi.JourneyView{}
 	for _, id := range append(slices.Clone(broken), kept...) {
 		j := journey(t, a, id)
 		require.Equal(t, "open", j.Status, "customer %s's journey on A", id)

@@ -18,7 +18,7 @@ import (
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/engine"
-	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/event"
 	"github.com/peakend/peakend/state"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/engine"
-	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/event"
 )
 
 type complaint struct {

@@ -6,8 +6,8 @@
 #
 #   scripts/bench-kafka-ab.sh BROKERS REPS BIN...
 #
-# BIN: benchkafka binaries built from the revisions to compare (go build -o
-# /tmp/kb-X ./internal/benchkafka at each revision). Each phase: 400,000
+# BIN: peakend-bench binaries built from the revisions to compare (go build -o
+# /tmp/kb-X ./cmd/peakend-bench at each revision). Each phase: 400,000
 # events (PEAKEND_BENCH_EVENTS), full load, and half load at 50,000 events/s
 # offered (PEAKEND_BENCH_HALF_RATE; the goal's half load), exactly_once off
 # and on (PEAKEND_BENCH_EXACTLY_ONCE="off on"). Prints the median events/s, p50 and p99 per build and phase.

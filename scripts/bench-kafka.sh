@@ -32,7 +32,7 @@ if [ -z "$brokers" ]; then
 fi
 eos=${PEAKEND_BENCH_EXACTLY_ONCE:-off,on}
 case $eos in 1|true|yes) eos=on ;; 0|false|no) eos=off ;; esac
-go run ./internal/benchkafka -brokers "$brokers" -events "${PEAKEND_BENCH_EVENTS:-400000}" \
+go run ./cmd/peakend-bench -brokers "$brokers" -events "${PEAKEND_BENCH_EVENTS:-400000}" \
   -half-rate "${PEAKEND_BENCH_HALF_RATE:-50000}" \
   -customers "${PEAKEND_BENCH_CUSTOMERS:-20000}" -exactly-once "$eos" \
   -restore-customers "${PEAKEND_BENCH_RESTORE_CUSTOMERS:-100000}" \

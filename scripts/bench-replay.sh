@@ -15,7 +15,7 @@ ROUNDS=${PEAKEND_BENCH_ROUNDS:-3}
 work=${PEAKEND_BENCH_DIR:-$(mktemp -d /tmp/peakend-bench.XXXXXX)}
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/peakend" ./cmd/peakend
-go test -c -o "$work/event.test" ./internal/event/
+go test -c -o "$work/event.test" ./event/
 cfg=scripts/bench.yaml
 echo "== generating $N-customer state fill and $EVENTS events"
 "$work/peakend" demo --emit "$N" --customers "$N" --sequential --every 1s --start 2026-01-01T00:00:00Z > "$work/fill.jsonl"

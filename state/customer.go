@@ -7,7 +7,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/event"
 )
 
 // Limits of the per-customer header, so that it stays small (a few hundred

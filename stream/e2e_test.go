@@ -15,7 +15,7 @@ import (
 
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
-	"github.com/peakend/peakend/engine"
+	"github.com/peakend/peakend/httpapi"
 	"github.com/peakend/peakend/internal/app"
 	"github.com/peakend/peakend/internal/testkit"
 	"github.com/peakend/peakend/state"
@@ -196,7 +196,7 @@ func TestStopAndRestart(t *testing.T) {
 	ids := slices.Sorted(maps.Keys(perCustomer))
 	total := 0
 	for _, id := range ids {
-		v, ok, err := engine.Customer(store, cfg.State.Window, all, id)
+		v, ok, err := httpapi.LookupCustomer(store, httpapi.ViewOptions{Window: cfg.State.Window}, all, id)
 		require.NoError(t, err)
 		require.True(t, ok, "customer %s not in state", id)
 		require.Equal(t, perCustomer[id], v.Experiences, "experiences of %s", id)

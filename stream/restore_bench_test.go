@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/peakend/peakend/config"
-	"github.com/peakend/peakend/internal/event"
+	"github.com/peakend/peakend/event"
 	"github.com/peakend/peakend/state"
 )
 

@@ -86,7 +86,7 @@ func IsLocal(s alerts.Sink) bool {
 		switch v := s.(type) {
 		case *Writer:
 			return true
-		case interface{ Unwrap() alerts.Sink }:
+		case alerts.WrappingSink:
 			s = v.Unwrap()
 		default:
 			return false

@@ -15,12 +15,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/alerts/outbox"
 	"github.com/peakend/peakend/alerts/sinks"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/engine"
-	"github.com/peakend/peakend/internal/httpapi"
+	"github.com/peakend/peakend/httpapi"
 	"github.com/peakend/peakend/internal/metrics"
-	"github.com/peakend/peakend/internal/outbox"
 	"github.com/peakend/peakend/state"
 	"github.com/peakend/peakend/stream"
 )
@@ -87,7 +87,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		queued = append(queued, sk)
 		names = append(names, sk.Name())
-		if f, ok := sk.(interface{ Allows(*alerts.Alert) bool }); ok {
+		if f, ok := sk.(alerts.FilteringSink); ok {
 			allows[sk.Name()] = f.Allows
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/engine"
+	"github.com/peakend/peakend/httpapi"
 	"github.com/peakend/peakend/internal/app"
 	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/internal/testkit"
@@ -102,7 +103,7 @@ func TestHTTP(t *testing.T) {
 
 	code, body = testkit.Get(t, a.Addr, "/customers/dora")
 	require.Equal(t, http.StatusOK, code, "%s", body)
-	var v engine.CustomerView
+	var v httpapi.CustomerView
 	require.NoError(t, json.Unmarshal(body, &v))
 	require.Equal(t, "dora", v.CustomerID)
 	require.Equal(t, 5, v.Experiences)

@@ -1,5 +1,5 @@
 // Package event defines peakend's input records (experience, complaint and
-// feedback events, contract sections 4–6) and their strict, allocation-lean decoders.
+// feedback events, docs/reference.md) and their strict, allocation-lean decoders.
 package event
 
 import (

@@ -19,9 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/alerts/outbox"
 	"github.com/peakend/peakend/alerts/sinks"
 	"github.com/peakend/peakend/internal/metrics"
-	"github.com/peakend/peakend/internal/outbox"
 	"github.com/peakend/peakend/internal/testkit"
 	"github.com/peakend/peakend/state"
 )

@@ -1,4 +1,4 @@
-// Command benchkafka measures peakend end to end against a real Kafka broker
+// Command peakend-bench measures peakend end to end against a real Kafka broker
 // (`make bench-kafka`): sustained events/s from produce to alert and the
 // latency from a record's append to its alert's arrival, at full and half
 // load, with exactly_once off and on; and the rate at which a fresh instance
@@ -28,9 +28,9 @@ import (
 
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/event"
 	"github.com/peakend/peakend/internal/app"
 	"github.com/peakend/peakend/internal/demo"
-	"github.com/peakend/peakend/internal/event"
 	"github.com/peakend/peakend/state"
 	"github.com/peakend/peakend/stream"
 )

@@ -1,4 +1,4 @@
-// Package httpapi serves peakend's HTTP endpoints (contract section 10):
+// Package httpapi serves peakend's HTTP endpoints (docs/reference.md, "HTTP"):
 // metrics, health, readiness and the customer view.
 package httpapi
 
@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/peakend/peakend/engine"
 	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/state"
 )
@@ -25,7 +24,7 @@ type Options struct {
 	Metrics *metrics.Metrics
 	Store   *state.Store
 	Window  int
-	// HalfLife is alerting.peak_half_life, for the peak-end score; default engine.PeakHalfLife.
+	// HalfLife is alerting.peak_half_life, for the peak-end score; default alerts.PeakHalfLife.
 	HalfLife time.Duration
 	// Ready reports readiness (state restored, partitions assigned).
 	Ready func() bool
@@ -102,7 +101,7 @@ func (s *Server) customer(w http.ResponseWriter, r *http.Request) {
 	if s.o.Partitions != nil {
 		parts = s.o.Partitions()
 	}
-	v, ok, err := engine.LookupCustomer(s.o.Store, engine.ViewOptions{Window: s.o.Window, HalfLife: s.o.HalfLife}, parts, id)
+	v, ok, err := LookupCustomer(s.o.Store, ViewOptions{Window: s.o.Window, HalfLife: s.o.HalfLife}, parts, id)
 	if err != nil {
 		s.o.Logger.Error("customer view", "err", err)
 		http.Error(w, "state read failed", http.StatusInternalServerError)
