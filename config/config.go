@@ -14,6 +14,7 @@ type Config struct {
 	Journeys  []string   `yaml:"journeys"`  // optional allow-list; empty = any journey
 	Detectors []Detector `yaml:"detectors"` // at least one
 	Alerting  Alerting   `yaml:"alerting"`
+	Desk      Desk       `yaml:"desk"` // the recovery desk at / (docs/desk.md)
 
 	// File is the path the configuration was loaded from ("" if built in code).
 	File string `yaml:"-"`
@@ -69,8 +70,79 @@ type State struct {
 
 // HTTP configures the HTTP server.
 type HTTP struct {
-	Listen    string `yaml:"listen"`     // default ":8080"; "-" disables
-	PublicURL string `yaml:"public_url"` // base URL for links in alerts (recovery desk); default "http://localhost:8080"
+	Listen    string  `yaml:"listen"`     // default ":8080"; "-" disables
+	PublicURL string  `yaml:"public_url"` // base URL for links in alerts (recovery desk); default "http://localhost:8080"
+	TLS       HTTPTLS `yaml:"tls"`        // serve HTTPS; default off (plain HTTP)
+}
+
+// HTTPTLS makes the HTTP server serve HTTPS. Both files or neither.
+type HTTPTLS struct {
+	CertFile string `yaml:"cert_file"` // PEM certificate chain
+	KeyFile  string `yaml:"key_file"`  // PEM private key
+}
+
+// Desk configures the recovery desk: the page at / where frontline staff
+// claim customers, take the pre-authorised action and record outcomes. Every
+// customer-data path (/, /customers/{id}, /api/...) needs a signed-in user:
+// from Accounts, or named by a trusted reverse proxy (Proxy).
+type Desk struct {
+	// Enabled serves the desk at /. Default true when Accounts or Proxy is
+	// configured, else false (and customer-data paths answer 404).
+	Enabled *bool `yaml:"enabled"`
+	// ClaimTTL is how long a claim holds without an outcome; it lapses at
+	// the claim record's timestamp + this. Default 30m.
+	ClaimTTL Duration `yaml:"claim_ttl"`
+	// Keep is how long a closed case stays in the desk's view (and the
+	// least retention peakend gives the alerts and feedback topics it
+	// creates). Default 720h (30 days).
+	Keep Duration `yaml:"keep"`
+	// Accounts sign in with a password (bcrypt hash from `peakend
+	// hash-password`).
+	Accounts []Account `yaml:"accounts"`
+	// Proxy trusts a reverse proxy (oauth2-proxy and the like) to name the
+	// user in a header.
+	Proxy Proxy `yaml:"proxy"`
+	// SessionKeyEnv names the environment variable holding the key that
+	// signs session cookies (at least 32 bytes; every instance behind one
+	// load balancer needs the same). Default "PEAKEND_SESSION_KEY"; if the
+	// variable is unset, a random key is made at start (sessions then end
+	// with the process and do not carry across instances).
+	SessionKeyEnv string `yaml:"session_key_env"`
+	// SessionTTL is how long a sign-in lasts. Default 12h.
+	SessionTTL Duration `yaml:"session_ttl"`
+}
+
+// Account is one desk user who signs in with a password.
+type Account struct {
+	User         string `yaml:"user"`          // sign-in name, shown on claims and feedback ("by")
+	PasswordHash string `yaml:"password_hash"` // bcrypt hash (peakend hash-password); never the password itself
+	Role         string `yaml:"role"`          // agent (default) or supervisor (may approve actions)
+}
+
+// Proxy configures sign-in by a trusted reverse proxy.
+type Proxy struct {
+	Header string `yaml:"header"` // the header naming the user, e.g. X-Forwarded-User; "" = off
+	// Trusted lists the proxy addresses (CIDRs or single IPs) whose header
+	// is believed; a request from anywhere else is treated as signed out.
+	Trusted []string `yaml:"trusted"`
+	// RoleHeader, if set, names a header carrying the user's role (agent or
+	// supervisor); otherwise Supervisors decides and everyone else is an agent.
+	RoleHeader  string   `yaml:"role_header"`
+	Supervisors []string `yaml:"supervisors"`
+}
+
+// Desk roles.
+const (
+	RoleAgent      = "agent"
+	RoleSupervisor = "supervisor"
+)
+
+// DeskOn reports whether the desk (and every customer-data path) is served.
+func (d *Desk) DeskOn() bool {
+	if d.Enabled != nil {
+		return *d.Enabled
+	}
+	return len(d.Accounts) > 0 || d.Proxy.Header != ""
 }
 
 // Events configures input handling.

@@ -93,6 +93,15 @@ func (c *Config) ApplyDefaults() {
 	for i := range a.Sinks {
 		a.Sinks[i].applyDefaults()
 	}
+
+	d := &c.Desk
+	setDuration(&d.ClaimTTL, 30*time.Minute)
+	setDuration(&d.Keep, 720*time.Hour)
+	setDuration(&d.SessionTTL, 12*time.Hour)
+	setString(&d.SessionKeyEnv, "PEAKEND_SESSION_KEY")
+	for i := range d.Accounts {
+		setString(&d.Accounts[i].Role, RoleAgent)
+	}
 }
 
 // DefaultPlaybook is the playbook of the contract's example, minor to
