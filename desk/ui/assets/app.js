@@ -16,6 +16,7 @@
     "waive", "upgrade", "replace", "reship", "text", "phone", "contact", "ring", "write", "compensate"];
 
   const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const short = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "short" });
   const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   const number = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
 
@@ -66,6 +67,7 @@
   }
 
   function fmtTime(t) { const v = ms(t); return v === null ? "" : when.format(v); }
+  function fmtShort(t) { const v = ms(t); return v === null ? "" : short.format(v); }
   function fmtClock(t) { const v = ms(t); return v === null ? "" : clock.format(v); }
 
   // A <time> that says how long ago, and keeps saying it as time passes.
@@ -534,7 +536,7 @@
     const triggers = new Set(alertsOf(c).map((a) => `${a.event_time}|${a.journey}`));
     const ev = evidenceOf(c);
     $("#d-evidence tbody").replaceChildren(...(ev.length ? ev.map((e) => el("tr", { class: triggers.has(`${e.time}|${e.journey}`) ? "bad" : "" },
-      el("td", {}, el("time", { datetime: e.time, text: fmtTime(e.time) })),
+      el("td", {}, el("time", { datetime: e.time, title: fmtTime(e.time), text: fmtShort(e.time) })),
       el("td", { text: words(e.journey) }),
       el("td", { text: words(e.outcome || "") }),
       el("td", { text: measures(e) }),

@@ -1,0 +1,419 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/internal/app"
+	"github.com/peakend/peakend/internal/testkit"
+)
+
+// The desk in a real browser (headless Chromium driven by chromedp) against
+// the whole app: kfake, the pipeline, the desk's view of the alerts and
+// feedback topics, sign-in, the page.
+
+const deskPassword = "correct horse battery staple"
+
+type desk struct {
+	brokers []string
+	cfg     *config.Config
+	base    string // http://host:port
+}
+
+// startDesk runs the app with the desk on: accounts ana and bo (agents) and
+// sam (supervisor), all with deskPassword; critical actions need approval.
+func startDesk(t *testing.T) *desk {
+	t.Helper()
+	brokers := testkit.Cluster(t)
+	cfg := testkit.Config(t, brokers, "late_delivery", "failed_checkout")
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	hash, err := bcrypt.GenerateFromPassword([]byte(deskPassword), bcrypt.MinCost)
+	require.NoError(t, err)
+	cfg.Desk.Accounts = []config.Account{
+		{User: "ana", PasswordHash: string(hash), Role: config.RoleAgent},
+		{User: "bo", PasswordHash: string(hash), Role: config.RoleAgent},
+		{User: "sam", PasswordHash: string(hash), Role: config.RoleSupervisor},
+	}
+	cfg.Alerting.Playbook.Critical.RequiresApproval = true
+	cfg.ApplyDefaults()
+	require.NoError(t, cfg.Validate())
+	a := testkit.StartApp(t, app.Options{Config: cfg})
+	testkit.Eventually(t, 30*time.Second, "/readyz to be 200", func() bool {
+		code, _ := testkit.Get(t, a.Addr, "/readyz")
+		return code == 200
+	})
+	return &desk{brokers: brokers, cfg: cfg, base: "http://" + a.Addr}
+}
+
+// delivery is a delivered parcel delay hours late for customer cust; with
+// the late_delivery detector, 24 h late is minor, 72 h major, 168 h critical.
+func delivery(cust, tier string, value float64, at time.Time, delay float64, n int) testkit.Record {
+	return testkit.Record{Key: []byte(cust), Value: fmt.Appendf(nil,
+		`{"event_id":"%s-%d","customer_id":%q,"time":%q,"journey":"delivery","outcome":"delivered","metrics":{"delay_hours":%g},"attributes":{"order_id":"o-%s-%d","carrier":"DHX"},"customer":{"tier":%q,"value":%g}}`,
+		cust, n, cust, at.UTC().Format(time.RFC3339), delay, cust, n, tier, value)}
+}
+
+// failedCheckout is a failed checkout (a major alert of failed_checkout).
+func failedCheckout(cust, tier string, value float64, at time.Time, n int) testkit.Record {
+	return testkit.Record{Key: []byte(cust), Value: fmt.Appendf(nil,
+		`{"event_id":"%s-%d","customer_id":%q,"time":%q,"journey":"checkout","outcome":"failed","attributes":{"payment":"card"},"customer":{"tier":%q,"value":%g}}`,
+		cust, n, cust, at.UTC().Format(time.RFC3339), tier, value)}
+}
+
+func (d *desk) produce(t *testing.T, recs ...testkit.Record) {
+	t.Helper()
+	testkit.Produce(t, testkit.Client(t, d.brokers), d.cfg.Kafka.Topics.Experiences, recs)
+}
+
+// do runs browser actions, failing the test with what on error or after 30 s.
+func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(c, actions...), what)
+}
+
+// eval returns the value of a JavaScript expression (a promise is awaited).
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(c, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	require.NoError(t, err, "evaluating %s", expr)
+	return v
+}
+
+// waitFor waits until the JavaScript expression is truthy in the page.
+func waitFor(t *testing.T, ctx context.Context, timeout time.Duration, what, expr string) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
+	defer cancel()
+	_, err := chromedp.Run(c, chromedp.Poll[any](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	require.NoError(t, err, "waiting %s for %s", timeout, what)
+}
+
+// signIn opens the desk, which sends a browser that is not signed in to
+// /login; there it fills in the form, and waits for the desk to be ready.
+func (d *desk) signIn(t *testing.T, ctx context.Context, user string) {
+	t.Helper()
+	do(t, ctx, "the sign-in form",
+		chromedp.Navigate(d.base+"/"),
+		chromedp.WaitVisible(`input[name="user"]`),
+	)
+	require.Contains(t, eval[string](t, ctx, `location.pathname`), "/login", "the desk did not send a stranger to sign in")
+	do(t, ctx, "signing in as "+user,
+		chromedp.SendKeys(`input[name="user"]`, user),
+		chromedp.SendKeys(`input[name="password"]`, deskPassword),
+		chromedp.Click(`form [type="submit"]`),
+		chromedp.WaitVisible(`body[data-ready="true"]`),
+	)
+	require.Equal(t, "/", eval[string](t, ctx, `location.pathname`))
+	require.Equal(t, user, eval[string](t, ctx, `document.querySelector("#who").textContent.split(" ")[0]`))
+}
+
+func row(id string) string { return fmt.Sprintf(`#queue .case[data-id=%q]`, id) }
+
+// rowText is the text of a customer's row in the queue ("" if none).
+func rowText(id string) string {
+	return fmt.Sprintf(`(document.querySelector(%q)?.innerText ?? "")`, row(id))
+}
+
+// feedback is a feedback event as the desk writes it.
+type feedback struct {
+	FeedbackID string `json:"feedback_id"`
+	AlertID    string `json:"alert_id"`
+	CustomerID string `json:"customer_id"`
+	Time       string `json:"time"`
+	Action     string `json:"action"`
+	Outcome    string `json:"outcome"`
+	By         string `json:"by"`
+	Note       string `json:"note"`
+	Spent      *struct {
+		Amount   float64 `json:"amount"`
+		Currency string  `json:"currency"`
+	} `json:"spent"`
+	key string
+}
+
+func (d *desk) feedback(t *testing.T) []feedback {
+	t.Helper()
+	var out []feedback
+	for _, r := range testkit.ReadTopic(t, d.brokers, d.cfg.Kafka.Topics.Feedback) {
+		var f feedback
+		require.NoError(t, json.Unmarshal(r.Value, &f), "feedback record %s", r.Value)
+		f.key = string(r.Key)
+		out = append(out, f)
+	}
+	return out
+}
+
+// TestDeskInBrowser is the desk's story end to end, in two browsers: ana
+// (agent) signs in and sees an alert the pipeline produced from an event
+// the test wrote arrive live; she claims it, and sam (supervisor), in his
+// own browser, sees the claim appear without reloading; ana cannot approve
+// the critical action, sam can, and ana sees the approval at once; she
+// records "recovered" with an amount; the feedback topic holds claim,
+// approval and outcome, and the case has left both queues.
+func TestDeskInBrowser(t *testing.T) {
+	d := startDesk(t)
+	ana := testkit.Browser(t, 1280, 900)
+	sam := testkit.Browser(t, 1280, 900)
+	d.signIn(t, ana, "ana")
+	d.signIn(t, sam, "sam")
+
+	// A stranger (no session) gets no customer data.
+	code, _ := testkit.Get(t, strings.TrimPrefix(d.base, "http://"), "/api/queue")
+	require.Equal(t, 401, code, "/api/queue without a session")
+
+	// Events the test writes: dora's parcel 9 days late (critical), eve's
+	// failed checkout (major, lower priority).
+	now := time.Now()
+	d.produce(t,
+		delivery("dora", "gold", 1200, now.Add(-72*time.Hour), 2, 1),
+		delivery("dora", "gold", 1200, now.Add(-30*time.Minute), 216, 2),
+		failedCheckout("eve", "silver", 300, now.Add(-20*time.Minute), 1),
+	)
+	waitFor(t, ana, 30*time.Second, "dora's case to arrive in ana's queue, live", rowText("dora")+` !== ""`)
+	waitFor(t, ana, 30*time.Second, "eve's case to arrive in ana's queue, live", rowText("eve")+` !== ""`)
+	waitFor(t, sam, 10*time.Second, "dora's case in sam's queue", rowText("dora")+` !== ""`)
+	order := eval[[]string](t, ana, `[...document.querySelectorAll("#queue .case")].map(b => b.dataset.id)`)
+	require.Equal(t, []string{"dora", "eve"}, order, "queue order: critical before major")
+	text := eval[string](t, ana, rowText("dora"))
+	for _, want := range []string{"CRITICAL", "gold", "1,200", "late delivery", "delivery", "Unclaimed"} {
+		require.Contains(t, text, want, "dora's row")
+	}
+	require.Regexp(t, `opened (just now|\d+ min ago)`, text)
+
+	// ana opens dora's case: the reason, the evidence, the action, who may approve.
+	do(t, ana, "opening dora's case", chromedp.Click(row("dora")), chromedp.WaitVisible(`#detail`))
+	waitFor(t, ana, 10*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 2`)
+	require.Contains(t, eval[string](t, ana, `document.querySelector("#d-alerts").innerText`), "late")
+	require.Contains(t, eval[string](t, ana, `document.querySelector("#d-evidence").innerText`), "delay hours 216")
+	require.Contains(t, eval[string](t, ana, `document.querySelector("#d-action").innerText`), "up to 150 EUR")
+	require.Contains(t, eval[string](t, ana, `document.querySelector("#d-approval").innerText`), "Needs approval from: sam")
+	require.Regexp(t, `Peak-end score 0\.\d+`, eval[string](t, ana, `document.querySelector("#d-score").innerText`))
+
+	// An agent cannot approve: no button, and the server refuses her.
+	require.False(t, eval[bool](t, ana, `document.querySelector("#b-approve").checkVisibility()`), "ana sees an Approve button")
+	status := eval[int](t, ana, `fetch("/api/me").then(r => r.json()).then(me => fetch("/api/cases/dora/approve",
+		{method: "POST", headers: {"X-CSRF-Token": me.csrf_token, "Content-Type": "application/json"}, body: "{}"})).then(r => r.status)`)
+	require.Equal(t, 403, status, "an agent's approval")
+
+	// ana claims; sam sees it without reloading.
+	require.Equal(t, "", eval[string](t, sam, `(window.__marker = "no reload", "")`))
+	do(t, ana, "claiming dora", chromedp.Click(`#b-claim`))
+	waitFor(t, ana, 10*time.Second, "ana's claim on her screen", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	waitFor(t, sam, 10*time.Second, "ana's claim on sam's screen", rowText("dora")+`.includes("ana is on it")`)
+	require.Equal(t, "no reload", eval[string](t, sam, `window.__marker`), "sam's page reloaded")
+
+	// sam approves; ana sees it at once.
+	do(t, sam, "sam opens dora's case", chromedp.Click(row("dora")), chromedp.WaitVisible(`#b-approve`))
+	do(t, sam, "sam approves", chromedp.Click(`#b-approve`))
+	waitFor(t, ana, 10*time.Second, "the approval on ana's screen", `document.querySelector("#d-approval").innerText.startsWith("Approved by sam")`)
+
+	// ana records the outcome: over the budget is caught before it is sent.
+	do(t, ana, "filling in the outcome",
+		chromedp.Click(`#outcome input[value="recovered"]`),
+		chromedp.SendKeys(`#o-amount`, "200"),
+		chromedp.SendKeys(`#o-note`, "Called her; refunded the shipping"),
+		chromedp.Click(`#b-outcome`),
+	)
+	waitFor(t, ana, 5*time.Second, "the budget check", `document.querySelector("#o-amount-err").checkVisibility()`)
+	require.Contains(t, eval[string](t, ana, `document.querySelector("#o-amount-err").innerText`), "150 EUR")
+	require.Equal(t, "true", eval[string](t, ana, `document.querySelector("#o-amount").getAttribute("aria-invalid")`))
+	do(t, ana, "correcting the amount", chromedp.SetValue(`#o-amount`, ""), chromedp.SendKeys(`#o-amount`, "12.5"), chromedp.Click(`#b-outcome`))
+	waitFor(t, ana, 10*time.Second, "dora's case to leave ana's queue", rowText("dora")+` === ""`)
+	waitFor(t, sam, 10*time.Second, "dora's case to leave sam's queue", rowText("dora")+` === ""`)
+	require.Contains(t, eval[string](t, ana, `document.querySelector("#status").innerText`), "Recovered")
+	require.NotEqual(t, "", eval[string](t, ana, rowText("eve")), "eve's case is still open")
+
+	// The feedback topic has every step, keyed by the customer.
+	var fb []feedback
+	testkit.Eventually(t, 10*time.Second, "the outcome on the feedback topic", func() bool {
+		fb = d.feedback(t)
+		for _, f := range fb {
+			if f.Action == "outcome" {
+				return true
+			}
+		}
+		return false
+	})
+	actions := map[string]feedback{}
+	for _, f := range fb {
+		require.Equal(t, "dora", f.CustomerID)
+		require.Equal(t, "dora", f.key, "feedback key")
+		require.NotEmpty(t, f.AlertID)
+		actions[f.Action] = f
+	}
+	require.Equal(t, "ana", actions["claim"].By)
+	require.Equal(t, "sam", actions["approve"].By)
+	out := actions["outcome"]
+	require.Equal(t, "recovered", out.Outcome)
+	require.Equal(t, "ana", out.By)
+	require.Equal(t, "Called her; refunded the shipping", out.Note)
+	require.NotNil(t, out.Spent)
+	require.InDelta(t, 12.5, out.Spent.Amount, 1e-9)
+	require.Equal(t, "EUR", out.Spent.Currency)
+
+	// The server's queue agrees with the screen.
+	ids := eval[[]string](t, ana, `fetch("/api/queue").then(r => r.json()).then(q => q.cases.map(c => c.customer_id))`)
+	require.Equal(t, []string{"eve"}, ids)
+
+	// Sign out: back to the sign-in page, and the desk asks again.
+	do(t, ana, "signing out", chromedp.Click(`#signout button`), chromedp.WaitVisible(`input[name="password"]`))
+	do(t, ana, "the desk after signing out", chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(`input[name="password"]`))
+}
+
+// TestDeskKeyboardPhoneContrast: the desk works with the keyboard alone
+// (skip link, Tab to a case, Enter opens it with focus on its title, arrows
+// move along the queue, Escape closes and gives focus back), shows times in
+// the viewer's time zone, keeps every text at WCAG AA contrast, and fits a
+// 375 px phone without sideways scrolling, the open case covering the queue.
+func TestDeskKeyboardPhoneContrast(t *testing.T) {
+	d := startDesk(t)
+	now := time.Now()
+	d.produce(t,
+		delivery("dora", "gold", 1200, now.Add(-time.Hour), 200, 1),
+		failedCheckout("eve", "silver", 300, now.Add(-40*time.Minute), 1),
+		delivery("finn", "bronze", 80, now.Add(-50*time.Minute), 30, 1),
+	)
+	ctx := testkit.Browser(t, 1280, 900)
+	// The viewer is in New Zealand (13 hours from UTC in December, 12 in June).
+	do(t, ctx, "the viewer's time zone", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Pacific/Auckland"})
+		return err
+	}))
+	d.signIn(t, ctx, "ana")
+	waitFor(t, ctx, 30*time.Second, "three cases", `document.querySelectorAll("#queue .case").length === 3`)
+
+	// Times in the viewer's zone.
+	require.Equal(t, "Times in Pacific/Auckland", eval[string](t, ctx, `document.querySelector("#tz").innerText`))
+	require.True(t, eval[bool](t, ctx, `(() => {
+		const t = document.querySelector("#queue time");
+		const f = (tz) => new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "short", timeZone: tz}).format(Date.parse(t.getAttribute("datetime")));
+		return t.title === f("Pacific/Auckland") && t.title !== f("UTC");
+	})()`), "queue times are not in the viewer's zone")
+
+	// Contrast of the queue.
+	low, err := testkit.LowContrast(ctx)
+	require.NoError(t, err)
+	require.Empty(t, low, "texts below WCAG AA contrast in the queue")
+
+	// Keyboard alone.
+	focused := func() string {
+		return eval[string](t, ctx, `(() => { const e = document.activeElement; return e.dataset.id || e.id || e.tagName; })()`)
+	}
+	do(t, ctx, "Tab to the skip link", chromedp.KeyEvent(kb.Tab))
+	require.Equal(t, "Skip to the queue", eval[string](t, ctx, `document.activeElement.innerText`))
+	require.True(t, eval[bool](t, ctx, `getComputedStyle(document.activeElement).outlineStyle !== "none" && parseFloat(getComputedStyle(document.activeElement).outlineWidth) >= 2`),
+		"no visible focus on the skip link")
+	do(t, ctx, "Enter on the skip link, Tab", chromedp.KeyEvent(kb.Enter), chromedp.KeyEvent(kb.Tab))
+	require.Equal(t, "dora", focused(), "the first Tab after the skip link lands on the first case")
+	require.True(t, eval[bool](t, ctx, `getComputedStyle(document.activeElement).outlineStyle !== "none"`), "no visible focus on a case")
+	do(t, ctx, "arrow down", chromedp.KeyEvent(kb.ArrowDown))
+	require.Equal(t, "eve", focused())
+	do(t, ctx, "arrow up", chromedp.KeyEvent(kb.ArrowUp))
+	require.Equal(t, "dora", focused())
+	do(t, ctx, "Enter opens the case", chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(`#detail`))
+	require.Equal(t, "d-title", focused(), "focus moves to the open case")
+	waitFor(t, ctx, 10*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 1`)
+	low, err = testkit.LowContrast(ctx)
+	require.NoError(t, err)
+	require.Empty(t, low, "texts below WCAG AA contrast in the open case")
+	do(t, ctx, "Tab to Close", chromedp.KeyEvent(kb.Tab))
+	require.Equal(t, "d-close", focused())
+	do(t, ctx, "Tab to the claim", chromedp.KeyEvent(kb.Tab))
+	require.Equal(t, "b-claim", focused())
+	do(t, ctx, "Space claims", chromedp.KeyEvent(" "))
+	waitFor(t, ctx, 10*time.Second, "the claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	do(t, ctx, "Escape closes", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
+	require.Equal(t, "dora", focused(), "focus goes back to the case")
+	require.Contains(t, eval[string](t, ctx, rowText("dora")), "You're on it")
+
+	// Filters narrow the queue.
+	require.True(t, eval[bool](t, ctx, `(() => { const s = document.querySelector("#f-severity"); s.value = "major";
+		return s.dispatchEvent(new Event("change", {bubbles: true})); })()`))
+	require.Equal(t, []string{"eve"}, eval[[]string](t, ctx, `[...document.querySelectorAll("#queue .case")].map(b => b.dataset.id)`))
+	do(t, ctx, "clear the filters", chromedp.Click(`#f-clear`))
+	waitFor(t, ctx, 5*time.Second, "all three again", `document.querySelectorAll("#queue .case").length === 3`)
+
+	// A phone.
+	do(t, ctx, "phone width", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile), chromedp.Sleep(300*time.Millisecond))
+	require.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), 375, "the queue scrolls sideways on a phone")
+	low, err = testkit.LowContrast(ctx)
+	require.NoError(t, err)
+	require.Empty(t, low, "texts below WCAG AA contrast on a phone")
+	do(t, ctx, "open a case on the phone", chromedp.Click(row("eve")), chromedp.WaitVisible(`#detail`))
+	box := eval[[]float64](t, ctx, `(() => { const r = document.querySelector("#detail").getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+	require.Equal(t, []float64{0, 0, 375, 812}, box, "the open case covers the phone's screen")
+	require.LessOrEqual(t, eval[int](t, ctx, `document.querySelector("#detail").scrollWidth`), 375, "the open case scrolls sideways on a phone")
+	do(t, ctx, "Escape on the phone", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
+}
+
+// TestDeskScreenshots regenerates docs/desk-queue.png, docs/desk-detail.png
+// and docs/desk-phone.png from the real app:
+//
+//	PEAKEND_SCREENSHOTS=1 go test ./internal/app -run TestDeskScreenshots
+func TestDeskScreenshots(t *testing.T) {
+	if os.Getenv("PEAKEND_SCREENSHOTS") == "" {
+		t.Skip("set PEAKEND_SCREENSHOTS=1 to regenerate the desk's screenshots under docs/")
+	}
+	d := startDesk(t)
+	now := time.Now()
+	d.produce(t,
+		delivery("c-20417", "gold", 2400, now.Add(-80*time.Hour), 3, 1),
+		delivery("c-20417", "gold", 2400, now.Add(-26*time.Hour), 1, 2),
+		delivery("c-20417", "gold", 2400, now.Add(-40*time.Minute), 212, 3),
+		delivery("c-11873", "silver", 640, now.Add(-35*time.Minute), 190, 1),
+		failedCheckout("c-30952", "gold", 1800, now.Add(-30*time.Minute), 1),
+		delivery("c-48210", "bronze", 150, now.Add(-25*time.Minute), 96, 1),
+		delivery("c-50031", "", 0, now.Add(-20*time.Minute), 31, 1),
+	)
+	bo := testkit.Browser(t, 1280, 900)
+	d.signIn(t, bo, "bo")
+	waitFor(t, bo, 30*time.Second, "five cases", `document.querySelectorAll("#queue .case").length === 5`)
+	do(t, bo, "bo claims c-11873", chromedp.Click(row("c-11873")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
+	waitFor(t, bo, 10*time.Second, "bo's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+
+	ana := testkit.Browser(t, 1280, 760)
+	d.signIn(t, ana, "ana")
+	waitFor(t, ana, 10*time.Second, "bo's claim on ana's screen", rowText("c-11873")+`.includes("bo is on it")`)
+	dir := filepath.Join("..", "..", "docs")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	save := func(ctx context.Context, name string) {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		require.Less(t, len(png), 300<<10, "%s is %d KB", name, len(png)>>10)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
+		t.Logf("wrote docs/%s (%d KB)", name, len(png)>>10)
+	}
+	do(t, ana, "settle", chromedp.Sleep(2500*time.Millisecond)) // the arrival highlight fades
+	save(ana, "desk-queue.png")
+
+	do(t, ana, "a tall window for the whole case", chromedp.EmulateViewport(1280, 1500))
+	do(t, ana, "open c-20417", chromedp.Click(row("c-20417")), chromedp.WaitVisible(`#detail`))
+	waitFor(t, ana, 10*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 3`)
+	do(t, ana, "settle", chromedp.Sleep(500*time.Millisecond))
+	save(ana, "desk-detail.png")
+	do(t, ana, "close", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
+
+	do(t, ana, "phone", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile), chromedp.Sleep(500*time.Millisecond))
+	save(ana, "desk-phone.png")
+}
