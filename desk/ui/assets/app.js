@@ -527,7 +527,8 @@
       el("p", { class: "small" }, `${words(a.detector)} · ${words(a.journey)} · detected `, rel(a.detected_at),
         ` (${fmtTime(a.detected_at)})`, a.score ? ` · score ${number.format(a.score)}` : ""))));
     const complained = alertsOf(c).some((a) => a.complained_before);
-    const recovered = alertsOf(c).some((a) => a.recovered_before);
+    const recovered = alertsOf(c).some((a) => a.recovered_before) ||
+      (d.history || []).some((h) => h.outcome && h.outcome.outcome === "recovered");
     $("#d-flags").replaceChildren(
       el("li", { class: complained ? "warn" : "", text: complained ? "Has complained before." : "Has not complained before." }),
       el("li", { text: recovered ? "Was recovered by staff before." : "Not recovered by staff before." }));
@@ -537,10 +538,9 @@
     const ev = evidenceOf(c);
     $("#d-evidence tbody").replaceChildren(...(ev.length ? ev.map((e) => el("tr", { class: triggers.has(`${e.time}|${e.journey}`) ? "bad" : "" },
       el("td", {}, el("time", { datetime: e.time, title: fmtTime(e.time), text: fmtShort(e.time) })),
-      el("td", { text: words(e.journey) }),
-      el("td", { text: words(e.outcome || "") }),
+      el("td", { text: [words(e.journey), words(e.outcome || "")].filter(Boolean).join(", ") }),
       el("td", { text: measures(e) }),
-      el("td", { text: details(e) }))) : [el("tr", {}, el("td", { colSpan: 5, text: "No evidence attached." }))]));
+      el("td", { class: "details", text: details(e) }))) : [el("tr", {}, el("td", { colSpan: 4, text: "No evidence attached." }))]));
 
     // The customer's recent experiences and peak-end score.
     const cust = d.customer;
@@ -555,7 +555,7 @@
     }
     const recent = cust && Array.isArray(cust.recent) && cust.recent.length ? cust.recent : ev;
     $("#d-timeline").replaceChildren(...(recent.length ? recent.slice(0, 20).map((e) => el("li", {},
-      el("time", { datetime: e.time, text: fmtTime(e.time) }),
+      el("time", { datetime: e.time, title: fmtTime(e.time), text: fmtShort(e.time) }),
       el("span", {}, [words(e.journey), words(e.outcome || "")].filter(Boolean).join(" — ") + (measures(e) ? ` (${measures(e)})` : "")))) :
       [el("li", { text: "No recent experiences on record." })]));
 
@@ -575,11 +575,20 @@
 
   // ---- actions ------------------------------------------------------------
 
-  async function act(action, body, button, done) {
+  // Writes run one after another, in the order they were asked for: an
+  // outcome submitted while the claim is still on its way waits for it.
+  let writes = Promise.resolve();
+  function act(action, body, button, done) {
     const id = state.openId;
-    if (!id) return;
-    clearError();
+    if (!id) return Promise.resolve(false);
     if (button) { button.disabled = true; button.setAttribute("aria-busy", "true"); }
+    const run = writes.then(() => write(id, action, body, button, done));
+    writes = run.catch(() => {});
+    return run;
+  }
+
+  async function write(id, action, body, button, done) {
+    clearError();
     try {
       const res = await api(casePath(id, action), { method: "POST", body });
       if (res && res.case) {
