@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
@@ -167,7 +168,8 @@ func (d *desk) feedback(t *testing.T) []feedback {
 // own browser, sees the claim appear without reloading; ana cannot approve
 // the critical action, sam can, and ana sees the approval at once; she
 // records "recovered" with an amount; the feedback topic holds claim,
-// approval and outcome, and the case has left both queues.
+// approval and outcome, and the case has left both queues. A screen whose
+// live stream is cut is told "claimed by sam" when it claims too late.
 func TestDeskInBrowser(t *testing.T) {
 	d := startDesk(t)
 	ana := testkit.Browser(t, 1280, 900)
@@ -272,6 +274,26 @@ func TestDeskInBrowser(t *testing.T) {
 	// The server's queue agrees with the screen.
 	ids := eval[[]string](t, ana, `fetch("/api/queue").then(r => r.json()).then(q => q.cases.map(c => c.customer_id))`)
 	require.Equal(t, []string{"eve"}, ids)
+
+	// A screen that lost its live stream: ana opens eve's case, sam claims
+	// it meanwhile; ana's "I'm on it" is refused, and she is told who has it.
+	do(t, ana, "cutting ana's live stream", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, network.SetBlockedURLs, network.SetBlockedURLsParams{
+			URLPatterns: []*network.BlockPattern{{URLPattern: "*://*:*/api/events", Block: true}}})
+		return err
+	}), chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(`body[data-ready="true"]`))
+	waitFor(t, ana, 10*time.Second, "ana's page to say it is not live", `document.querySelector("#live").dataset.state === "down"`)
+	do(t, ana, "ana opens eve's case", chromedp.Click(row("eve")), chromedp.WaitVisible(`#b-claim`))
+	waitFor(t, ana, 10*time.Second, "eve's case", `document.querySelector("#d-claim").innerText === "Nobody is on it yet."`)
+	do(t, sam, "sam claims eve", chromedp.Click(row("eve")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
+	waitFor(t, sam, 10*time.Second, "sam's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	do(t, ana, "ana claims eve too", chromedp.Click(`#b-claim`))
+	waitFor(t, ana, 10*time.Second, "the refusal, said aloud", `document.querySelector("#error").innerText.includes("claimed by sam")`)
+	require.Equal(t, "alert", eval[string](t, ana, `document.querySelector("#error").getAttribute("role")`))
+	waitFor(t, ana, 10*time.Second, "eve's case to show sam's claim", `document.querySelector("#d-claim").innerText.startsWith("sam is on it")`)
 
 	// Sign out: back to the sign-in page, and the desk asks again.
 	do(t, ana, "signing out", chromedp.Click(`#signout button`), chromedp.WaitVisible(`input[name="password"]`))

@@ -300,14 +300,25 @@
     setQueue(await api("/api/queue"));
   }
 
+  // Answers to our own writes and the event stream can arrive in either
+  // order: a version of a case older than the one on screen, or than the one
+  // that closed it, is stale and ignored.
+  const closedAt = new Map(); // customer_id → updated_at (ms) of the version that closed it
+  function stale(c) {
+    const u = ms(c.updated_at) || 0;
+    const have = state.cases.get(c.customer_id);
+    if (have && (ms(have.updated_at) || 0) > u) return true;
+    return closedAt.has(c.customer_id) && closedAt.get(c.customer_id) >= u;
+  }
+
   function upsert(c, fresh) {
-    if (!c || !c.customer_id) return;
+    if (!c || !c.customer_id || stale(c)) return;
     if (isHotspot(c)) {
       if (isOpen(c)) state.hotspots.set(c.customer_id, c); else state.hotspots.delete(c.customer_id);
       renderHotspots();
       return;
     }
-    if (!isOpen(c)) { removeCase(c.customer_id); return; }
+    if (!isOpen(c)) { removeCase(c.customer_id, c); return; }
     if (fresh && !state.cases.has(c.customer_id)) freshIds.add(c.customer_id);
     state.cases.set(c.customer_id, c);
     updateFilterOptions();
@@ -318,7 +329,10 @@
     }
   }
 
-  function removeCase(id) {
+  function removeCase(id, closing) {
+    const prev = state.cases.get(id);
+    const at = Math.max(ms(closing && closing.updated_at) || 0, ms(prev && prev.updated_at) || 0);
+    if (at) closedAt.set(id, Math.max(at, closedAt.get(id) || 0));
     const had = state.cases.delete(id);
     state.hotspots.delete(id);
     if (had) renderQueue(); else renderHotspots();
@@ -592,8 +606,12 @@
     try {
       const res = await api(casePath(id, action), { method: "POST", body });
       if (res && res.case) {
-        if (isOpen(res.case)) upsert(res.case, false); else removeCase(id);
-        if (state.openId === id && state.detail) { state.detail.case = res.case; renderDetail(); }
+        if (isOpen(res.case)) upsert(res.case, false); else removeCase(id, res.case);
+        const cur = state.openId === id && state.detail ? state.detail.case : undefined;
+        if (cur !== undefined && (!cur || (ms(res.case.updated_at) || 0) >= (ms(cur.updated_at) || 0))) {
+          state.detail.case = res.case;
+          renderDetail();
+        }
       }
       say(done);
       return true;
