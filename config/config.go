@@ -1,4 +1,4 @@
-// Package config defines peakend's YAML configuration (contract section 8),
+// Package config defines peakend's YAML configuration (docs/configuration.md),
 // its documented defaults, and validation errors that name file, line and field.
 package config
 
