@@ -209,7 +209,7 @@ func (g *gen) table(s section) {
 		elem, list := structType(f.Type)
 		nested := elem != "" && g.types[elem] != nil && g.types[elem].fields != nil
 		if nested {
-			doc = sentence(doc) + "See " + link(path, list) + "."
+			doc = sentence(dropSee(doc)) + "See " + link(path, list) + "."
 		}
 		if doc == "" {
 			g.problems = append(g.problems, fmt.Sprintf("%s (%s.%s): no doc comment", path, s.typeName, f.Names[0].Name))
@@ -315,7 +315,7 @@ func (g *gen) defaultOf(s section, f *ast.Field) string {
 			parts = append(parts, t)
 			continue
 		}
-		parts = append(parts, t+" ("+strings.Join(labels, ", ")+")")
+		parts = append(parts, t+" for "+strings.Join(labels, " and "))
 	}
 	if order[0] != "" && count[order[0]] > 1 && len(parts) > 1 {
 		return parts[0] + "; " + strings.Join(parts[1:], "; ")
@@ -554,6 +554,17 @@ func anchor(heading string) string {
 	return b.String()
 }
 
+// dropSee removes a leading "see X" clause, which the link replaces.
+func dropSee(doc string) string {
+	if !strings.HasPrefix(strings.ToLower(doc), "see ") {
+		return doc
+	}
+	if _, rest, ok := strings.Cut(doc, ";"); ok {
+		return strings.TrimSpace(rest)
+	}
+	return ""
+}
+
 // sentence ends doc as a sentence followed by a space, or returns "".
 func sentence(doc string) string {
 	if doc == "" {
@@ -568,7 +579,7 @@ func sentence(doc string) string {
 // yamlNames writes the Go names of fields in doc as their YAML names
 // ("see Minor" becomes "see `minor`"), and escapes it for a table cell.
 func yamlNames(doc string, fields []*ast.Field) string {
-	names := map[string]string{}
+	names := map[string]string{"Validate": "`peakend validate`"}
 	for _, f := range fields {
 		if n, ok := yamlName(f); ok {
 			names[f.Names[0].Name] = "`" + n + "`"
