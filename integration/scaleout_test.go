@@ -23,7 +23,7 @@ import (
 	"github.com/peakend/peakend/internal/testkit"
 )
 
-// Scale-out on the real broker (contract section 12; issues 3 and 5): when
+// Scale-out on the real broker (docs/reference.md, "Guarantees"): when
 // an instance dies or joins, the partitions that move take their state with
 // them through the changelog, timers included; /readyz is false while they
 // restore; and the alerts under read_committed are replay's.
