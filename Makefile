@@ -65,7 +65,7 @@ KAFKA_PORT ?= 9092
 # topics: 4.x by default, KAFKA_VERSION=3.9 for the 3.9 line.
 kafka-up:
 	PEAKEND_KAFKA_VERSION=$(KAFKA_VERSION) deploy/kafka-local/kafka.sh up --port $(KAFKA_PORT)
-	deploy/kafka-local/kafka.sh topics --port $(KAFKA_PORT)
+	PEAKEND_KAFKA_VERSION=$(KAFKA_VERSION) deploy/kafka-local/kafka.sh topics --port $(KAFKA_PORT)
 
 kafka-down:
 	deploy/kafka-local/kafka.sh down --port $(KAFKA_PORT)

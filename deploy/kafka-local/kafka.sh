@@ -549,6 +549,7 @@ cmd_logs() {
 
 cmd_topics() {
   running_pid >/dev/null || die "kafka on 127.0.0.1:$PORT is not running (run: $PROG up --port $PORT)"
+  installed || cmd_install
   [ "${#ARGS[@]}" -gt 0 ] || ARGS=(experiences complaints peakend-feedback)
   local t out
   for t in "${ARGS[@]}"; do
