@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the Kafka integration suite needs on a fresh Debian machine,
 # as root, non-interactively: kcat, Java 17 and Maven (only if missing), then
-# the Apache Kafka jars (deploy/kafka-local/kafka.sh install, cached).
+# the Apache Kafka jars of both lines the integration suite runs on: the
+# newest 4.x (deploy/kafka-local/pom.xml) and 3.9 (pom-3.9.xml), cached.
 # Idempotent; prints nothing on success unless something was installed.
 set -euo pipefail
 
@@ -38,3 +39,4 @@ java -version >/dev/null 2>&1 </dev/null || die "java is installed but does not 
 
 # Quiet unless it has to download (kafka.sh prints to stderr only then).
 "$ROOT/deploy/kafka-local/kafka.sh" install </dev/null >/dev/null
+PEAKEND_KAFKA_VERSION=3.9 "$ROOT/deploy/kafka-local/kafka.sh" install </dev/null >/dev/null
