@@ -29,15 +29,15 @@ import (
 
 const deskPassword = "correct horse battery staple"
 
-type desk struct {
+type deskRun struct {
 	brokers []string
 	cfg     *config.Config
 	base    string // http://host:port
 }
 
-// startDesk runs the app with the desk on: accounts ana and bo (agents) and
+// startDeskUI runs the app with the desk on: accounts ana and bo (agents) and
 // sam (supervisor), all with deskPassword; critical actions need approval.
-func startDesk(t *testing.T) *desk {
+func startDeskUI(t *testing.T) *deskRun {
 	t.Helper()
 	brokers := testkit.Cluster(t)
 	cfg := testkit.Config(t, brokers, "late_delivery", "failed_checkout")
@@ -57,39 +57,39 @@ func startDesk(t *testing.T) *desk {
 		code, _ := testkit.Get(t, a.Addr, "/readyz")
 		return code == 200
 	})
-	return &desk{brokers: brokers, cfg: cfg, base: "http://" + a.Addr}
+	return &deskRun{brokers: brokers, cfg: cfg, base: "http://" + a.Addr}
 }
 
-// delivery is a delivered parcel delay hours late for customer cust; with
+// lateParcel is a delivered parcel delay hours late for customer cust; with
 // the late_delivery detector, 24 h late is minor, 72 h major, 168 h critical.
-func delivery(cust, tier string, value float64, at time.Time, delay float64, n int) testkit.Record {
+func lateParcel(cust, tier string, value float64, at time.Time, delay float64, n int) testkit.Record {
 	return testkit.Record{Key: []byte(cust), Value: fmt.Appendf(nil,
 		`{"event_id":"%s-%d","customer_id":%q,"time":%q,"journey":"delivery","outcome":"delivered","metrics":{"delay_hours":%g},"attributes":{"order_id":"o-%s-%d","carrier":"DHX"},"customer":{"tier":%q,"value":%g}}`,
 		cust, n, cust, at.UTC().Format(time.RFC3339), delay, cust, n, tier, value)}
 }
 
-// failedCheckout is a failed checkout (a major alert of failed_checkout).
-func failedCheckout(cust, tier string, value float64, at time.Time, n int) testkit.Record {
+// failedPayment is a failed checkout (a major alert of failed_checkout).
+func failedPayment(cust, tier string, value float64, at time.Time, n int) testkit.Record {
 	return testkit.Record{Key: []byte(cust), Value: fmt.Appendf(nil,
 		`{"event_id":"%s-%d","customer_id":%q,"time":%q,"journey":"checkout","outcome":"failed","attributes":{"payment":"card"},"customer":{"tier":%q,"value":%g}}`,
 		cust, n, cust, at.UTC().Format(time.RFC3339), tier, value)}
 }
 
-func (d *desk) produce(t *testing.T, recs ...testkit.Record) {
+func (d *deskRun) produce(t *testing.T, recs ...testkit.Record) {
 	t.Helper()
 	testkit.Produce(t, testkit.Client(t, d.brokers), d.cfg.Kafka.Topics.Experiences, recs)
 }
 
-// do runs browser actions, failing the test with what on error or after 30 s.
-func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+// browse runs browser actions, failing the test with what on error or after 30 s.
+func browse(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	require.NoError(t, chromedp.Do(c, actions...), what)
 }
 
-// eval returns the value of a JavaScript expression (a promise is awaited).
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+// pageJS returns the value of a JavaScript expression (a promise is awaited).
+func pageJS[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -98,8 +98,8 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
-// waitFor waits until the JavaScript expression is truthy in the page.
-func waitFor(t *testing.T, ctx context.Context, timeout time.Duration, what, expr string) {
+// waitPage waits until the JavaScript expression is truthy in the page.
+func waitPage(t *testing.T, ctx context.Context, timeout time.Duration, what, expr string) {
 	t.Helper()
 	c, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 	defer cancel()
@@ -109,32 +109,32 @@ func waitFor(t *testing.T, ctx context.Context, timeout time.Duration, what, exp
 
 // signIn opens the desk, which sends a browser that is not signed in to
 // /login; there it fills in the form, and waits for the desk to be ready.
-func (d *desk) signIn(t *testing.T, ctx context.Context, user string) {
+func (d *deskRun) signIn(t *testing.T, ctx context.Context, user string) {
 	t.Helper()
-	do(t, ctx, "the sign-in form",
+	browse(t, ctx, "the sign-in form",
 		chromedp.Navigate(d.base+"/"),
 		chromedp.WaitVisible(`input[name="user"]`),
 	)
-	require.Contains(t, eval[string](t, ctx, `location.pathname`), "/login", "the desk did not send a stranger to sign in")
-	do(t, ctx, "signing in as "+user,
+	require.Contains(t, pageJS[string](t, ctx, `location.pathname`), "/login", "the desk did not send a stranger to sign in")
+	browse(t, ctx, "signing in as "+user,
 		chromedp.SendKeys(`input[name="user"]`, user),
 		chromedp.SendKeys(`input[name="password"]`, deskPassword),
 		chromedp.Click(`form [type="submit"]`),
 		chromedp.WaitVisible(`body[data-ready="true"]`),
 	)
-	require.Equal(t, "/", eval[string](t, ctx, `location.pathname`))
-	require.Equal(t, user, eval[string](t, ctx, `document.querySelector("#who").textContent.split(" ")[0]`))
+	require.Equal(t, "/", pageJS[string](t, ctx, `location.pathname`))
+	require.Equal(t, user, pageJS[string](t, ctx, `document.querySelector("#who").textContent.split(" ")[0]`))
 }
 
-func row(id string) string { return fmt.Sprintf(`#queue .case[data-id=%q]`, id) }
+func caseRow(id string) string { return fmt.Sprintf(`#queue .case[data-id=%q]`, id) }
 
 // rowText is the text of a customer's row in the queue ("" if none).
-func rowText(id string) string {
-	return fmt.Sprintf(`(document.querySelector(%q)?.innerText ?? "")`, row(id))
+func caseRowText(id string) string {
+	return fmt.Sprintf(`(document.querySelector(%q)?.innerText ?? "")`, caseRow(id))
 }
 
-// feedback is a feedback event as the desk writes it.
-type feedback struct {
+// feedbackEvent is a feedback event as the desk writes it.
+type feedbackEvent struct {
 	FeedbackID string `json:"feedback_id"`
 	AlertID    string `json:"alert_id"`
 	CustomerID string `json:"customer_id"`
@@ -150,11 +150,11 @@ type feedback struct {
 	key string
 }
 
-func (d *desk) feedback(t *testing.T) []feedback {
+func (d *deskRun) feedback(t *testing.T) []feedbackEvent {
 	t.Helper()
-	var out []feedback
+	var out []feedbackEvent
 	for _, r := range testkit.ReadTopic(t, d.brokers, d.cfg.Kafka.Topics.Feedback) {
-		var f feedback
+		var f feedbackEvent
 		require.NoError(t, json.Unmarshal(r.Value, &f), "feedback record %s", r.Value)
 		f.key = string(r.Key)
 		out = append(out, f)
@@ -171,7 +171,7 @@ func (d *desk) feedback(t *testing.T) []feedback {
 // approval and outcome, and the case has left both queues. A screen whose
 // live stream is cut is told "claimed by sam" when it claims too late.
 func TestDeskInBrowser(t *testing.T) {
-	d := startDesk(t)
+	d := startDeskUI(t)
 	ana := testkit.Browser(t, 1280, 900)
 	sam := testkit.Browser(t, 1280, 900)
 	d.signIn(t, ana, "ana")
@@ -185,66 +185,66 @@ func TestDeskInBrowser(t *testing.T) {
 	// failed checkout (minor, lower priority).
 	now := time.Now()
 	d.produce(t,
-		delivery("dora", "gold", 1200, now.Add(-72*time.Hour), 2, 1),
-		delivery("dora", "gold", 1200, now.Add(-30*time.Minute), 216, 2),
-		failedCheckout("eve", "silver", 300, now.Add(-20*time.Minute), 1),
+		lateParcel("dora", "gold", 1200, now.Add(-72*time.Hour), 2, 1),
+		lateParcel("dora", "gold", 1200, now.Add(-30*time.Minute), 216, 2),
+		failedPayment("eve", "silver", 300, now.Add(-20*time.Minute), 1),
 	)
-	waitFor(t, ana, 30*time.Second, "dora's case to arrive in ana's queue, live", rowText("dora")+` !== ""`)
-	waitFor(t, ana, 30*time.Second, "eve's case to arrive in ana's queue, live", rowText("eve")+` !== ""`)
-	waitFor(t, sam, 10*time.Second, "dora's case in sam's queue", rowText("dora")+` !== ""`)
-	order := eval[[]string](t, ana, `[...document.querySelectorAll("#queue .case")].map(b => b.dataset.id)`)
+	waitPage(t, ana, 30*time.Second, "dora's case to arrive in ana's queue, live", caseRowText("dora")+` !== ""`)
+	waitPage(t, ana, 30*time.Second, "eve's case to arrive in ana's queue, live", caseRowText("eve")+` !== ""`)
+	waitPage(t, sam, 10*time.Second, "dora's case in sam's queue", caseRowText("dora")+` !== ""`)
+	order := pageJS[[]string](t, ana, `[...document.querySelectorAll("#queue .case")].map(b => b.dataset.id)`)
 	require.Equal(t, []string{"dora", "eve"}, order, "queue order: critical before minor")
-	text := eval[string](t, ana, rowText("dora"))
+	text := pageJS[string](t, ana, caseRowText("dora"))
 	for _, want := range []string{"CRITICAL", "gold", "1,200", "late delivery", "delivery", "Unclaimed"} {
 		require.Contains(t, text, want, "dora's row")
 	}
 	require.Regexp(t, `opened (just now|\d+ min ago)`, text)
 
 	// ana opens dora's case: the reason, the evidence, the action, who may approve.
-	do(t, ana, "opening dora's case", chromedp.Click(row("dora")), chromedp.WaitVisible(`#detail`))
-	waitFor(t, ana, 10*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 2`)
-	require.Contains(t, eval[string](t, ana, `document.querySelector("#d-alerts").innerText`), "late")
-	require.Contains(t, eval[string](t, ana, `document.querySelector("#d-evidence").innerText`), "delay hours 216")
-	require.Contains(t, eval[string](t, ana, `document.querySelector("#d-action").innerText`), "up to 150 EUR")
-	require.Contains(t, eval[string](t, ana, `document.querySelector("#d-approval").innerText`), "Needs approval from: sam")
-	require.Regexp(t, `Peak-end score (0\.\d+|1) `, eval[string](t, ana, `document.querySelector("#d-score").innerText`))
+	browse(t, ana, "opening dora's case", chromedp.Click(caseRow("dora")), chromedp.WaitVisible(`#detail`))
+	waitPage(t, ana, 10*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 2`)
+	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#d-alerts").innerText`), "late")
+	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#d-evidence").innerText`), "delay hours 216")
+	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#d-action").innerText`), "up to 150 EUR")
+	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#d-approval").innerText`), "Needs approval from: sam")
+	require.Regexp(t, `Peak-end score (0\.\d+|1) `, pageJS[string](t, ana, `document.querySelector("#d-score").innerText`))
 
 	// An agent cannot approve: no button, and the server refuses her.
-	require.False(t, eval[bool](t, ana, `document.querySelector("#b-approve").checkVisibility()`), "ana sees an Approve button")
-	status := eval[int](t, ana, `fetch("/api/me").then(r => r.json()).then(me => fetch("/api/cases/dora/approve",
+	require.False(t, pageJS[bool](t, ana, `document.querySelector("#b-approve").checkVisibility()`), "ana sees an Approve button")
+	status := pageJS[int](t, ana, `fetch("/api/me").then(r => r.json()).then(me => fetch("/api/cases/dora/approve",
 		{method: "POST", headers: {"X-CSRF-Token": me.csrf_token, "Content-Type": "application/json"}, body: "{}"})).then(r => r.status)`)
 	require.Equal(t, 403, status, "an agent's approval")
 
 	// ana claims; sam sees it without reloading.
-	require.Equal(t, "", eval[string](t, sam, `(window.__marker = "no reload", "")`))
-	do(t, ana, "claiming dora", chromedp.Click(`#b-claim`))
-	waitFor(t, ana, 10*time.Second, "ana's claim on her screen", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
-	waitFor(t, sam, 10*time.Second, "ana's claim on sam's screen", rowText("dora")+`.includes("ana is on it")`)
-	require.Equal(t, "no reload", eval[string](t, sam, `window.__marker`), "sam's page reloaded")
+	require.Equal(t, "", pageJS[string](t, sam, `(window.__marker = "no reload", "")`))
+	browse(t, ana, "claiming dora", chromedp.Click(`#b-claim`))
+	waitPage(t, ana, 10*time.Second, "ana's claim on her screen", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	waitPage(t, sam, 10*time.Second, "ana's claim on sam's screen", caseRowText("dora")+`.includes("ana is on it")`)
+	require.Equal(t, "no reload", pageJS[string](t, sam, `window.__marker`), "sam's page reloaded")
 
 	// sam approves; ana sees it at once.
-	do(t, sam, "sam opens dora's case", chromedp.Click(row("dora")), chromedp.WaitVisible(`#b-approve`))
-	do(t, sam, "sam approves", chromedp.Click(`#b-approve`))
-	waitFor(t, ana, 10*time.Second, "the approval on ana's screen", `document.querySelector("#d-approval").innerText.startsWith("Approved by sam")`)
+	browse(t, sam, "sam opens dora's case", chromedp.Click(caseRow("dora")), chromedp.WaitVisible(`#b-approve`))
+	browse(t, sam, "sam approves", chromedp.Click(`#b-approve`))
+	waitPage(t, ana, 10*time.Second, "the approval on ana's screen", `document.querySelector("#d-approval").innerText.startsWith("Approved by sam")`)
 
 	// ana records the outcome: over the budget is caught before it is sent.
-	do(t, ana, "filling in the outcome",
+	browse(t, ana, "filling in the outcome",
 		chromedp.Click(`#outcome input[value="recovered"]`),
 		chromedp.SendKeys(`#o-amount`, "200"),
 		chromedp.SendKeys(`#o-note`, "Called her; refunded the shipping"),
 		chromedp.Click(`#b-outcome`),
 	)
-	waitFor(t, ana, 5*time.Second, "the budget check", `document.querySelector("#o-amount-err").checkVisibility()`)
-	require.Contains(t, eval[string](t, ana, `document.querySelector("#o-amount-err").innerText`), "150 EUR")
-	require.Equal(t, "true", eval[string](t, ana, `document.querySelector("#o-amount").getAttribute("aria-invalid")`))
-	do(t, ana, "correcting the amount", chromedp.SetValue(`#o-amount`, ""), chromedp.SendKeys(`#o-amount`, "12.5"), chromedp.Click(`#b-outcome`))
-	waitFor(t, ana, 10*time.Second, "dora's case to leave ana's queue", rowText("dora")+` === ""`)
-	waitFor(t, sam, 10*time.Second, "dora's case to leave sam's queue", rowText("dora")+` === ""`)
-	require.Contains(t, eval[string](t, ana, `document.querySelector("#status").innerText`), "Recovered")
-	require.NotEqual(t, "", eval[string](t, ana, rowText("eve")), "eve's case is still open")
+	waitPage(t, ana, 5*time.Second, "the budget check", `document.querySelector("#o-amount-err").checkVisibility()`)
+	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#o-amount-err").innerText`), "150 EUR")
+	require.Equal(t, "true", pageJS[string](t, ana, `document.querySelector("#o-amount").getAttribute("aria-invalid")`))
+	browse(t, ana, "correcting the amount", chromedp.SetValue(`#o-amount`, ""), chromedp.SendKeys(`#o-amount`, "12.5"), chromedp.Click(`#b-outcome`))
+	waitPage(t, ana, 10*time.Second, "dora's case to leave ana's queue", caseRowText("dora")+` === ""`)
+	waitPage(t, sam, 10*time.Second, "dora's case to leave sam's queue", caseRowText("dora")+` === ""`)
+	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#status").innerText`), "Recovered")
+	require.NotEqual(t, "", pageJS[string](t, ana, caseRowText("eve")), "eve's case is still open")
 
 	// The feedback topic has every step, keyed by the customer.
-	var fb []feedback
+	var fb []feedbackEvent
 	testkit.Eventually(t, 10*time.Second, "the outcome on the feedback topic", func() bool {
 		fb = d.feedback(t)
 		for _, f := range fb {
@@ -254,7 +254,7 @@ func TestDeskInBrowser(t *testing.T) {
 		}
 		return false
 	})
-	actions := map[string]feedback{}
+	actions := map[string]feedbackEvent{}
 	for _, f := range fb {
 		require.Equal(t, "dora", f.CustomerID)
 		require.Equal(t, "dora", f.key, "feedback key")
@@ -272,12 +272,12 @@ func TestDeskInBrowser(t *testing.T) {
 	require.Equal(t, "EUR", out.Spent.Currency)
 
 	// The server's queue agrees with the screen.
-	ids := eval[[]string](t, ana, `fetch("/api/queue").then(r => r.json()).then(q => q.cases.map(c => c.customer_id))`)
+	ids := pageJS[[]string](t, ana, `fetch("/api/queue").then(r => r.json()).then(q => q.cases.map(c => c.customer_id))`)
 	require.Equal(t, []string{"eve"}, ids)
 
 	// A screen that lost its live stream: ana opens eve's case, sam claims
 	// it meanwhile; ana's "I'm on it" is refused, and she is told who has it.
-	do(t, ana, "cutting ana's live stream", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+	browse(t, ana, "cutting ana's live stream", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
 			return err
 		}
@@ -285,19 +285,19 @@ func TestDeskInBrowser(t *testing.T) {
 			URLPatterns: []*network.BlockPattern{{URLPattern: "*://*:*/api/events", Block: true}}})
 		return err
 	}), chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(`body[data-ready="true"]`))
-	waitFor(t, ana, 10*time.Second, "ana's page to say it is not live", `document.querySelector("#live").dataset.state === "down"`)
-	do(t, ana, "ana opens eve's case", chromedp.Click(row("eve")), chromedp.WaitVisible(`#b-claim`))
-	waitFor(t, ana, 10*time.Second, "eve's case", `document.querySelector("#d-claim").innerText === "Nobody is on it yet."`)
-	do(t, sam, "sam claims eve", chromedp.Click(row("eve")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
-	waitFor(t, sam, 10*time.Second, "sam's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
-	do(t, ana, "ana claims eve too", chromedp.Click(`#b-claim`))
-	waitFor(t, ana, 10*time.Second, "the refusal, said aloud", `document.querySelector("#error").innerText.includes("claimed by sam")`)
-	require.Equal(t, "alert", eval[string](t, ana, `document.querySelector("#error").getAttribute("role")`))
-	waitFor(t, ana, 10*time.Second, "eve's case to show sam's claim", `document.querySelector("#d-claim").innerText.startsWith("sam is on it")`)
+	waitPage(t, ana, 10*time.Second, "ana's page to say it is not live", `document.querySelector("#live").dataset.state === "down"`)
+	browse(t, ana, "ana opens eve's case", chromedp.Click(caseRow("eve")), chromedp.WaitVisible(`#b-claim`))
+	waitPage(t, ana, 10*time.Second, "eve's case", `document.querySelector("#d-claim").innerText === "Nobody is on it yet."`)
+	browse(t, sam, "sam claims eve", chromedp.Click(caseRow("eve")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
+	waitPage(t, sam, 10*time.Second, "sam's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	browse(t, ana, "ana claims eve too", chromedp.Click(`#b-claim`))
+	waitPage(t, ana, 10*time.Second, "the refusal, said aloud", `document.querySelector("#error").innerText.includes("claimed by sam")`)
+	require.Equal(t, "alert", pageJS[string](t, ana, `document.querySelector("#error").getAttribute("role")`))
+	waitPage(t, ana, 10*time.Second, "eve's case to show sam's claim", `document.querySelector("#d-claim").innerText.startsWith("sam is on it")`)
 
 	// Sign out: back to the sign-in page, and the desk asks again.
-	do(t, ana, "signing out", chromedp.Click(`#signout button`), chromedp.WaitVisible(`input[name="password"]`))
-	do(t, ana, "the desk after signing out", chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(`input[name="password"]`))
+	browse(t, ana, "signing out", chromedp.Click(`#signout button`), chromedp.WaitVisible(`input[name="password"]`))
+	browse(t, ana, "the desk after signing out", chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(`input[name="password"]`))
 }
 
 // TestDeskKeyboardPhoneContrast: the desk works with the keyboard alone
@@ -306,25 +306,25 @@ func TestDeskInBrowser(t *testing.T) {
 // the viewer's time zone, keeps every text at WCAG AA contrast, and fits a
 // 375 px phone without sideways scrolling, the open case covering the queue.
 func TestDeskKeyboardPhoneContrast(t *testing.T) {
-	d := startDesk(t)
+	d := startDeskUI(t)
 	now := time.Now()
 	d.produce(t,
-		delivery("dora", "gold", 1200, now.Add(-time.Hour), 200, 1),
-		failedCheckout("eve", "silver", 300, now.Add(-40*time.Minute), 1),
-		delivery("finn", "bronze", 80, now.Add(-50*time.Minute), 30, 1),
+		lateParcel("dora", "gold", 1200, now.Add(-time.Hour), 200, 1),
+		failedPayment("eve", "silver", 300, now.Add(-40*time.Minute), 1),
+		lateParcel("finn", "bronze", 80, now.Add(-50*time.Minute), 30, 1),
 	)
 	ctx := testkit.Browser(t, 1280, 900)
 	// The viewer is in New Zealand (13 hours from UTC in December, 12 in June).
-	do(t, ctx, "the viewer's time zone", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+	browse(t, ctx, "the viewer's time zone", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Pacific/Auckland"})
 		return err
 	}))
 	d.signIn(t, ctx, "ana")
-	waitFor(t, ctx, 30*time.Second, "three cases", `document.querySelectorAll("#queue .case").length === 3`)
+	waitPage(t, ctx, 30*time.Second, "three cases", `document.querySelectorAll("#queue .case").length === 3`)
 
 	// Times in the viewer's zone.
-	require.Equal(t, "Times in Pacific/Auckland", eval[string](t, ctx, `document.querySelector("#tz").innerText`))
-	require.True(t, eval[bool](t, ctx, `(() => {
+	require.Equal(t, "Times in Pacific/Auckland", pageJS[string](t, ctx, `document.querySelector("#tz").innerText`))
+	require.True(t, pageJS[bool](t, ctx, `(() => {
 		const t = document.querySelector("#queue time");
 		const f = (tz) => new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "short", timeZone: tz}).format(Date.parse(t.getAttribute("datetime")));
 		return t.title === f("Pacific/Auckland") && t.title !== f("UTC");
@@ -337,43 +337,43 @@ func TestDeskKeyboardPhoneContrast(t *testing.T) {
 
 	// Keyboard alone.
 	focused := func() string {
-		return eval[string](t, ctx, `(() => { const e = document.activeElement; return e.dataset.id || e.id || e.tagName; })()`)
+		return pageJS[string](t, ctx, `(() => { const e = document.activeElement; return e.dataset.id || e.id || e.tagName; })()`)
 	}
-	do(t, ctx, "Tab to the skip link", chromedp.KeyEvent(kb.Tab))
-	require.Equal(t, "Skip to the queue", eval[string](t, ctx, `document.activeElement.innerText`))
-	require.True(t, eval[bool](t, ctx, `getComputedStyle(document.activeElement).outlineStyle !== "none" && parseFloat(getComputedStyle(document.activeElement).outlineWidth) >= 2`),
+	browse(t, ctx, "Tab to the skip link", chromedp.KeyEvent(kb.Tab))
+	require.Equal(t, "Skip to the queue", pageJS[string](t, ctx, `document.activeElement.innerText`))
+	require.True(t, pageJS[bool](t, ctx, `getComputedStyle(document.activeElement).outlineStyle !== "none" && parseFloat(getComputedStyle(document.activeElement).outlineWidth) >= 2`),
 		"no visible focus on the skip link")
-	do(t, ctx, "Enter on the skip link, Tab", chromedp.KeyEvent(kb.Enter), chromedp.KeyEvent(kb.Tab))
+	browse(t, ctx, "Enter on the skip link, Tab", chromedp.KeyEvent(kb.Enter), chromedp.KeyEvent(kb.Tab))
 	require.Equal(t, "dora", focused(), "the first Tab after the skip link lands on the first case")
-	require.True(t, eval[bool](t, ctx, `getComputedStyle(document.activeElement).outlineStyle !== "none"`), "no visible focus on a case")
-	do(t, ctx, "arrow down", chromedp.KeyEvent(kb.ArrowDown))
+	require.True(t, pageJS[bool](t, ctx, `getComputedStyle(document.activeElement).outlineStyle !== "none"`), "no visible focus on a case")
+	browse(t, ctx, "arrow down", chromedp.KeyEvent(kb.ArrowDown))
 	require.Equal(t, "eve", focused())
-	do(t, ctx, "arrow up", chromedp.KeyEvent(kb.ArrowUp))
+	browse(t, ctx, "arrow up", chromedp.KeyEvent(kb.ArrowUp))
 	require.Equal(t, "dora", focused())
-	do(t, ctx, "Enter opens the case", chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(`#detail`))
+	browse(t, ctx, "Enter opens the case", chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(`#detail`))
 	require.Equal(t, "d-title", focused(), "focus moves to the open case")
-	waitFor(t, ctx, 10*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 1`)
+	waitPage(t, ctx, 10*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 1`)
 	low, err = testkit.LowContrast(ctx)
 	require.NoError(t, err)
 	require.Empty(t, low, "texts below WCAG AA contrast in the open case")
-	do(t, ctx, "Tab to Close", chromedp.KeyEvent(kb.Tab))
+	browse(t, ctx, "Tab to Close", chromedp.KeyEvent(kb.Tab))
 	require.Equal(t, "d-close", focused())
-	do(t, ctx, "Tab to the claim", chromedp.KeyEvent(kb.Tab))
+	browse(t, ctx, "Tab to the claim", chromedp.KeyEvent(kb.Tab))
 	require.Equal(t, "b-claim", focused())
-	do(t, ctx, "Space claims", chromedp.KeyEvent(" "))
-	waitFor(t, ctx, 10*time.Second, "the claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
-	do(t, ctx, "Escape closes", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
+	browse(t, ctx, "Space claims", chromedp.KeyEvent(" "))
+	waitPage(t, ctx, 10*time.Second, "the claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	browse(t, ctx, "Escape closes", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
 	require.Equal(t, "dora", focused(), "focus goes back to the case")
-	require.Contains(t, eval[string](t, ctx, rowText("dora")), "You're on it")
+	require.Contains(t, pageJS[string](t, ctx, caseRowText("dora")), "You're on it")
 
 	// Filters narrow the queue.
 	pick := func(sel, value string) {
 		t.Helper()
-		require.True(t, eval[bool](t, ctx, fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q;
+		require.True(t, pageJS[bool](t, ctx, fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q;
 			return s.dispatchEvent(new Event("change", {bubbles: true})); })()`, sel, value)))
 	}
 	shown := func() []string {
-		return eval[[]string](t, ctx, `[...document.querySelectorAll("#queue .case")].map(b => b.dataset.id)`)
+		return pageJS[[]string](t, ctx, `[...document.querySelectorAll("#queue .case")].map(b => b.dataset.id)`)
 	}
 	pick("#f-severity", "critical")
 	require.Equal(t, []string{"dora"}, shown())
@@ -382,21 +382,21 @@ func TestDeskKeyboardPhoneContrast(t *testing.T) {
 	require.Equal(t, []string{"eve"}, shown())
 	pick("#f-tier", "gold")
 	require.Empty(t, shown())
-	require.Equal(t, "No open case matches these filters.", eval[string](t, ctx, `document.querySelector("#empty").innerText`))
-	do(t, ctx, "clear the filters", chromedp.Click(`#f-clear`))
-	waitFor(t, ctx, 5*time.Second, "all three again", `document.querySelectorAll("#queue .case").length === 3`)
+	require.Equal(t, "No open case matches these filters.", pageJS[string](t, ctx, `document.querySelector("#empty").innerText`))
+	browse(t, ctx, "clear the filters", chromedp.Click(`#f-clear`))
+	waitPage(t, ctx, 5*time.Second, "all three again", `document.querySelectorAll("#queue .case").length === 3`)
 
 	// A phone.
-	do(t, ctx, "phone width", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile), chromedp.Sleep(300*time.Millisecond))
-	require.LessOrEqual(t, eval[int](t, ctx, `document.documentElement.scrollWidth`), 375, "the queue scrolls sideways on a phone")
+	browse(t, ctx, "phone width", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile), chromedp.Sleep(300*time.Millisecond))
+	require.LessOrEqual(t, pageJS[int](t, ctx, `document.documentElement.scrollWidth`), 375, "the queue scrolls sideways on a phone")
 	low, err = testkit.LowContrast(ctx)
 	require.NoError(t, err)
 	require.Empty(t, low, "texts below WCAG AA contrast on a phone")
-	do(t, ctx, "open a case on the phone", chromedp.Click(row("eve")), chromedp.WaitVisible(`#detail`))
-	box := eval[[]float64](t, ctx, `(() => { const r = document.querySelector("#detail").getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+	browse(t, ctx, "open a case on the phone", chromedp.Click(caseRow("eve")), chromedp.WaitVisible(`#detail`))
+	box := pageJS[[]float64](t, ctx, `(() => { const r = document.querySelector("#detail").getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
 	require.Equal(t, []float64{0, 0, 375, 812}, box, "the open case covers the phone's screen")
-	require.LessOrEqual(t, eval[int](t, ctx, `document.querySelector("#detail").scrollWidth`), 375, "the open case scrolls sideways on a phone")
-	do(t, ctx, "Escape on the phone", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
+	require.LessOrEqual(t, pageJS[int](t, ctx, `document.querySelector("#detail").scrollWidth`), 375, "the open case scrolls sideways on a phone")
+	browse(t, ctx, "Escape on the phone", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
 }
 
 // TestDeskScreenshots regenerates docs/desk-queue.png, docs/desk-detail.png
@@ -407,37 +407,37 @@ func TestDeskScreenshots(t *testing.T) {
 	if os.Getenv("PEAKEND_SCREENSHOTS") == "" {
 		t.Skip("set PEAKEND_SCREENSHOTS=1 to regenerate the desk's screenshots under docs/")
 	}
-	d := startDesk(t)
+	d := startDeskUI(t)
 	now := time.Now()
 	// c-20417 had a case before, recovered by bo with a voucher.
 	d.produce(t,
-		delivery("c-20417", "gold", 2400, now.Add(-100*time.Hour), 3, 1),
-		delivery("c-20417", "gold", 2400, now.Add(-80*time.Hour), 30, 2),
+		lateParcel("c-20417", "gold", 2400, now.Add(-100*time.Hour), 3, 1),
+		lateParcel("c-20417", "gold", 2400, now.Add(-80*time.Hour), 30, 2),
 	)
 	bo := testkit.Browser(t, 1280, 900)
 	d.signIn(t, bo, "bo")
-	waitFor(t, bo, 30*time.Second, "c-20417's first case", rowText("c-20417")+` !== ""`)
-	do(t, bo, "bo takes c-20417", chromedp.Click(row("c-20417")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
-	waitFor(t, bo, 10*time.Second, "bo's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
-	do(t, bo, "bo recovers c-20417", chromedp.Click(`#outcome input[value="recovered"]`), chromedp.SendKeys(`#o-amount`, "5"),
+	waitPage(t, bo, 30*time.Second, "c-20417's first case", caseRowText("c-20417")+` !== ""`)
+	browse(t, bo, "bo takes c-20417", chromedp.Click(caseRow("c-20417")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
+	waitPage(t, bo, 10*time.Second, "bo's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	browse(t, bo, "bo recovers c-20417", chromedp.Click(`#outcome input[value="recovered"]`), chromedp.SendKeys(`#o-amount`, "5"),
 		chromedp.SendKeys(`#o-note`, "Apologised; sent the 10% voucher"), chromedp.Click(`#b-outcome`))
-	waitFor(t, bo, 10*time.Second, "c-20417's first case closed", rowText("c-20417")+` === "" && document.querySelector("#detail").hidden`)
+	waitPage(t, bo, 10*time.Second, "c-20417's first case closed", caseRowText("c-20417")+` === "" && document.querySelector("#detail").hidden`)
 
 	d.produce(t,
-		delivery("c-20417", "gold", 2400, now.Add(-26*time.Hour), 1, 3),
-		delivery("c-20417", "gold", 2400, now.Add(-40*time.Minute), 212, 4),
-		delivery("c-11873", "silver", 640, now.Add(-35*time.Minute), 190, 1),
-		failedCheckout("c-30952", "gold", 1800, now.Add(-30*time.Minute), 1),
-		delivery("c-48210", "bronze", 150, now.Add(-25*time.Minute), 96, 1),
-		delivery("c-50031", "", 0, now.Add(-20*time.Minute), 31, 1),
+		lateParcel("c-20417", "gold", 2400, now.Add(-26*time.Hour), 1, 3),
+		lateParcel("c-20417", "gold", 2400, now.Add(-40*time.Minute), 212, 4),
+		lateParcel("c-11873", "silver", 640, now.Add(-35*time.Minute), 190, 1),
+		failedPayment("c-30952", "gold", 1800, now.Add(-30*time.Minute), 1),
+		lateParcel("c-48210", "bronze", 150, now.Add(-25*time.Minute), 96, 1),
+		lateParcel("c-50031", "", 0, now.Add(-20*time.Minute), 31, 1),
 	)
-	waitFor(t, bo, 30*time.Second, "five cases", `document.querySelectorAll("#queue .case").length === 5`)
-	do(t, bo, "bo claims c-11873", chromedp.Click(row("c-11873")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
-	waitFor(t, bo, 10*time.Second, "bo's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	waitPage(t, bo, 30*time.Second, "five cases", `document.querySelectorAll("#queue .case").length === 5`)
+	browse(t, bo, "bo claims c-11873", chromedp.Click(caseRow("c-11873")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
+	waitPage(t, bo, 10*time.Second, "bo's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
 
 	ana := testkit.Browser(t, 1280, 760)
 	d.signIn(t, ana, "ana")
-	waitFor(t, ana, 10*time.Second, "bo's claim on ana's screen", rowText("c-11873")+`.includes("bo is on it")`)
+	waitPage(t, ana, 10*time.Second, "bo's claim on ana's screen", caseRowText("c-11873")+`.includes("bo is on it")`)
 	dir := filepath.Join("..", "..", "docs")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	save := func(ctx context.Context, name string) {
@@ -450,17 +450,17 @@ func TestDeskScreenshots(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
 		t.Logf("wrote docs/%s (%d KB)", name, len(png)>>10)
 	}
-	do(t, ana, "settle", chromedp.Sleep(2500*time.Millisecond)) // the arrival highlight fades
+	browse(t, ana, "settle", chromedp.Sleep(2500*time.Millisecond)) // the arrival highlight fades
 	save(ana, "desk-queue.png")
 
-	do(t, ana, "a tall window for the whole case", chromedp.EmulateViewport(1280, 1900))
-	do(t, ana, "ana takes c-20417", chromedp.Click(row("c-20417")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
-	waitFor(t, ana, 10*time.Second, "the evidence, the history and the claim", `document.querySelectorAll("#d-evidence tbody tr").length >= 3 &&
+	browse(t, ana, "a tall window for the whole case", chromedp.EmulateViewport(1280, 1900))
+	browse(t, ana, "ana takes c-20417", chromedp.Click(caseRow("c-20417")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
+	waitPage(t, ana, 10*time.Second, "the evidence, the history and the claim", `document.querySelectorAll("#d-evidence tbody tr").length >= 3 &&
 		document.querySelector("#d-history").innerText.includes("Recovered") && document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
-	do(t, ana, "settle", chromedp.Sleep(500*time.Millisecond))
+	browse(t, ana, "settle", chromedp.Sleep(500*time.Millisecond))
 	save(ana, "desk-detail.png")
-	do(t, ana, "close", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
+	browse(t, ana, "close", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
 
-	do(t, ana, "phone", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile), chromedp.Sleep(500*time.Millisecond))
+	browse(t, ana, "phone", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile), chromedp.Sleep(500*time.Millisecond))
 	save(ana, "desk-phone.png")
 }
