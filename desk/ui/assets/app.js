@@ -282,6 +282,16 @@
     }));
   }
 
+  // Events can come by the hundred a second: the queue is drawn at most once
+  // a frame (four times a second in a tab in the background).
+  let renderPending = false;
+  function scheduleRender() {
+    if (renderPending) return;
+    renderPending = true;
+    const draw = () => { renderPending = false; updateFilterOptions(); renderQueue(); };
+    if (document.hidden) setTimeout(draw, 250); else requestAnimationFrame(draw);
+  }
+
   function setQueue(body) {
     state.cases.clear();
     state.rank.clear();
@@ -321,8 +331,7 @@
     if (!isOpen(c)) { removeCase(c.customer_id, c); return; }
     if (fresh && !state.cases.has(c.customer_id)) freshIds.add(c.customer_id);
     state.cases.set(c.customer_id, c);
-    updateFilterOptions();
-    renderQueue();
+    scheduleRender();
     if (c.customer_id === state.openId && state.detail) {
       state.detail.case = c;
       renderDetail();
@@ -335,7 +344,7 @@
     if (at) closedAt.set(id, Math.max(at, closedAt.get(id) || 0));
     const had = state.cases.delete(id);
     state.hotspots.delete(id);
-    if (had) renderQueue(); else renderHotspots();
+    if (had) scheduleRender(); else renderHotspots();
     if (id === state.openId) refreshDetail();
   }
 
@@ -618,6 +627,11 @@
     } catch (err) {
       const verb = { claim: "claim", release: "release", outcome: "record the outcome for", approve: "approve", refuse: "refuse" }[action];
       showError(`Could not ${verb} ${id}: ${err.message}.`);
+      if (action === "outcome" && err.status === 400) {
+        // Say it beside the field it is about, too.
+        const spent = /spent|budget|amount|currenc/i.test(err.message);
+        fieldError(spent ? $("#o-amount") : null, spent ? $("#o-amount-err") : $("#o-outcome-err"), `${ucfirst(err.message)}.`);
+      }
       if (err.status === 409 || err.status === 404) refreshDetail();
       return false;
     } finally {
