@@ -613,7 +613,17 @@
   async function write(id, action, body, button, done) {
     clearError();
     try {
-      const res = await api(casePath(id, action), { method: "POST", body });
+      let res;
+      try {
+        res = await api(casePath(id, action), { method: "POST", body });
+      } catch (err) {
+        // A sign-in renewed in another tab has a new anti-forgery token:
+        // fetch it and try once more.
+        if (err.status !== 403 || !/token|forg|csrf/i.test(err.message)) throw err;
+        state.me = await api("/api/me");
+        $("#signout-token").value = state.me.csrf_token || "";
+        res = await api(casePath(id, action), { method: "POST", body });
+      }
       if (res && res.case) {
         if (isOpen(res.case)) upsert(res.case, false); else removeCase(id, res.case);
         const cur = state.openId === id && state.detail ? state.detail.case : undefined;
