@@ -292,7 +292,7 @@ func TestDeskInBrowser(t *testing.T) {
 	waitPage(t, sam, 10*time.Second, "sam's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
 	browse(t, ana, "ana claims eve too", chromedp.Click(`#b-claim`))
 	waitPage(t, ana, 10*time.Second, "the refusal, said aloud", `document.querySelector("#error").innerText.includes("claimed by sam")`)
-	require.Equal(t, "alert", pageJS[string](t, ana, `document.querySelector("#error").getAttribute("role")`))
+	require.Equal(t, "alert", pageJS[string](t, ana, `document.querySelector("#error-text").getAttribute("role")`))
 	waitPage(t, ana, 10*time.Second, "eve's case to show sam's claim", `document.querySelector("#d-claim").innerText.startsWith("sam is on it")`)
 
 	// Sign out: back to the sign-in page, and the desk asks again.

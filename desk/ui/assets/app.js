@@ -99,23 +99,24 @@
 
   // ---- messages -----------------------------------------------------------
 
+  let statusTimer = 0;
   function say(msg) {
     const s = $("#status");
     s.textContent = "";
     // A fresh text node so that screen readers announce a repeat too.
     requestAnimationFrame(() => { s.textContent = msg; });
+    clearTimeout(statusTimer);
+    statusTimer = setTimeout(() => { s.textContent = ""; }, 10000);
   }
 
   function showError(msg) {
-    const e = $("#error");
-    e.hidden = false;
-    e.textContent = msg;
+    $("#error").hidden = false;
+    $("#error-text").textContent = msg;
   }
 
   function clearError() {
-    const e = $("#error");
-    e.hidden = true;
-    e.textContent = "";
+    $("#error").hidden = true;
+    $("#error-text").textContent = "";
   }
 
   // ---- the API ------------------------------------------------------------
@@ -400,7 +401,7 @@
     $("#detail").hidden = false;
     $("#main").classList.add("has-detail");
     document.body.classList.add("case-open");
-    $("#queue-section").inert = narrow.matches;
+    setBehind(narrow.matches);
     markCurrent();
     if (known) renderDetail();
     else $("#d-title").textContent = id;
@@ -435,12 +436,19 @@
     $("#detail").hidden = true;
     $("#main").classList.remove("has-detail");
     document.body.classList.remove("case-open");
-    $("#queue-section").inert = false;
+    setBehind(false);
     history.replaceState(null, "", location.pathname + location.search);
     markCurrent();
     const back = $("#queue").querySelector(`.case[data-id="${CSS.escape(id)}"]`) ||
       (state.opener && document.contains(state.opener) ? state.opener : null);
     (back || $("#queue")).focus();
+  }
+
+  // On a phone the open case covers the page: what is behind it is out of
+  // reach of Tab and of screen readers.
+  function setBehind(covered) {
+    $("#queue-section").inert = covered;
+    $("#top").inert = covered;
   }
 
   function markCurrent() {
@@ -730,7 +738,8 @@
         closeCase();
       }
     });
-    narrow.addEventListener("change", () => { $("#queue-section").inert = narrow.matches && !!state.openId; });
+    narrow.addEventListener("change", () => setBehind(narrow.matches && !!state.openId));
+    $("#error-dismiss").addEventListener("click", clearError);
     $("#b-claim").addEventListener("click", (ev) => act("claim", {}, ev.currentTarget, `You are on it: ${state.openId}.`));
     $("#b-release").addEventListener("click", (ev) => act("release", {}, ev.currentTarget, `Released ${state.openId}: someone else can take it.`));
     $("#b-approve").addEventListener("click", (ev) => act("approve", {}, ev.currentTarget, `Approved the action for ${state.openId}.`));
