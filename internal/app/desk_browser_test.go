@@ -461,6 +461,7 @@ func TestDeskScreenshots(t *testing.T) {
 	save(ana, "desk-detail.png")
 	browse(t, ana, "close", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
 
-	browse(t, ana, "phone", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile), chromedp.Sleep(500*time.Millisecond))
+	browse(t, ana, "phone", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile),
+		chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(`body[data-ready="true"]`), chromedp.Sleep(2500*time.Millisecond))
 	save(ana, "desk-phone.png")
 }
