@@ -141,31 +141,26 @@ func faultConfig(brokers []string, dir string, eos bool, webhook string) (*confi
 func TestPebbleFaultLosesNothing(t *testing.T) {
 	t.Setenv("PEAKEND_TEST_WEBHOOK_SECRET", testkit.WebhookSecret) // the children's too
 	for _, tc := range []struct {
-		name    string
-		eos     bool
-		webhook bool
-		fail    string // kind:after
+		name string
+		eos  bool
+		fail string // kind:after
 	}{
-		{"at-least-once, WAL write fails", false, false, "write:15"},
-		{"exactly-once, WAL write fails", true, false, "write:15"},
-		{"at-least-once, outbox WAL sync fails", false, true, "sync:10"},
-		{"exactly-once, outbox WAL sync fails", true, true, "sync:10"},
+		{"at-least-once, WAL write fails", false, "write:25"},
+		{"exactly-once, WAL write fails", true, "write:25"},
+		{"at-least-once, outbox WAL sync fails", false, "sync:5"},
+		{"exactly-once, outbox WAL sync fails", true, "sync:5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testPebbleFault(t, tc.eos, tc.webhook, tc.fail)
+			testPebbleFault(t, tc.eos, tc.fail)
 		})
 	}
 }
 
-func testPebbleFault(t *testing.T, eos, withWebhook bool, fail string) {
+func testPebbleFault(t *testing.T, eos bool, fail string) {
 	brokers := testkit.Cluster(t)
-	var hook *testkit.Webhook
-	hookURL := ""
-	if withWebhook {
-		hook = testkit.NewWebhook(t)
-		hookURL = hook.URL
-	}
+	hook := testkit.NewWebhook(t)
+	hookURL := hook.URL
 	dir := t.TempDir()
 	cfg, err := faultConfig(brokers, dir, eos, hookURL)
 	require.NoError(t, err)
@@ -239,12 +234,10 @@ func testPebbleFault(t *testing.T, eos, withWebhook bool, fail string) {
 	// 2. A restart without faults, on the same state and broker, to the end.
 	restarted := run("")
 	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 90*time.Second, cfg.Kafka.Topics.Experiences)
-	if hook != nil {
-		onTopic, _ := testkit.ByID(readAlerts())
-		testkit.Eventually(t, 30*time.Second, "every alert on the topic delivered to the webhook", func() bool {
-			return hook.Has(onTopic)
-		})
-	}
+	onTopic, _ := testkit.ByID(readAlerts())
+	testkit.Eventually(t, 30*time.Second, "every alert on the topic delivered to the webhook", func() bool {
+		return hook.Has(onTopic)
+	})
 	require.NoError(t, restarted.cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, restarted.cmd.Wait(), "clean shutdown: %s", restarted.out)
 
