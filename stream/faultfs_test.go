@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -133,13 +134,15 @@ func faultConfig(brokers []string, dir string, eos bool, webhook string) (*confi
 
 // TestPebbleFaultLosesNothing: a WAL write or sync fails mid-run and the
 // instance dies of it; a restart on the same state directory and broker
-// ends with the alert_ids an uninterrupted run gives over the same input
-// (replay, the engine run start to end without a fault), none missing and
-// none extra; every input record is reflected exactly once, in state (each
-// customer's experience count, the partitions' input offsets) or in the
-// dead-letter topic; with a webhook, every alert on the topic reached it.
+// ends with the alert_ids of an uninterrupted run over the same input, none
+// missing and none extra; every input record is reflected exactly once, in
+// state (each customer's experience count, the partitions' input offsets)
+// or in the dead-letter topic; every alert on the topic reached the webhook.
 func TestPebbleFaultLosesNothing(t *testing.T) {
 	t.Setenv("PEAKEND_TEST_WEBHOOK_SECRET", testkit.WebhookSecret) // the children's too
+	recs := faultInput()
+	want := uninterrupted(t, recs)
+	require.NotEmpty(t, want)
 	for _, tc := range []struct {
 		name string
 		eos  bool
@@ -152,20 +155,14 @@ func TestPebbleFaultLosesNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testPebbleFault(t, tc.eos, tc.fail)
+			testPebbleFault(t, tc.eos, tc.fail, recs, want)
 		})
 	}
 }
 
-func testPebbleFault(t *testing.T, eos bool, fail string) {
-	brokers := testkit.Cluster(t)
-	hook := testkit.NewWebhook(t)
-	hookURL := hook.URL
-	dir := t.TempDir()
-	cfg, err := faultConfig(brokers, dir, eos, hookURL)
-	require.NoError(t, err)
-
-	// Input: the demo's traffic with a malformed record every 97.
+// faultInput is the demo's traffic with a malformed record every 97, and
+// then one more experience on each partition, keyed "after-<partition>".
+func faultInput() []testkit.Record {
 	g := demo.NewGenerator(300, 17)
 	g.InvalidEvery = 97
 	recs := make([]testkit.Record, 8000)
@@ -173,7 +170,66 @@ func testPebbleFault(t *testing.T, eos bool, fail string) {
 		k, v := g.Next(start.Add(time.Duration(i) * time.Minute))
 		recs[i] = testkit.Record{Key: k, Value: v}
 	}
-	produced := testkit.Produce(t, testkit.Client(t, brokers), cfg.Kafka.Topics.Experiences, recs)
+	for p := range testkit.Partitions {
+		cust := fmt.Sprintf("after-%d", p)
+		recs = append(recs, testkit.Record{Key: []byte(cust), Value: fmt.Appendf(nil,
+			`{"event_id":"after-%d","customer_id":%q,"time":%q,"journey":"checkout","outcome":"ok"}`,
+			p, cust, start.Add(time.Duration(len(recs))*time.Minute).Format(time.RFC3339))})
+	}
+	return recs
+}
+
+// produceFault produces recs but the last testkit.Partitions (the
+// "after-<p>" records), and returns the produced records and a function
+// that produces those last ones, each to its own partition.
+func produceFault(t *testing.T, brokers []string, topic string, recs []testkit.Record) ([]*kgo.Record, func() []*kgo.Record) {
+	n := len(recs) - testkit.Partitions
+	produced := testkit.Produce(t, testkit.Client(t, brokers), topic, recs[:n])
+	return produced, func() []*kgo.Record {
+		manual := testkit.Client(t, brokers, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		var more []*kgo.Record
+		for i, r := range recs[n:] {
+			more = append(more, &kgo.Record{Topic: topic, Partition: int32(i), Key: r.Key, Value: r.Value})
+		}
+		require.NoError(t, manual.ProduceSync(context.Background(), more...).FirstErr())
+		return more
+	}
+}
+
+// uninterrupted runs the pipeline over recs without a fault, in process,
+// and returns its alerts by id; replay agrees with it.
+func uninterrupted(t *testing.T, recs []testkit.Record) map[string]*alerts.Alert {
+	brokers := testkit.Cluster(t)
+	cfg, err := faultConfig(brokers, t.TempDir(), false, "")
+	require.NoError(t, err)
+	_, rest := produceFault(t, brokers, cfg.Kafka.Topics.Experiences, recs)
+	rest()
+	a := testkit.StartApp(t, app.Options{Config: cfg})
+	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 60*time.Second, cfg.Kafka.Topics.Experiences)
+	a.Stop(t, 10*time.Second)
+	live, _ := testkit.ByID(testkit.Alerts(t, testkit.ReadTopic(t, brokers, cfg.Kafka.Topics.Alerts)))
+	replayed, _ := testkit.ByID(testkit.Replay(t, cfg, recs))
+	require.Equal(t, ids(replayed), ids(live), "an uninterrupted run's alert_ids are replay's")
+	return live
+}
+
+func ids(m map[string]*alerts.Alert) []string {
+	out := make([]string, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func testPebbleFault(t *testing.T, eos bool, fail string, recs []testkit.Record, want map[string]*alerts.Alert) {
+	brokers := testkit.Cluster(t)
+	hook := testkit.NewWebhook(t)
+	hookURL := hook.URL
+	dir := t.TempDir()
+	cfg, err := faultConfig(brokers, dir, eos, hookURL)
+	require.NoError(t, err)
+	produced, produceRest := produceFault(t, brokers, cfg.Kafka.Topics.Experiences, recs)
 
 	run := func(fail string) *child {
 		c := &child{out: &testkit.SyncBuffer{}}
@@ -205,7 +261,7 @@ func testPebbleFault(t *testing.T, eos bool, fail string) {
 	go func() { exited <- faulty.cmd.Wait() }()
 	select {
 	case err := <-exited:
-		require.Error(t, err, "the child dies of the failed write: %s", faulty.out)
+		require.Error(t, err, "the child dies of the fault: %s", faulty.out)
 	case <-time.After(60 * time.Second):
 		require.FailNow(t, "the child did not die of the fault", "output: %s", faulty.out.String())
 	}
@@ -219,17 +275,7 @@ func testPebbleFault(t *testing.T, eos bool, fail string) {
 	// the dead instance had processed to its end in Pebble, but whose group
 	// offset it never committed, would otherwise show the old group offset
 	// until its next record: group offsets are a hint; see DESIGN.md.)
-	manual := testkit.Client(t, brokers, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	var more []*kgo.Record
-	for p := range int32(testkit.Partitions) {
-		cust := fmt.Sprintf("after-%d", p)
-		v := fmt.Sprintf(`{"event_id":"after-%d","customer_id":%q,"time":%q,"journey":"checkout","outcome":"ok"}`,
-			p, cust, start.Add(time.Duration(len(recs))*time.Minute).Format(time.RFC3339))
-		more = append(more, &kgo.Record{Topic: cfg.Kafka.Topics.Experiences, Partition: p, Key: []byte(cust), Value: []byte(v)})
-		recs = append(recs, testkit.Record{Key: []byte(cust), Value: []byte(v)})
-	}
-	require.NoError(t, manual.ProduceSync(context.Background(), more...).FirstErr())
-	produced = append(produced, more...)
+	produced = append(produced, produceRest()...)
 
 	// 2. A restart without faults, on the same state and broker, to the end.
 	restarted := run("")
@@ -243,8 +289,6 @@ func testPebbleFault(t *testing.T, eos bool, fail string) {
 
 	// 3. The alerts: an uninterrupted run's, no more, no fewer.
 	got, dup := testkit.ByID(readAlerts())
-	want, _ := testkit.ByID(testkit.Replay(t, cfg, recs))
-	require.NotEmpty(t, want)
 	require.Less(t, len(atDeath), len(want), "the fault came mid-run")
 	for id, a := range want {
 		require.Contains(t, got, id, "missing alert %s (%s for %s)", id, a.Detector, a.CustomerID)
