@@ -30,3 +30,13 @@ func ExampleDecoder_Decode() {
 	// c-0004211 delivery delivered 2026-03-02 09:30:00 +0000 UTC 30.5 o-981
 	// true invalid record: field "time": want RFC 3339 string
 }
+
+// A complaint as peakend reads it from the complaints topic (key: the
+// customer id, on the same partition count as the experiences).
+func ExampleEncodeComplaint() {
+	c := event.Complaint{CustomerID: "c-0004211", Time: time.Date(2026, 3, 2, 19, 5, 0, 0, time.UTC).UnixNano(),
+		Channel: "phone", Text: "Where is my parcel?"}
+	fmt.Println(string(event.EncodeComplaint(c)))
+	// Output:
+	// {"customer_id":"c-0004211","time":"2026-03-02T19:05:00Z","channel":"phone","text":"Where is my parcel?"}
+}
