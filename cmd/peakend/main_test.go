@@ -187,14 +187,14 @@ func TestReplayEndToEnd(t *testing.T) {
 	code, stdout, stderr := invoke(t, nil, "replay", "--config", cfg, "--input", input, "--complaints", complaints,
 		"--out", out, "--dlq", dlq, "--report", "--state", filepath.Join(dir, "state"))
 	require.Equal(t, exitOK, code, stderr)
-	require.Contains(t, stdout, "peakend replay report")
-	last := lines(stdout)[len(lines(stdout))-1]
+	require.Empty(t, stdout, "with --out, nothing on standard output")
+	require.True(t, strings.HasPrefix(stderr, "replay: 3000 events, 1 invalid"), "the summary first: %q", stderr)
+	require.Contains(t, stderr, "peakend replay report")
+	last := lines(stderr)[len(lines(stderr))-1]
 	var report map[string]any
 	require.NoError(t, json.Unmarshal([]byte(last), &report), "the report's last line is JSON")
 	require.Equal(t, 3000.0, report["events"])
 	require.Equal(t, 1.0, report["complainers"])
-	require.Len(t, lines(stderr), 1, "one summary line: %q", stderr)
-	require.True(t, strings.HasPrefix(stderr, "replay: 3000 events, 1 invalid"), stderr)
 
 	alerts, err := os.ReadFile(out)
 	require.NoError(t, err)
