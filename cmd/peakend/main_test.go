@@ -210,8 +210,9 @@ func TestReplayEndToEnd(t *testing.T) {
 
 	// Without --out, alerts go to standard output and the report to standard
 	// error; standard input works as "-"; without --dlq bad lines are counted.
+	// The same complaints: they set complained_before.
 	code, stdout, stderr = invoke(t, strings.NewReader(events(t, 3000)+"not json\n"), "replay", "--config", cfg,
-		"--input", "-", "--report")
+		"--input", "-", "--complaints", complaints, "--report")
 	require.Equal(t, exitOK, code, stderr)
 	require.Equal(t, string(alerts), stdout, "byte-identical alerts")
 	require.Contains(t, stderr, "peakend replay report")

@@ -115,6 +115,9 @@ func (g *Generator) Next(t time.Time) (key, value []byte) {
 	if g.InvalidEvery > 0 && g.seq%g.InvalidEvery == 0 {
 		return []byte("garbage"), g.invalid()
 	}
+	if g.PlantEvery > 0 && g.seq%g.PlantEvery == 0 && g.again < 0 { // before any follow-up due: exactly 1 in PlantEvery
+		return g.plant(t)
+	}
 	if len(g.queue) > 0 && !g.queue[0].at.After(t) {
 		f := g.queue[0]
 		g.queue = g.queue[1:]
@@ -132,9 +135,6 @@ func (g *Generator) Next(t time.Time) (key, value []byte) {
 			num(60+g.rnd.Float64()*240) + `},"attributes":{"channel":"phone"},` + custBlock(c) + "}")
 	}
 	c := g.customer()
-	if g.PlantEvery > 0 && g.seq%g.PlantEvery == 0 {
-		return g.plant(t)
-	}
 	return []byte(custID(c)), g.normal(c, t)
 }
 
