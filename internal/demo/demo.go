@@ -106,9 +106,9 @@ func Run(ctx context.Context, o Options) error {
 func startup(base string, rate int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "peakend demo: metrics at %s/metrics, a customer at %s/customers/cust-00001\n", base, base)
-	// The recovery desk's demo account (sign-in) is announced here, once
-	// the desk is part of the demo: its URL (base + "/") and the user and
-	// password to sign in with, on one line like the one above.
+	// DESK SIGN-IN GOES HERE: once the desk is part of the demo, one line
+	// like the one above with its URL (base + "/") and the demo account's
+	// user and password.
 	if rate == DefaultRate {
 		fmt.Fprintf(&b, "peakend demo: alerts below as they fire, a few a minute (--rate for load). Ctrl-C stops.\n")
 	} else {
@@ -192,13 +192,13 @@ func newGenerator(o Options) *Generator {
 // placed then are open at the start, and one in warmLateEvery is late (a
 // handful); their promises break after the start, while you watch, between
 // seconds and three minutes in.
+// TestDemoIsQuiet checks that nothing fires in the history.
 const (
-	warmSpan           = time.Hour
-	warmSingleEvents   = 1000 // per partition
-	warmOrderEvents    = 4270 // per partition
-	warmLateEvery      = 50
-	demoMinSamples     = 1000
-	warmSamplesPerPart = 880 // documentation: what the two counts above give, checked by TestDemoIsQuiet
+	warmSpan         = time.Hour
+	warmSingleEvents = 1000 // per partition
+	warmOrderEvents  = 4270 // per partition
+	warmLateEvery    = 50
+	demoMinSamples   = 1000
 )
 
 // warmUp emits the history before now, for a topic of partitions.
