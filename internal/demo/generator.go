@@ -1,6 +1,7 @@
 // Package demo runs peakend with no set-up: an embedded Kafka-protocol broker
 // (kfake), synthetic customer traffic with rare bad experiences planted in it,
-// and the full pipeline.
+// and the full pipeline. For replay it also makes the traffic as a file and
+// the complaints of the customers who would complain (Complainer).
 package demo
 
 import (
