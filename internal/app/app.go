@@ -137,7 +137,7 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		log.Info("http listening", "addr", srv.Addr())
+		log.Info("http listening", "addr", srv.Addr(), "url", BrowseURL(srv.Addr(), cfg.HTTP.TLS.CertFile != ""))
 		if o.Listening != nil {
 			o.Listening(srv.Addr())
 		}
