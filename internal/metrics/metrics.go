@@ -45,6 +45,9 @@ type Metrics struct {
 	HeaderCache      *prometheus.CounterVec // result: hit, miss
 	HeaderCacheBytes prometheus.Gauge
 	CustomersExpired prometheus.Counter
+
+	DeskSessions       prometheus.Gauge       // package auth
+	DeskSignInFailures *prometheus.CounterVec // reason: password, rate_limited, token
 }
 
 // New creates the metrics and registers them, with Go and process collectors,
@@ -121,6 +124,16 @@ func New(journeys []string, detectors []string) *Metrics {
 	f(m.HeaderCacheBytes)
 	m.HeaderCache.WithLabelValues("hit")
 	m.HeaderCache.WithLabelValues("miss")
+	m.DeskSessions = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "desk_sessions",
+		Help: "Desk sessions live on this instance: password sign-ins not yet expired or signed out, and proxy users seen within desk.session_ttl."})
+	m.DeskSignInFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "desk_signin_failures_total",
+		Help: "Refused desk sign-ins by reason: password (wrong user or password), rate_limited (too many failures), token (expired form or cross-site)."},
+		[]string{"reason"})
+	f(m.DeskSessions)
+	f(m.DeskSignInFailures)
+	for _, r := range []string{"password", "rate_limited", "token"} {
+		m.DeskSignInFailures.WithLabelValues(r)
+	}
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "peakend"}))
 	for _, j := range append(append([]string(nil), journeys...), "other") {
