@@ -182,7 +182,6 @@ type tracker struct {
 	mu    sync.Mutex
 	live  map[string]time.Time // key -> expiry
 	swept time.Time
-	m     *metrics.Metrics
 	now   func() time.Time
 }
 
@@ -191,7 +190,9 @@ type tracker struct {
 const maxTracked = 100_000
 
 func newTracker(m *metrics.Metrics, now func() time.Time) *tracker {
-	return &tracker{live: map[string]time.Time{}, m: m, now: now}
+	t := &tracker{live: map[string]time.Time{}, now: now}
+	m.SetDeskSessions(func() float64 { return float64(t.count()) })
+	return t
 }
 
 func (t *tracker) seen(key string, exp time.Time) {
@@ -210,7 +211,7 @@ func (t *tracker) ended(key string) {
 	t.sweepLocked(true)
 }
 
-// count is the number of live sessions (tests).
+// count is the number of live sessions.
 func (t *tracker) count() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -227,8 +228,5 @@ func (t *tracker) sweepLocked(force bool) {
 				delete(t.live, k)
 			}
 		}
-	}
-	if t.m != nil {
-		t.m.DeskSessions.Set(float64(len(t.live)))
 	}
 }
