@@ -149,7 +149,9 @@ func (b *browser) do(method, path string, body io.Reader, hdr ...string) reply {
 	return reply{resp.StatusCode, resp.Header, string(out)}
 }
 
-func (b *browser) get(path string, hdr ...string) reply { return b.do(http.MethodGet, path, nil, hdr...) }
+func (b *browser) get(path string, hdr ...string) reply {
+	return b.do(http.MethodGet, path, nil, hdr...)
+}
 
 func (b *browser) postForm(path string, form url.Values, hdr ...string) reply {
 	return b.do(http.MethodPost, path, strings.NewReader(form.Encode()),

@@ -81,4 +81,3 @@ func TestValidateDesk(t *testing.T) {
 	require.Contains(t, stderr, "never the password itself")
 	require.NotContains(t, stderr, "hunter2")
 }
-
