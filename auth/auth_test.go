@@ -391,6 +391,7 @@ func TestWritesNeedToken(t *testing.T) {
 		{"wrong form field", nil, url.Values{auth.CSRFField: {"nope"}}},
 		{"cross-site Origin", []string{auth.CSRFHeader, token, "Origin", "https://evil.example"}, nil},
 		{"cross-site fetch", []string{auth.CSRFHeader, token, "Sec-Fetch-Site", "cross-site"}, nil},
+		{"same-site fetch (a sibling host)", []string{auth.CSRFHeader, token, "Sec-Fetch-Site", "same-site"}, nil},
 	} {
 		var r reply
 		if tc.form != nil {
