@@ -699,3 +699,33 @@ func TestSessionKey(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownUserTakesAsLong: a sign-in as a user who does not exist is
+// checked against a dummy hash of the accounts' cost, so it takes about as
+// long as a wrong password for a real user (no way to learn who has an
+// account by timing). Without the dummy it would take microseconds.
+func TestUnknownUserTakesAsLong(t *testing.T) {
+	d := desk(t)
+	h, err := bcrypt.GenerateFromPassword([]byte("ana's secret"), bcrypt.DefaultCost)
+	require.NoError(t, err)
+	d.Accounts[0].PasswordHash = string(h)
+	d.Proxy = config.Proxy{Trusted: []string{"127.0.0.1"}}
+	s := newSite(t, d, false)
+	attempt := func(user string, i int) time.Duration {
+		b := s.browser(t)
+		m := formToken.FindStringSubmatch(b.get("/login").body)
+		form := url.Values{"user": {user}, "password": {"guess"}, "csrf_token": {m[1]}}
+		began := time.Now()
+		r := b.postForm("/login", form, "X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+		took := time.Since(began)
+		require.Equal(t, http.StatusUnauthorized, r.code)
+		return took
+	}
+	known, unknown := time.Hour, time.Hour
+	for i := range 3 {
+		known = min(known, attempt("ana", i))
+		unknown = min(unknown, attempt(fmt.Sprintf("nobody%d", i), 10+i))
+	}
+	t.Logf("wrong password %s, unknown user %s", known, unknown)
+	require.Greater(t, unknown, known/2, "an unknown user answers faster than a known one")
+}

@@ -224,7 +224,12 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 		a.limit.fail(userKey)
 		a.limit.fail(addrKey)
 		a.failed("password")
-		a.log.Info("desk sign-in failed", "user", truncate(name, 64), "addr", strings.TrimPrefix(addrKey, "addr:"))
+		// An unknown name is not logged: it is often a password typed in the wrong field.
+		who := "(unknown user)"
+		if known {
+			who = name
+		}
+		a.log.Info("desk sign-in failed", "user", who, "addr", strings.TrimPrefix(addrKey, "addr:"))
 		view.Error = "Wrong user name or password."
 		a.render(w, r, http.StatusUnauthorized, view)
 		return

@@ -103,7 +103,7 @@ func (a *Auth) newSession(u User, src string) *session {
 
 func (a *Auth) setSession(w http.ResponseWriter, r *http.Request, s *session) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: a.encode(s), Path: "/",
-		Expires: time.Unix(s.Exp, 0), MaxAge: int(time.Until(time.Unix(s.Exp, 0)).Seconds()) + 1,
+		Expires: time.Unix(s.Exp, 0), MaxAge: int(time.Unix(s.Exp, 0).Sub(a.now()).Seconds()),
 		HttpOnly: true, Secure: a.secure(r), SameSite: http.SameSiteLaxMode})
 }
 
