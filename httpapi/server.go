@@ -63,11 +63,11 @@ func New(o Options) (*Server, error) {
 	}
 	var tlsConfig *tls.Config
 	if o.TLS.CertFile != "" || o.TLS.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.TLS.CertFile, o.TLS.KeyFile)
+		certs, err := loadCertFiles(o.TLS.CertFile, o.TLS.KeyFile, o.Logger)
 		if err != nil {
 			return nil, fmt.Errorf("http: http.tls: %w", err)
 		}
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {

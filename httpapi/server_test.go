@@ -241,3 +241,38 @@ func TestHTTPS(t *testing.T) {
 	_, err = httpapi.New(httpapi.Options{Listen: "127.0.0.1:0", TLS: config.HTTPTLS{CertFile: certs.CA, KeyFile: certs.ClientKey}})
 	require.ErrorContains(t, err, "http.tls")
 }
+
+// TestHTTPSReloadsRenewedCertificate: a renewed certificate written over
+// the files is served without a restart.
+func TestHTTPSReloadsRenewedCertificate(t *testing.T) {
+	defer httpapi.SetCertCheckEvery(0)()
+	dir := t.TempDir()
+	pem := dir + "/tls.pem"
+	first, second := testkit.WriteCerts(t, t.TempDir()), testkit.WriteCerts(t, t.TempDir())
+	copyFile := func(from string) {
+		b, err := os.ReadFile(from)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(pem+".tmp", b, 0o600))
+		require.NoError(t, os.Rename(pem+".tmp", pem))
+	}
+	copyFile(first.Broker)
+	srv := start(t, nil, config.HTTPTLS{CertFile: pem, KeyFile: pem})
+	get := func(ca string) error {
+		pool := x509.NewCertPool()
+		b, err := os.ReadFile(ca)
+		require.NoError(t, err)
+		require.True(t, pool.AppendCertsFromPEM(b))
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}}
+		resp, err := c.Get("https://" + srv.Addr() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	require.NoError(t, get(first.CA))
+	require.Error(t, get(second.CA))
+	time.Sleep(10 * time.Millisecond) // a later modification time
+	copyFile(second.Broker)
+	require.NoError(t, get(second.CA), "the renewed certificate")
+	require.Error(t, get(first.CA), "the old one is gone")
+}
