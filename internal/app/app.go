@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/peakend/peakend/alerts"
@@ -38,6 +39,10 @@ type Options struct {
 	Listening func(addr string)
 	// Backoff between delivery attempts of the outbox (tests); zero: the default.
 	Backoff sinks.Backoff
+	// FS is the filesystem of the state store (state.dir on it); nil: the
+	// OS's. Tests wrap the OS's in Pebble's errorfs to inject write and
+	// sync failures.
+	FS vfs.FS
 }
 
 // Run runs the pipeline until ctx is done: it opens the store, starts the
@@ -49,7 +54,7 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	store, err := state.Open(state.Options{Dir: cfg.State.Dir, CacheBytes: int64(cfg.State.CacheMiB) << 20,
+	store, err := state.Open(state.Options{Dir: cfg.State.Dir, FS: o.FS, CacheBytes: int64(cfg.State.CacheMiB) << 20,
 		MemtableBytes: uint64(cfg.State.MemtableMiB) << 20, Logger: log})
 	if err != nil {
 		return err
