@@ -58,10 +58,12 @@ func (v *validator) config(c *Config) {
 	v.kafka(&c.Kafka)
 	v.state(&c.State)
 	v.http(&c.HTTP)
+	v.httpTLS(&c.HTTP.TLS)
 	v.events(&c.Events)
 	v.journeys(c.Journeys)
 	v.detectors(c.Detectors, c.Journeys)
 	v.alerting(&c.Alerting, c.Journeys)
+	v.desk(&c.Desk)
 }
 
 func (v *validator) kafka(k *Kafka) {

@@ -1,5 +1,5 @@
 // Command peakend is the streaming worst-experience detector: run, demo,
-// replay, validate and version (see `peakend --help`).
+// replay, validate, hash-password and version (see `peakend --help`).
 package main
 
 import (
@@ -46,6 +46,7 @@ Usage:
   peakend replay --config FILE --input EVENTS.jsonl     the same detection over a file
                  [--complaints FILE] [--out ALERTS.jsonl] [--dlq BAD.jsonl] [--state DIR] [--report]
   peakend validate --config FILE                        check a configuration
+  peakend hash-password [--cost N] < PASSWORD           bcrypt hash for a desk account's password_hash
   peakend version                                       version and build information
 
 Every command answers --help. Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.
@@ -72,6 +73,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdReplay(ctx, rest, stdin, stdout, stderr)
 	case "validate":
 		err = cmdValidate(rest, stdout, stderr)
+	case "hash-password":
+		err = cmdHashPassword(rest, stdin, stdout, stderr)
 	case "version":
 		err = cmdVersion(rest, stdout, stderr)
 	case "-h", "--help", "help":

@@ -12,11 +12,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/alerts/outbox"
 	"github.com/peakend/peakend/alerts/sinks"
+	"github.com/peakend/peakend/auth"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/engine"
 	"github.com/peakend/peakend/httpapi"
@@ -37,6 +39,10 @@ type Options struct {
 	Listening func(addr string)
 	// Backoff between delivery attempts of the outbox (tests); zero: the default.
 	Backoff sinks.Backoff
+	// FS is the filesystem of the state store (state.dir on it); nil: the
+	// OS's. Tests wrap the OS's in Pebble's errorfs to inject write and
+	// sync failures.
+	FS vfs.FS
 }
 
 // Run runs the pipeline until ctx is done: it opens the store, starts the
@@ -48,7 +54,7 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	store, err := state.Open(state.Options{Dir: cfg.State.Dir, CacheBytes: int64(cfg.State.CacheMiB) << 20,
+	store, err := state.Open(state.Options{Dir: cfg.State.Dir, FS: o.FS, CacheBytes: int64(cfg.State.CacheMiB) << 20,
 		MemtableBytes: uint64(cfg.State.MemtableMiB) << 20, Logger: log})
 	if err != nil {
 		return err
@@ -127,12 +133,21 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "-" {
-		srv, err := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Metrics: m, Store: store,
-			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Logger: log})
+		// Sign-in guards every customer-data path (docs/desk-access.md).
+		authn, err := auth.New(cfg.Desk, auth.Options{Logger: log, Metrics: m, Secure: cfg.HTTP.TLS.CertFile != ""})
 		if err != nil {
 			return err
 		}
-		log.Info("http listening", "addr", srv.Addr())
+		if !authn.Configured() {
+			log.Info("desk sign-in is not configured (no desk.accounts, no desk.proxy): customer-data paths answer 401")
+		}
+		srv, err := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Metrics: m, Store: store,
+			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Logger: log,
+			Auth: authn, TLS: cfg.HTTP.TLS})
+		if err != nil {
+			return err
+		}
+		log.Info("http listening", "addr", srv.Addr(), "url", BrowseURL(srv.Addr(), cfg.HTTP.TLS.CertFile != ""))
 		if o.Listening != nil {
 			o.Listening(srv.Addr())
 		}
