@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -30,9 +31,13 @@ func adminClient(cfg *config.Config, extra []kgo.Opt) (*kadm.Client, error) {
 	return kadm.NewClient(cl), nil
 }
 
-// EnsureTopics creates the topics peakend writes (alerts, DLQ) if they are
-// missing, with the configured partitions and replication. Topics it reads
-// are not created: a typo there should not silently create an empty topic.
+// EnsureTopics creates the topics peakend writes (alerts, DLQ, and the
+// feedback topic when the desk is on) if they are missing, with the
+// configured partitions and replication. With the desk on, the alerts and
+// feedback topics keep their records at least desk.keep (and at least
+// Kafka's default week), so that a restarted desk can rebuild its view
+// from them. Topics it only reads are not created: a typo there should not
+// silently create an empty topic.
 func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, extra ...kgo.Opt) error {
 	adm, err := adminClient(cfg, extra)
 	if err != nil {
@@ -40,6 +45,10 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 	}
 	defer adm.Close()
 	want := []string{cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.DLQ}
+	desk := cfg.Desk.DeskOn()
+	if desk {
+		want = append(want, cfg.Kafka.Topics.Feedback)
+	}
 	// Only missing topics are created: on a cluster with ACLs, creating
 	// an existing topic without the right to create fails with
 	// TOPIC_AUTHORIZATION_FAILED, not TOPIC_ALREADY_EXISTS.
@@ -51,11 +60,19 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 	if len(want) == 0 {
 		return nil
 	}
-	resp, err := adm.CreateTopics(ctx, int32(cfg.Kafka.Partitions), int16(cfg.Kafka.Replication), nil, want...)
-	if err != nil {
-		return fmt.Errorf("stream: create topics %v: %w", want, err)
+	var results []kadm.CreateTopicResponse
+	for _, t := range want {
+		var configs map[string]*string
+		if desk && (t == cfg.Kafka.Topics.Alerts || t == cfg.Kafka.Topics.Feedback) {
+			configs = map[string]*string{"retention.ms": kadm.StringPtr(strconv.FormatInt(DeskRetention(cfg).Milliseconds(), 10))}
+		}
+		resp, err := adm.CreateTopics(ctx, int32(cfg.Kafka.Partitions), int16(cfg.Kafka.Replication), configs, t)
+		if err != nil {
+			return fmt.Errorf("stream: create topic %s: %w", t, err)
+		}
+		results = append(results, resp.Sorted()...)
 	}
-	for _, t := range resp.Sorted() {
+	for _, t := range results {
 		switch {
 		case t.Err == nil:
 			log.Info("created topic", "topic", t.Topic, "partitions", cfg.Kafka.Partitions)
@@ -65,6 +82,12 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 		}
 	}
 	return nil
+}
+
+// DeskRetention is the retention peakend gives the alerts and feedback
+// topics it creates when the desk is on: desk.keep, and at least a week.
+func DeskRetention(cfg *config.Config) time.Duration {
+	return max(cfg.Desk.Keep.D(), 7*24*time.Hour)
 }
 
 // untilReachable calls fn until it succeeds, fails for a reason other than
