@@ -91,7 +91,8 @@ type Desk struct {
 	wmu     sync.Mutex
 	waiters map[string]chan result // feedback_id → the answer of a write in flight
 
-	hub *hub
+	hub  *hub
+	quit chan struct{} // closed when Run returns: event streams end
 }
 
 // New opens the desk's view from the store (what an earlier run left);
@@ -124,7 +125,7 @@ func New(o Options) (*Desk, error) {
 		ttl: cfg.Desk.ClaimTTL.D(), keep: cfg.Desk.Keep.D(),
 		open: map[string]*entry{}, openIDs: map[string]string{}, hot: map[string]json.RawMessage{},
 		next: map[string]map[int32]int64{}, pend: map[int32][]*kgo.Record{},
-		waiters: map[string]chan result{}, hub: newHub(o.StreamBuffer, o.Metrics)}
+		waiters: map[string]chan result{}, hub: newHub(o.StreamBuffer, o.Metrics), quit: make(chan struct{})}
 	if d.ttl <= 0 {
 		d.ttl = 30 * time.Minute
 	}
@@ -214,6 +215,7 @@ func (d *Desk) RecordsRead() int64 { return d.read.Load() }
 // consumer group, read_committed) from where the stored view left off,
 // until ctx is done. It returns nil on cancellation.
 func (d *Desk) Run(ctx context.Context) error {
+	defer close(d.quit)
 	cfg := d.o.Config
 	conn, err := stream.ConnOpts(&cfg.Kafka)
 	if err != nil {

@@ -376,9 +376,9 @@ func TestBadFeedbackGoesToTheDLQ(t *testing.T) {
 	bad := map[string]string{
 		`not json`: "want a JSON object",
 		`{"alert_id":"a","customer_id":"c","time":"` + now + `","action":"dance"}`:                     `field "action"`,
-		`{"alert_id":"a","customer_id":"c","time":"yesterday","action":"claim"}`:                        `field "time"`,
-		`{"alert_id":"nope","customer_id":"c","time":"` + now + `","action":"claim","by":"x"}`:          `unknown alert_id "nope"`,
-		`{"alert_id":"a","customer_id":"other","time":"` + now + `","action":"claim","by":"x"}`:         "another customer",
+		`{"alert_id":"a","customer_id":"c","time":"yesterday","action":"claim"}`:                       `field "time"`,
+		`{"alert_id":"nope","customer_id":"c","time":"` + now + `","action":"claim","by":"x"}`:         `unknown alert_id "nope"`,
+		`{"alert_id":"a","customer_id":"other","time":"` + now + `","action":"claim","by":"x"}`:        "another customer",
 		`{"alert_id":"a","customer_id":"c","time":"` + now + `","action":"outcome","outcome":"maybe"}`: `field "outcome"`,
 	}
 	for v := range bad {

@@ -111,6 +111,8 @@ func (d *Desk) events(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-d.quit:
+			return // shutting down
 		case <-s.gone:
 			return // fell behind: the client reconnects and reloads
 		case msg := <-s.ch:

@@ -30,7 +30,10 @@ type Options struct {
 	Ready func() bool
 	// Partitions lists the partitions whose state this instance holds.
 	Partitions func() []int32
-	Logger     *slog.Logger
+	// Routes, if set, adds more handlers to the server's mux (the desk's
+	// page, API and event stream).
+	Routes func(mux *http.ServeMux)
+	Logger *slog.Logger
 }
 
 // Server is the HTTP server. Run serves until ctx is done, then shuts down
@@ -59,6 +62,9 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /customers/{id}", s.customer)
+	if o.Routes != nil {
+		o.Routes(mux)
+	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }

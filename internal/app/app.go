@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/peakend/peakend/alerts/outbox"
 	"github.com/peakend/peakend/alerts/sinks"
 	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/desk"
 	"github.com/peakend/peakend/engine"
 	"github.com/peakend/peakend/httpapi"
 	"github.com/peakend/peakend/internal/metrics"
@@ -37,6 +40,11 @@ type Options struct {
 	Listening func(addr string)
 	// Backoff between delivery attempts of the outbox (tests); zero: the default.
 	Backoff sinks.Backoff
+	// DeskGuard, if set, replaces the sign-in check in front of the desk's
+	// customer-data paths (tests put a user in the request's context).
+	DeskGuard func(http.Handler) http.Handler
+	// DeskClock, if set, is the desk's clock (tests).
+	DeskClock func() time.Time
 }
 
 // Run runs the pipeline until ctx is done: it opens the store, starts the
@@ -113,6 +121,28 @@ func Run(ctx context.Context, o Options) error {
 	runner := stream.New(stream.Options{Config: cfg, Engine: eng, Store: store, Metrics: m, Logger: log,
 		Sinks: direct, ClientOpts: o.ClientOpts})
 
+	var dk *desk.Desk
+	var routes func(*http.ServeMux)
+	if cfg.Desk.DeskOn() {
+		view := httpapi.ViewOptions{Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D()}
+		dk, err = desk.New(desk.Options{Config: cfg, Store: store, Metrics: m.NewDesk(detectorNames(cfg)), Logger: log,
+			Now: o.DeskClock,
+			// The instance holding partition p of the (co-partitioned)
+			// experiences topic owns feedback partition p.
+			Owns: func(p int32) bool { return slices.Contains(runner.Partitions(), p) },
+			Customer: func(id string) (any, error) {
+				v, ok, err := httpapi.LookupCustomer(store, view, runner.Partitions(), id)
+				if !ok || err != nil {
+					return nil, err
+				}
+				return v, nil
+			}})
+		if err != nil {
+			return err
+		}
+		routes = func(mux *http.ServeMux) { dk.Mount(mux, o.DeskGuard) }
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -128,7 +158,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "-" {
 		srv, err := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Metrics: m, Store: store,
-			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Logger: log})
+			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Routes: routes, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -140,6 +170,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if deliverer != nil {
 		wg.Go(func() { fail(deliverer.Run(ctx)) })
+	}
+	if dk != nil {
+		wg.Go(func() { fail(dk.Run(ctx)) })
 	}
 	wg.Go(func() { fail(runner.Run(ctx)) })
 	done := make(chan struct{})
