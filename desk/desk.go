@@ -48,6 +48,9 @@ type Options struct {
 	// experiences topic): only the owner sends bad feedback to the DLQ and
 	// counts feedback in metrics. Default: owns nothing.
 	Owns func(p int32) bool
+	// Approvers are the users who may approve (shown on cases needing
+	// approval). Default: the supervisor accounts and desk.proxy.supervisors.
+	Approvers []string
 	// Customer returns the customer view of /customers/{id} when this
 	// instance holds the customer (nil, nil otherwise). Optional.
 	Customer func(id string) (any, error)
@@ -138,6 +141,9 @@ func New(o Options) (*Desk, error) {
 		}
 	}
 	d.approver = append(d.approver, cfg.Desk.Proxy.Supervisors...)
+	if o.Approvers != nil {
+		d.approver = o.Approvers
+	}
 	if err := d.load(); err != nil {
 		return nil, err
 	}

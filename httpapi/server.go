@@ -30,10 +30,11 @@ type Options struct {
 	Ready func() bool
 	// Partitions lists the partitions whose state this instance holds.
 	Partitions func() []int32
-	// Routes, if set, adds more handlers to the server's mux (the desk's
-	// page, API and event stream).
-	Routes func(mux *http.ServeMux)
-	Logger *slog.Logger
+	Logger     *slog.Logger
+	// Mount, if set, adds more handlers (the desk's page and API) to the
+	// server's mux; require wraps a handler so that it needs a signed-in
+	// user (nil until sign-in is wired: the desk refuses requests without one).
+	Mount func(mux *http.ServeMux, require func(http.Handler) http.Handler)
 }
 
 // Server is the HTTP server. Run serves until ctx is done, then shuts down
@@ -62,8 +63,8 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /customers/{id}", s.customer)
-	if o.Routes != nil {
-		o.Routes(mux)
+	if o.Mount != nil {
+		o.Mount(mux, nil)
 	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s, nil

@@ -122,7 +122,7 @@ func Run(ctx context.Context, o Options) error {
 		Sinks: direct, ClientOpts: o.ClientOpts})
 
 	var dk *desk.Desk
-	var routes func(*http.ServeMux)
+	var mount func(*http.ServeMux, func(http.Handler) http.Handler)
 	if cfg.Desk.DeskOn() {
 		view := httpapi.ViewOptions{Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D()}
 		dk, err = desk.New(desk.Options{Config: cfg, Store: store, Metrics: m.NewDesk(detectorNames(cfg)), Logger: log,
@@ -140,7 +140,12 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		routes = func(mux *http.ServeMux) { dk.Mount(mux, o.DeskGuard) }
+		mount = func(mux *http.ServeMux, require func(http.Handler) http.Handler) {
+			if o.DeskGuard != nil {
+				require = o.DeskGuard
+			}
+			dk.Mount(mux, require)
+		}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -158,7 +163,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "-" {
 		srv, err := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Metrics: m, Store: store,
-			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Routes: routes, Logger: log})
+			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Mount: mount, Logger: log})
 		if err != nil {
 			return err
 		}
