@@ -139,3 +139,6 @@ func (d *Desk) events(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// StreamCount is the number of open event streams.
+func (d *Desk) StreamCount() int { return d.hub.subscribers() }

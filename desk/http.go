@@ -1,6 +1,7 @@
 package desk
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -153,7 +154,31 @@ func (d *Desk) Queue(f QueueFilter) *Queue {
 func (d *Desk) queue(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	q := d.Queue(QueueFilter{Severity: v.Get("severity"), Detector: v.Get("detector"), Journey: v.Get("journey"), Tier: v.Get("tier")})
-	writeJSON(w, http.StatusOK, q)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var buf []byte
+	buf = append(buf, `{"cases":[`...)
+	for i, c := range q.Cases {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendCase(buf, c)
+		if len(buf) > 32<<10 {
+			_, _ = bw.Write(buf)
+			buf = buf[:0]
+		}
+	}
+	buf = append(buf, `],"hotspots":[`...)
+	for i, h := range q.Hotspots {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, h...)
+	}
+	buf = append(buf, "]}\n"...)
+	_, _ = bw.Write(buf)
+	_ = bw.Flush()
 }
 
 // Case returns the customer's open case as of now, or nil.
