@@ -170,15 +170,14 @@ func BenchmarkEventStreams(b *testing.B) {
 	b.ResetTimer()
 	sent := map[string]time.Time{}
 	start := time.Now()
-	tick := time.NewTicker(time.Second / rate)
 	at := time.Now().UTC()
+	cpu0 := cpuTime()
 	for i := range rate * secs {
-		<-tick.C
+		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / rate)))
 		cust := fmt.Sprintf("sse-%05d", i)
 		sent[cust] = time.Now()
 		cl.Produce(context.Background(), &kgo.Record{Topic: cfg.Kafka.Topics.Alerts, Key: []byte(cust), Value: benchAlert(i, cust, at)}, nil)
 	}
-	tick.Stop()
 	elapsed := time.Since(start)
 	testkit.Eventually(b, 30*time.Second, "every stream got every case", func() bool {
 		for _, r := range got {
@@ -210,6 +209,7 @@ func BenchmarkEventStreams(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max_ms")
 	b.ReportMetric(float64(connected.Load()), "streams")
+	b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/elapsed.Seconds()/10, "cpu_%")
 	require.Equal(b, streams, td.StreamCount(), "no stream was dropped")
 }
 
