@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/peakend
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-fast test-race test-integration bench-kafka bench bench-micro bench-replay fuzz lint kafka-up kafka-down kafka-wipe clean
+.PHONY: build demo test test-fast test-race test-integration test-integration-3.9 bench-kafka bench bench-micro bench-replay fuzz lint kafka-up kafka-down kafka-wipe clean
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/peakend
@@ -13,8 +13,9 @@ demo:
 
 # The whole suite (what CI runs): gofmt and vet, every test with the race
 # detector on the in-process broker (kfake), then the integration suite
-# against a real Kafka broker that test-integration starts and stops.
-test: lint test-race test-integration
+# against a real Kafka broker that test-integration starts and stops: once on
+# the newest Kafka 4.x (deploy/kafka-local/pom.xml), once on Kafka 3.9.
+test: lint test-race test-integration test-integration-3.9
 
 # Fast tests only: the in-process broker (kfake), no race detector, no JVM.
 test-fast:
@@ -23,11 +24,17 @@ test-fast:
 test-race:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-# A real Kafka 3.9 (KRaft, from Maven jars) on 127.0.0.1:$(IT_PORT)-$$(($(IT_PORT)+3)),
+# A real Kafka (KRaft, from Maven jars) on 127.0.0.1:$(IT_PORT)-$$(($(IT_PORT)+3)),
 # data in a temporary directory, stopped afterwards whatever happens.
+# KAFKA_VERSION: empty for the 4.x pinned in deploy/kafka-local/pom.xml
+# (4.4.0), 3.9 for the 3.9 line (pom-3.9.xml), or an exact version.
 IT_PORT ?= 19092
+KAFKA_VERSION ?= $(PEAKEND_KAFKA_VERSION)
 test-integration:
-	PEAKEND_IT_PORT=$(IT_PORT) scripts/test-integration.sh
+	PEAKEND_IT_PORT=$(IT_PORT) PEAKEND_KAFKA_VERSION=$(KAFKA_VERSION) scripts/test-integration.sh
+
+test-integration-3.9:
+	PEAKEND_IT_PORT=$(IT_PORT) PEAKEND_KAFKA_VERSION=3.9 scripts/test-integration.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -54,10 +61,11 @@ fuzz:
 
 KAFKA_PORT ?= 9092
 
-# A real single-node Kafka (KRaft) from Maven Central jars, with peakend's topics.
+# A real single-node Kafka (KRaft) from Maven Central jars, with peakend's
+# topics: 4.x by default, KAFKA_VERSION=3.9 for the 3.9 line.
 kafka-up:
-	deploy/kafka-local/kafka.sh up --port $(KAFKA_PORT)
-	deploy/kafka-local/kafka.sh topics --port $(KAFKA_PORT)
+	PEAKEND_KAFKA_VERSION=$(KAFKA_VERSION) deploy/kafka-local/kafka.sh up --port $(KAFKA_PORT)
+	PEAKEND_KAFKA_VERSION=$(KAFKA_VERSION) deploy/kafka-local/kafka.sh topics --port $(KAFKA_PORT)
 
 kafka-down:
 	deploy/kafka-local/kafka.sh down --port $(KAFKA_PORT)

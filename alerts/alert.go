@@ -1,4 +1,4 @@
-// Package alerts turns detector findings into alerts (contract section 7):
+// Package alerts turns detector findings into alerts (docs/reference.md, "Alert"):
 // the policy (cooldown, escalation, priority, playbook), reasons, ids, and sinks.
 package alerts
 
@@ -53,7 +53,7 @@ func (s *Severity) UnmarshalText(b []byte) error {
 	return err
 }
 
-// Alert is what peakend emits (contract section 7). Field order is the JSON
+// Alert is what peakend emits (docs/reference.md, "Alert"). Field order is the JSON
 // order, and encoding is deterministic: replay output is byte-identical.
 type Alert struct {
 	AlertID          string          `json:"alert_id"`

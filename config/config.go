@@ -1,4 +1,4 @@
-// Package config defines peakend's YAML configuration (contract section 8),
+// Package config defines peakend's YAML configuration (docs/configuration.md),
 // its documented defaults, and validation errors that name file, line and field.
 package config
 
@@ -128,7 +128,7 @@ type Proxy struct {
 	// RoleHeader, if set, names a header carrying the user's role (agent or
 	// supervisor); otherwise Supervisors decides and everyone else is an agent.
 	RoleHeader  string   `yaml:"role_header"`
-	Supervisors []string `yaml:"supervisors"`
+	Supervisors []string `yaml:"supervisors"` // users who are supervisors when role_header is not set
 }
 
 // Desk roles.
@@ -164,8 +164,8 @@ type Detector struct {
 	// Cut-offs. threshold: metric values; rarity/overdue: quantiles in (0,1);
 	// repeat: counts. At least one is required; they must increase.
 	Minor    *float64 `yaml:"minor"`
-	Major    *float64 `yaml:"major"`
-	Critical *float64 `yaml:"critical"`
+	Major    *float64 `yaml:"major"`    // the major cut-off; see Minor
+	Critical *float64 `yaml:"critical"` // the critical cut-off; see Minor
 	// Severity for detectors with one level (outcome thresholds, deadline); default minor
 	// for outcome thresholds, major for deadline.
 	Severity string `yaml:"severity"`
@@ -189,14 +189,14 @@ type Detector struct {
 
 // Match selects events for start/until conditions.
 type Match struct {
-	Outcome string `yaml:"outcome"`
+	Outcome string `yaml:"outcome"` // the event's outcome, e.g. shipped or delivered; required
 }
 
 // Alerting configures alert policy, playbook and sinks.
 type Alerting struct {
 	Cooldown   Duration `yaml:"cooldown"`     // one alert per customer per cooldown unless severity rises; default 72h
 	Lookback   Duration `yaml:"lookback"`     // complaint lookback; default 720h
-	MaxPerHour int      `yaml:"max_per_hour"` // frontline capacity per rolling hour; beyond it only critical alerts reach the frontline sinks; 0 = unlimited
+	MaxPerHour int      `yaml:"max_per_hour"` // frontline capacity per rolling hour; beyond it only critical alerts reach the frontline sinks; default 0 = unlimited
 	// MaxBacklog bounds each frontline sink's undelivered alerts in the
 	// outbox; above it, new alerts reach the Kafka topic only (counted and
 	// logged). Default 100000.
@@ -209,17 +209,19 @@ type Alerting struct {
 	Sinks        []Sink   `yaml:"sinks"` // default [{type: kafka}]
 }
 
-// Playbook maps severities to recovery actions staff may take at once.
+// Playbook maps severities to recovery actions staff may take at once. A
+// severity left out entirely gets the built-in action and budget
+// (DefaultPlaybook); an entry given in part is taken as written.
 type Playbook struct {
-	Minor    Recovery `yaml:"minor"`
-	Major    Recovery `yaml:"major"`
-	Critical Recovery `yaml:"critical"`
+	Minor    Recovery `yaml:"minor"`    // for minor alerts
+	Major    Recovery `yaml:"major"`    // for major alerts
+	Critical Recovery `yaml:"critical"` // for critical alerts
 }
 
 // Recovery is one playbook entry; it is copied into every alert of that severity.
 type Recovery struct {
-	Action           string  `yaml:"action"   json:"action"`
-	Budget           float64 `yaml:"budget"   json:"budget"`
+	Action           string  `yaml:"action"   json:"action"`                     // what staff may do at once, in words; default: the built-in playbook's (alerting.playbook)
+	Budget           float64 `yaml:"budget"   json:"budget"`                     // what they may spend on it, in currency; default: the built-in playbook's (alerting.playbook)
 	Currency         string  `yaml:"currency" json:"currency"`                   // default "EUR"
 	RequiresApproval bool    `yaml:"requires_approval" json:"requires_approval"` // default false
 }

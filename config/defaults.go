@@ -78,7 +78,7 @@ func (c *Config) ApplyDefaults() {
 	setInt(&a.MaxBacklog, 100_000)
 	setDuration(&a.Lookback, 720*time.Hour)
 	setDuration(&a.PeakHalfLife, 336*time.Hour)
-	// A playbook entry left out entirely gets the contract's example action,
+	// A playbook entry left out entirely gets the built-in example action,
 	// so every alert carries something staff may do at once. An entry with
 	// only some fields set is the user's, and Validate checks it.
 	for i, r := range []*Recovery{&a.Playbook.Minor, &a.Playbook.Major, &a.Playbook.Critical} {
@@ -104,7 +104,7 @@ func (c *Config) ApplyDefaults() {
 	}
 }
 
-// DefaultPlaybook is the playbook of the contract's example, minor to
+// DefaultPlaybook is the playbook of the documented example, minor to
 // critical: used for any severity the configuration leaves out.
 var DefaultPlaybook = [3]Recovery{
 	{Action: "Personal apology and a 10% voucher", Budget: 5, Currency: "EUR"},
@@ -172,7 +172,7 @@ func setDuration(p *Duration, v time.Duration) {
 }
 
 // Default is the built-in configuration of `peakend demo`: the detectors of
-// the contract's example (section 8), with rarity and overdue needing only 200
+// the documented example (docs/configuration.md), with rarity and overdue needing only 200
 // samples so that the demo fires within seconds, alerts to Kafka and standard
 // output, and every default applied.
 func Default() *Config {

@@ -80,9 +80,12 @@ func (p *Partition) journey(k jkey) (*jrec, error) {
 }
 
 func (t *timeState) setTimer(k jkey, due int64) {
-	t.timers[state.Timer{Due: due, Customer: k.cust, Detector: k.det, Key: k.key}] = true
+	tm := state.Timer{Due: due, Customer: k.cust, Detector: k.det, Key: k.key}
+	t.timers[tm] = true
 	if due == state.Parked {
 		delete(t.settled, k.det)
+	} else {
+		t.pending.push(tm)
 	}
 	t.nextDue = min(t.nextDue, due)
 	t.floor = min(t.floor, due)
@@ -487,7 +490,8 @@ func (p *Partition) fireDue() error {
 }
 
 // dueTimers lists the timers due at or before wm: stored ones not deleted
-// this cycle, and this cycle's.
+// this cycle, and this cycle's (from the pending heap: no walk over
+// everything the cycle changed).
 func (p *Partition) dueTimers(wm int64) ([]state.Timer, error) {
 	t := &p.tm
 	var due []state.Timer
@@ -497,16 +501,13 @@ func (p *Partition) dueTimers(wm int64) ([]state.Timer, error) {
 		}
 		return true
 	})
-	for tm, set := range t.timers {
-		if set && tm.Due <= wm {
+	for len(t.pending) > 0 && t.pending[0].Due <= wm {
+		if tm := t.pending.pop(); t.timers[tm] {
 			due = append(due, tm)
 		}
 	}
-	slices.SortFunc(due, func(a, b state.Timer) int {
-		return cmp.Or(cmp.Compare(a.Due, b.Due), cmp.Compare(a.Customer, b.Customer),
-			cmp.Compare(a.Detector, b.Detector), cmp.Compare(a.Key, b.Key))
-	})
-	return due, err
+	slices.SortFunc(due, timerOrder)
+	return slices.Compact(due), err // a timer set, dropped and set again is in the heap twice
 }
 
 // findNextDue sets nextDue to the earliest pending timer.
@@ -515,18 +516,69 @@ func (p *Partition) findNextDue() error {
 	next := int64(math.MaxInt64)
 	err := p.e.store.Timers(p.id, t.floor, math.MaxInt64, func(tm state.Timer) bool {
 		if _, ok := t.timers[tm]; ok {
-			return true // deleted, or set (and counted below)
+			return true // deleted, or set (and found in the heap below)
 		}
 		next = tm.Due
 		return false
 	})
-	for tm, set := range t.timers {
-		if set {
-			next = min(next, tm.Due)
-		}
+	for len(t.pending) > 0 && !t.timers[t.pending[0]] {
+		t.pending.pop() // dropped since it was set
+	}
+	if len(t.pending) > 0 {
+		next = min(next, t.pending[0].Due)
 	}
 	t.nextDue = next
 	return err
+}
+
+// timerOrder is the order timers run in: due, customer, detector, key (the
+// order of their Pebble keys).
+func timerOrder(a, b state.Timer) int {
+	return cmp.Or(cmp.Compare(a.Due, b.Due), cmp.Compare(a.Customer, b.Customer),
+		cmp.Compare(a.Detector, b.Detector), cmp.Compare(a.Key, b.Key))
+}
+
+// timerHeap is a min-heap (timerOrder) of the timers set in this cycle. A
+// timer dropped after it was set stays in the heap until it reaches the
+// top, where t.timers says it is gone (lazy deletion): setting and
+// dropping are O(log n) and O(1), and finding the due ones costs only
+// what is due.
+type timerHeap []state.Timer
+
+func (h *timerHeap) push(tm state.Timer) {
+	*h = append(*h, tm)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if timerOrder(a[i], a[parent]) >= 0 {
+			break
+		}
+		a[i], a[parent] = a[parent], a[i]
+		i = parent
+	}
+}
+
+func (h *timerHeap) pop() state.Timer {
+	a := *h
+	top, n := a[0], len(a)-1
+	a[0], a[n] = a[n], state.Timer{}
+	a = a[:n]
+	for i := 0; ; {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < n && timerOrder(a[l], a[least]) < 0 {
+			least = l
+		}
+		if r < n && timerOrder(a[r], a[least]) < 0 {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		a[i], a[least] = a[least], a[i]
+		i = least
+	}
+	*h = a
+	return top
 }
 
 func (p *Partition) runTimer(tm state.Timer) error {

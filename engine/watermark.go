@@ -46,6 +46,7 @@ type timeState struct {
 	prevLast int64
 	journeys map[jkey]*jrec
 	timers   map[state.Timer]bool // written this cycle: true = set, false = deleted
+	pending  timerHeap            // timers set this cycle, earliest first (some since dropped)
 	expired  int64                // customers expired in the committed batch (for the metric)
 	// settled: timed detectors known to have no parked journey (absent:
 	// there may be some, in the store or this cycle).
@@ -147,6 +148,8 @@ func (p *Partition) commitTime() {
 	t.committed, t.committedFloor = t.clock, t.floor
 	clear(t.journeys)
 	clear(t.timers)
+	clear(t.pending)
+	t.pending = t.pending[:0]
 	if m := p.e.metrics; m != nil && t.expired > 0 {
 		m.CustomersExpired.Add(float64(t.expired))
 	}
@@ -159,6 +162,8 @@ func (p *Partition) discardTime() {
 	t.clock, t.floor = t.committed, t.committedFloor
 	clear(t.journeys)
 	clear(t.timers)
+	clear(t.pending)
+	t.pending = t.pending[:0]
 	clear(t.settled)
 	t.expired = 0
 	t.nextDue = math.MinInt64

@@ -19,7 +19,7 @@ const (
 	indexAfter    = 16    // metrics/attributes beyond this count get a name index
 )
 
-// Decoder decodes experience events (contract section 4) from JSON. It
+// Decoder decodes experience events (docs/reference.md, "Experience event") from JSON. It
 // accepts exactly the JSON of RFC 8259 (nesting up to 10000 levels, as
 // encoding/json), rejects invalid UTF-8, and applies the event's rules to the
 // last occurrence of each key, as encoding/json does with a repeated key.

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// Complaint is one complaint event (contract section 5).
+// Complaint is one complaint event (docs/reference.md, "Complaint event").
 type Complaint struct {
 	CustomerID  string // 1–256 bytes
 	Time        int64  // when the customer complained, unix nanoseconds (UTC)
@@ -16,7 +16,7 @@ type Complaint struct {
 	Text        string // optional
 }
 
-// Feedback outcomes (contract section 6).
+// Feedback outcomes (docs/reference.md, "Feedback event").
 const (
 	FeedbackRecovered   = "recovered"
 	FeedbackDeclined    = "declined"
@@ -24,7 +24,7 @@ const (
 	FeedbackFalseAlarm  = "false_alarm"
 )
 
-// Feedback is one feedback event (contract section 6): what became of an
+// Feedback is one feedback event (docs/reference.md, "Feedback event"): what became of an
 // alert. It marshals to the contract's JSON (see EncodeFeedback).
 type Feedback struct {
 	AlertID    string // required

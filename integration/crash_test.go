@@ -109,7 +109,7 @@ func storedOffsets(t *testing.T, dir, topic string) map[int32]int64 {
 
 // TestCrashSafetyExactlyOnce: the same kills under exactly_once: a
 // read_committed consumer of the alerts topic sees every alert_id of the
-// uninterrupted run exactly once (contract section 12), although each life
+// uninterrupted run exactly once (docs/reference.md, "Guarantees"), although each life
 // dies mid-transaction and state may be rolled forward from the changelog.
 func TestCrashSafetyExactlyOnce(t *testing.T) {
 	bs := brokers(t)

@@ -21,7 +21,7 @@ import (
 func TestKcatInterop(t *testing.T) {
 	bs := brokers(t)
 	kcat, err := exec.LookPath("kcat")
-	require.NoError(t, err, "kcat is needed (Debian package kcat; .ci/install-kafka-deps.sh installs it)")
+	require.NoError(t, err, "kcat is needed (Debian package kcat; .ci/install-deps.sh installs it)")
 	n := newNames(t, "a")
 	createTopics(t, bs, 4, n.Experiences)
 	cfgPath, cfg := writeConfig(t, bs, n, "")

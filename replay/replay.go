@@ -46,7 +46,7 @@ type Options struct {
 	SyncCommit bool
 }
 
-// Summary is what a replay did, and the evaluation of contract section 9.
+// Summary is what a replay did, and the evaluation of docs/reference.md, "The replay report".
 type Summary struct {
 	Lines, Events, Invalid, Duplicates int
 	Complaints                         int

@@ -61,7 +61,7 @@ func applyComplaint(pt *engine.Partition, c *complaint, ev *evaluation) error {
 	return pt.Complaint(&engine.Record{Topic: "complaints", Offset: int64(c.line), Value: c.raw})
 }
 
-// evaluation tracks contract section 9 over a replay.
+// evaluation tracks docs/reference.md, "The replay report" over a replay.
 type evaluation struct {
 	lookback   int64
 	firstAlert map[string][]int64 // customer → event times of their alerts, ascending by processing
@@ -84,7 +84,7 @@ func (e *evaluation) complaint(cust string, t int64) {
 	}
 }
 
-// Report is the evaluation of a replay (contract section 9).
+// Report is the evaluation of a replay (docs/reference.md, "The replay report").
 type Report struct {
 	Events            int                `json:"events"`
 	Invalid           int                `json:"invalid"`

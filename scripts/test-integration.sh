@@ -4,8 +4,10 @@
 # with its data in a temporary directory, and always stopped afterwards.
 #
 # Environment (optional): PEAKEND_IT_PORT (default 19092; the broker also
-# uses the next three ports: controller, SASL, TLS), PEAKEND_KAFKA_CACHE (the
-# jar cache, see deploy/kafka-local/kafka.sh), GO, GOTESTFLAGS (e.g. -run X).
+# uses the next three ports: controller, SASL, TLS), PEAKEND_KAFKA_VERSION
+# (default: the 4.x of deploy/kafka-local/pom.xml; 3.9 for the 3.9 line),
+# PEAKEND_KAFKA_CACHE (the jar cache, see deploy/kafka-local/kafka.sh), GO,
+# GOTESTFLAGS (e.g. -run X).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -26,6 +28,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# One exact version for the whole run, TestTLS's own broker included.
+PEAKEND_KAFKA_VERSION=$("$KAFKA" version)
+export PEAKEND_KAFKA_VERSION
+echo "integration suite against Apache Kafka $PEAKEND_KAFKA_VERSION on 127.0.0.1:$PORT"
 "$KAFKA" install >/dev/null
 "$KAFKA" up --port "$PORT"
 "$GO" build -o "$RUN/peakend" ./cmd/peakend

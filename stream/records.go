@@ -10,7 +10,7 @@ import (
 	"github.com/peakend/peakend/engine"
 )
 
-// DLQ headers (contract section 3).
+// DLQ headers (docs/reference.md, "Topics").
 const (
 	HeaderError  = "peakend-error"
 	HeaderSource = "peakend-source"

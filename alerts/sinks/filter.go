@@ -35,7 +35,7 @@ func (f Filter) isZero() bool {
 }
 
 // FilterFor reads a sink spec's min_severity, journeys and tiers. An empty
-// min_severity means minor, or critical for pagerduty (contract section 8).
+// min_severity means minor, or critical for pagerduty (docs/configuration.md).
 func FilterFor(spec config.Sink) (Filter, error) {
 	f := Filter{MinSeverity: alerts.Minor, Journeys: spec.Journeys, Tiers: spec.Tiers}
 	if spec.Type == "pagerduty" {

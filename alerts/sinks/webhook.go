@@ -19,7 +19,7 @@ import (
 // secretPrefix starts a Standard Webhooks secret; the rest is base64.
 const secretPrefix = "whsec_"
 
-// Webhook POSTs the alert JSON (contract section 7) signed per Standard
+// Webhook POSTs the alert JSON (docs/reference.md, "Alert") signed per Standard
 // Webhooks (https://www.standardwebhooks.com): headers webhook-id (the
 // alert_id, stable across retries so receivers can deduplicate),
 // webhook-timestamp (Unix seconds of this attempt) and webhook-signature.

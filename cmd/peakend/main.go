@@ -23,7 +23,7 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes (contract section 2).
+// Exit codes (docs/reference.md, "Commands").
 const (
 	exitOK      = 0
 	exitRuntime = 1

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # kafka.sh: a real single-node Apache Kafka broker (KRaft), built from jars on
 # Maven Central: no Docker, no tarball. For local runs and integration tests.
+# Two release lines: 4.x (pom.xml, the default, logs through log4j2) and 3.9
+# (pom-3.9.xml, reload4j); PEAKEND_KAFKA_VERSION picks one.
 #
-#   kafka.sh install                      collect the jars (once; cached)
+#   kafka.sh install                      collect the jars (once per version; cached)
+#   kafka.sh version                      print the Kafka version this would run
 #   kafka.sh up      [--port 9092] [--sasl] [--tls DIR]
 #                                         start the broker in the background
 #   kafka.sh down    [--port 9092] [--wipe]   stop it (--wipe: delete its data)
@@ -27,12 +30,16 @@
 #                  clients must present a certificate signed by ca.pem.
 #
 # Environment (all optional):
-#   PEAKEND_KAFKA_CACHE            jars (default: deploy/kafka-local/.cache)
+#   PEAKEND_KAFKA_CACHE            jars, in libs-VERSION/ (default: deploy/kafka-local/.cache)
 #   PEAKEND_KAFKA_DATA             data, config, logs, pid files (default: the cache);
 #                                  a temporary directory gives a throw-away broker
 #   PEAKEND_KAFKA_PORT             client port when --port is not given (default 9092)
 #   PEAKEND_KAFKA_CONTROLLER_PORT  KRaft controller port (default: port + 1)
-#   PEAKEND_KAFKA_VERSION          org.apache.kafka:kafka_2.13 version (default: pom.xml)
+#   PEAKEND_KAFKA_VERSION          org.apache.kafka:kafka_2.13 version: a line, 4 or
+#                                  3.9 (the version pinned in pom.xml or pom-3.9.xml),
+#                                  or an exact version, 4.x.y or 3.x.y (default:
+#                                  pom.xml's, the newest 4.x tested). A data
+#                                  directory written by a newer line is refused.
 #   PEAKEND_KAFKA_HEAP_OPTS        default "-Xmx512m -Xms256m"
 #   PEAKEND_KAFKA_START_TIMEOUT    seconds to wait for startup (default 90)
 #   PEAKEND_KAFKA_STOP_TIMEOUT     seconds to wait after SIGTERM (default 30)
@@ -48,18 +55,16 @@ HEAP_OPTS=${PEAKEND_KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}
 START_TIMEOUT=${PEAKEND_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${PEAKEND_KAFKA_STOP_TIMEOUT:-30}
 PARTITIONS=${PEAKEND_KAFKA_PARTITIONS:-4}
-KAFKA_VERSION=${PEAKEND_KAFKA_VERSION:-}
 RUNDIR=${PEAKEND_KAFKA_DATA:-$CACHE}
 SASL=${PEAKEND_KAFKA_SASL:-0}
 TLS_DIR=${PEAKEND_KAFKA_TLS_DIR:-}
 SASL_USER=${PEAKEND_KAFKA_SASL_USER:-peakend}
 SASL_PASSWORD=${PEAKEND_KAFKA_SASL_PASSWORD:-peakend-secret}
-LIBS=$CACHE/libs
 STARTED_MSG='Kafka Server started'
 
 PROG=$(basename "$0")
 die() { echo "$PROG: $*" >&2; exit 1; }
-usage_error() { echo "$PROG: $*" >&2; echo "usage: $PROG install|up|down|restart|status|logs|topics [--port N] (see the head of $0)" >&2; exit 2; }
+usage_error() { echo "$PROG: $*" >&2; echo "usage: $PROG install|version|up|down|restart|status|logs|topics [--port N] (see the head of $0)" >&2; exit 2; }
 log() { echo "$PROG: $*" >&2; }
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH${2:+ ($2)}"; }
@@ -101,6 +106,7 @@ parse_opts() {
     TLS_DIR=$(cd "$TLS_DIR" 2>/dev/null && pwd) || usage_error "--tls: no directory '$TLS_DIR'"
   fi
   DATA=$RUNDIR/data-$PORT
+  DATA_VERSION=$RUNDIR/data-$PORT.kafka-version
   CONF=$RUNDIR/conf-$PORT
   LOGS=$RUNDIR/logs
   SERVER_LOG=$LOGS/server-$PORT.log
@@ -108,21 +114,50 @@ parse_opts() {
   PIDFILE=$RUNDIR/kafka-$PORT.pid
 }
 
-# ---------------------------------------------------------------- install
+# ---------------------------------------------------------------- version
 
-pom_version() {
-  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/pom.xml" | head -n1
+pom_version() {  # pom file -> its kafka.version
+  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$HERE/$1" | head -n1
 }
 
+# Sets VERSION (exact), POM (the pom listing its jars), PINNED (that pom's
+# kafka.version), LOG4J (log4j2 for 4.x, log4j for 3.x: reload4j) and LIBS.
+resolve_version() {
+  local want=${PEAKEND_KAFKA_VERSION:-} major
+  major=${want%%.*}
+  case $major in
+    '') POM=pom.xml ;;
+    3) POM=pom-3.9.xml ;;
+    [4-9]|[1-9][0-9]) POM=pom.xml ;;
+    *) die "PEAKEND_KAFKA_VERSION='$want': want 4 or 3.9 (a line) or an exact version such as 4.4.0 or 3.9.1" ;;
+  esac
+  PINNED=$(pom_version "$POM")
+  [ -n "$PINNED" ] || die "cannot read kafka.version from $HERE/$POM"
+  case $want in
+    '') VERSION=$PINNED ;;
+    *.*.*) VERSION=$want ;;
+    *) # a line (4, 3.9, 4.4): the version its pom pins
+      case $PINNED in
+        "$want".*) VERSION=$PINNED ;;
+        *) die "PEAKEND_KAFKA_VERSION='$want': $POM pins $PINNED; give an exact version (e.g. $want.0)" ;;
+      esac ;;
+  esac
+  case $VERSION in
+    *[!0-9A-Za-z.-]*) die "PEAKEND_KAFKA_VERSION='$want': not a version" ;;
+  esac
+  case $VERSION in 3.*) LOG4J=log4j ;; *) LOG4J=log4j2 ;; esac
+  LIBS=$CACHE/libs-$VERSION
+}
+
+# ---------------------------------------------------------------- install
+
 installed() {
-  local want=${KAFKA_VERSION:-$(pom_version)}
-  [ -f "$LIBS/.complete" ] && [ "$(cat "$LIBS/.complete")" = "$want" ] \
-    && compgen -G "$LIBS/kafka_2.13-$want.jar" >/dev/null
+  [ -f "$LIBS/.complete" ] && [ "$(cat "$LIBS/.complete")" = "$VERSION" ] \
+    && compgen -G "$LIBS/kafka_2.13-$VERSION.jar" >/dev/null
 }
 
 cmd_install() {
-  local want=${KAFKA_VERSION:-$(pom_version)}
-  [ -n "$want" ] || die "cannot read kafka.version from $HERE/pom.xml"
+  local want=$VERSION
   mkdir -p "$CACHE"
   # One installer at a time (parallel CI jobs sharing a cache).
   if command -v flock >/dev/null 2>&1; then
@@ -137,11 +172,10 @@ cmd_install() {
   log "collecting Apache Kafka $want jars from Maven Central into $LIBS ..."
   local tmp=$CACHE/libs.tmp.$$
   rm -rf "$tmp"
-  local mvnlog=$CACHE/mvn-install.log
-  local -a mvnargs=(-B -q -f "$HERE/pom.xml"
+  local mvnlog=$CACHE/mvn-install-$want.log
+  local -a mvnargs=(-B -q -f "$HERE/$POM"
     org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies
-    -DincludeScope=runtime "-DoutputDirectory=$tmp")
-  [ -z "$KAFKA_VERSION" ] || mvnargs+=("-Dkafka.version=$KAFKA_VERSION")
+    -DincludeScope=runtime "-DoutputDirectory=$tmp" "-Dkafka.version=$want")
   if ! "$MVN" "${mvnargs[@]}" >"$mvnlog" 2>&1; then
     rm -rf "$tmp"
     tail -n 40 "$mvnlog" >&2 || true
@@ -254,8 +288,18 @@ ssl.truststore.location=$TLS_DIR/ca.pem
 ssl.client.auth=required
 EOF
   fi
-  cat >"$CONF/log4j.properties" <<EOF
-# Written by $PROG up. Everything at WARN except the startup/shutdown lines.
+  write_log_config
+}
+
+# The broker logs to $SERVER_LOG, everything at WARN except the startup and
+# shutdown lines (kafka.sh up waits for "Kafka Server started"); the tools log
+# to stderr at WARN. Kafka 3.x reads log4j 1 properties (reload4j), 4.x log4j2.
+write_log_config() {
+  rm -f "$CONF/log4j.properties" "$CONF/tools-log4j.properties" \
+    "$CONF/log4j2.properties" "$CONF/tools-log4j2.properties"
+  if [ "$LOG4J" = log4j ]; then
+    cat >"$CONF/log4j.properties" <<EOF
+# Written by $PROG up for Kafka $VERSION (reload4j).
 log4j.rootLogger=WARN, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
 log4j.appender.file.File=$SERVER_LOG
@@ -276,19 +320,79 @@ log4j.logger.kafka.server.KafkaServer=INFO
 log4j.logger.kafka.server.BrokerServer=INFO
 log4j.logger.kafka.server.ControllerServer=INFO
 EOF
-  cat >"$CONF/tools-log4j.properties" <<EOF
+    cat >"$CONF/tools-log4j.properties" <<EOF
 log4j.rootLogger=WARN, stderr
 log4j.appender.stderr=org.apache.log4j.ConsoleAppender
 log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
 EOF
+    return 0
+  fi
+  cat >"$CONF/log4j2.properties" <<EOF
+# Written by $PROG up for Kafka $VERSION (log4j2).
+status = warn
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = $SERVER_LOG
+appender.file.filePattern = $SERVER_LOG.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 20MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 2
+
+rootLogger.level = WARN
+rootLogger.appenderRef.file.ref = file
+# "Kafka Server started" (KafkaRaftServer), and the start and stop of its parts.
+logger.main.name = kafka.Kafka\$
+logger.main.level = INFO
+logger.raft.name = kafka.server.KafkaRaftServer
+logger.raft.level = INFO
+logger.broker.name = kafka.server.BrokerServer
+logger.broker.level = INFO
+logger.controller.name = kafka.server.ControllerServer
+logger.controller.level = INFO
+EOF
+  cat >"$CONF/tools-log4j2.properties" <<EOF
+status = warn
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.stderr.ref = stderr
+EOF
+}
+
+# The JVM flag that points the broker (log4j*.properties) or a tool
+# (tools-log4j*.properties) at its config.
+log_opt() {  # file prefix: log4j or tools-log4j
+  if [ "$LOG4J" = log4j ]; then
+    echo "-Dlog4j.configuration=file:$CONF/$1.properties"
+  else
+    echo "-Dlog4j2.configurationFile=$CONF/${1}2.properties"
+  fi
 }
 
 java_tool() {  # class args...
   "$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-    "-Dlog4j.configuration=file:$CONF/tools-log4j.properties" \
-    -cp "$LIBS/*" "$@"
+    "$(log_opt tools-log4j)" -cp "$LIBS/*" "$@"
+}
+
+# The Kafka version that last ran on $DATA is kept beside it: a newer line
+# may rewrite the data in a format an older one cannot read (4.x over 3.9
+# data is an upgrade; 3.9 over 4.x data is refused here with a clear error,
+# not left to fail in the broker's log).
+check_data_version() {
+  local had
+  [ -f "$DATA/meta.properties" ] && [ -f "$DATA_VERSION" ] || return 0
+  had=$(cat "$DATA_VERSION")
+  [ "${had%%.*}" -le "${VERSION%%.*}" ] 2>/dev/null && return 0
+  die "$DATA was last run by Kafka $had, which Kafka $VERSION cannot read: run '$PROG down --port $PORT --wipe' first, or use another PEAKEND_KAFKA_DATA"
 }
 
 format_storage() {
@@ -345,6 +449,7 @@ cmd_up() {
     die "TLS port 127.0.0.1:$TLS_PORT is already in use (try --port)"
   fi
   installed || cmd_install
+  check_data_version
   write_config
   format_storage
 
@@ -357,7 +462,7 @@ cmd_up() {
   PEAKEND_PIDFILE=$PIDFILE setsid bash -c 'echo $$ >"$PEAKEND_PIDFILE"; exec "$@"' kafka \
     "$JAVA" $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
     -Djava.awt.headless=true \
-    "-Dlog4j.configuration=file:$CONF/log4j.properties" "-Dkafka.logs.dir=$LOGS" \
+    "$(log_opt log4j)" "-Dkafka.logs.dir=$LOGS" \
     -cp "$LIBS/*" kafka.Kafka "$CONF/server.properties" \
     </dev/null >>"$STDOUT_LOG" 2>&1 &
 
@@ -385,7 +490,8 @@ cmd_up() {
   local extra=""
   [ "$SASL" = 1 ] && extra+=", SASL on 127.0.0.1:$SASL_PORT"
   [ -z "$TLS_DIR" ] || extra+=", TLS on 127.0.0.1:$TLS_PORT"
-  echo "kafka up on 127.0.0.1:$PORT$extra (pid $pid, started in $((SECONDS - t0))s; data $DATA)"
+  echo "$VERSION" >"$DATA_VERSION"
+  echo "kafka $VERSION up on 127.0.0.1:$PORT$extra (pid $pid, started in $((SECONDS - t0))s; data $DATA)"
 }
 
 stop_pid() {  # pid timeout
@@ -414,7 +520,7 @@ cmd_down() {
   fi
   rm -f "$PIDFILE"
   if [ "$WIPE" = 1 ]; then
-    rm -rf "$DATA" "$CONF"
+    rm -rf "$DATA" "$CONF" "$DATA_VERSION"
     echo "wiped $DATA"
   fi
 }
@@ -443,6 +549,7 @@ cmd_logs() {
 
 cmd_topics() {
   running_pid >/dev/null || die "kafka on 127.0.0.1:$PORT is not running (run: $PROG up --port $PORT)"
+  installed || cmd_install
   [ "${#ARGS[@]}" -gt 0 ] || ARGS=(experiences complaints peakend-feedback)
   local t out
   for t in "${ARGS[@]}"; do
@@ -461,9 +568,11 @@ cmd_topics() {
 [ $# -ge 1 ] || usage_error "missing command"
 CMD=$1; shift
 parse_opts "$@"
+resolve_version
 if [ "$CMD" != topics ] && [ "${#ARGS[@]}" -gt 0 ]; then usage_error "unexpected argument '${ARGS[0]}'"; fi
 case $CMD in
   install) cmd_install; installed && echo "kafka jars ready in $LIBS ($(cat "$LIBS/.complete"))" ;;
+  version) echo "$VERSION" ;;
   up|start) cmd_up ;;
   down|stop) cmd_down ;;
   restart) WIPE=0; cmd_down; cmd_up ;;

@@ -49,7 +49,7 @@ func TestMetricsLint(t *testing.T) {
 }
 
 // TestHTTP runs the pipeline with its HTTP server and checks every endpoint
-// of contract section 10 but the desk, and the shutdown.
+// of docs/reference.md, "HTTP endpoints" but the desk, and the shutdown.
 func TestHTTP(t *testing.T) {
 	brokers := testkit.Cluster(t)
 	cfg := testkit.Config(t, brokers, testkit.PerCustomer...)

@@ -1,4 +1,4 @@
-// Package metrics defines peakend's Prometheus metrics (contract section 11)
+// Package metrics defines peakend's Prometheus metrics (docs/reference.md, "Metrics")
 // on a private registry. No label ever holds a customer id.
 package metrics
 
