@@ -705,9 +705,9 @@ func (d *Desk) applyFeedback(b *pebble.Batch, r *kgo.Record, f *Feedback, ch *ch
 		if h := d.activeClaim(e, ts); h != nil && h.By != f.By {
 			return result{status: http.StatusConflict, err: "claimed by " + h.By, holder: h.By}, nil
 		}
-		first := e.c.Claim == nil
+		fresh := d.activeClaim(e, ts) == nil // not a renewal by the holder
 		e.c.Claim = &Claim{By: f.By, At: ts, ExpiresAt: ts.Add(d.ttl)}
-		if first && d.counts(r.Partition) {
+		if fresh && d.counts(r.Partition) {
 			d.o.Metrics.Claims.Inc()
 			d.o.Metrics.ClaimSeconds.Observe(ts.Sub(e.c.OpenedAt).Seconds())
 		}
