@@ -409,3 +409,15 @@ func TestBadFeedbackGoesToTheDLQ(t *testing.T) {
 		require.Equal(t, "c", string(r.Key))
 	}
 }
+
+func TestWriteNotReadBackInTimeIs503(t *testing.T) {
+	brokers := testkit.Cluster(t)
+	cfg := testConfig(t, brokers)
+	td := startDesk(t, cfg, deskOpts{tune: func(o *desk.Options) { o.WriteTimeout = time.Millisecond }})
+	cl := testkit.Client(t, brokers)
+	produceAlert(t, cl, cfg, testAlert{ID: "a", Customer: "c"})
+	waitCase(t, td, "c", "opened", func(*desk.Case) bool { return true })
+	st, v := td.do(t, "ana", "POST", "/api/cases/c/claim", nil)
+	require.Equal(t, 503, st)
+	require.Regexp(t, `within 1ms`, v["error"])
+}
