@@ -2,12 +2,14 @@ package desk_test
 
 import (
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/peakend/peakend/desk"
 	"github.com/peakend/peakend/internal/testkit"
@@ -411,13 +413,18 @@ func TestBadFeedbackGoesToTheDLQ(t *testing.T) {
 }
 
 func TestWriteNotReadBackInTimeIs503(t *testing.T) {
-	brokers := testkit.Cluster(t)
+	c, brokers := testkit.FakeCluster(t)
 	cfg := testConfig(t, brokers)
-	td := startDesk(t, cfg, deskOpts{tune: func(o *desk.Options) { o.WriteTimeout = time.Millisecond }})
+	td := startDesk(t, cfg, deskOpts{tune: func(o *desk.Options) { o.WriteTimeout = 300 * time.Millisecond }})
 	cl := testkit.Client(t, brokers)
 	produceAlert(t, cl, cfg, testAlert{ID: "a", Customer: "c"})
 	waitCase(t, td, "c", "opened", func(*desk.Case) bool { return true })
+	// The broker takes the claim, but the desk's reader gets no more records.
+	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		return nil, errors.New("fetch refused by the test"), true
+	})
 	st, v := td.do(t, "ana", "POST", "/api/cases/c/claim", nil)
 	require.Equal(t, 503, st)
-	require.Regexp(t, `within 1ms`, v["error"])
+	require.Equal(t, "the claim was written but the desk did not read it back within 300ms; reload to see whether it took", v["error"])
 }
