@@ -37,6 +37,9 @@ type Options struct {
 	Listening func(addr string)
 	// Backoff between delivery attempts of the outbox (tests); zero: the default.
 	Backoff sinks.Backoff
+	// LagInterval is how often consumer lag is measured (tests); zero:
+	// stream.DefaultLagInterval.
+	LagInterval time.Duration
 }
 
 // Run runs the pipeline until ctx is done: it opens the store, starts the
@@ -111,7 +114,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	runner := stream.New(stream.Options{Config: cfg, Engine: eng, Store: store, Metrics: m, Logger: log,
-		Sinks: direct, ClientOpts: o.ClientOpts})
+		Sinks: direct, ClientOpts: o.ClientOpts, LagInterval: o.LagInterval})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
