@@ -153,6 +153,13 @@ func (r *Runner) measureLag(ctx context.Context, adm *kadm.Client) {
 	}
 	var starts kadm.ListedOffsets // listed when first needed
 	lag := map[topicPartition]int64{}
+	last := lt.last
+	lt.last = map[topicPartition]int64{} // partitions no longer assigned are forgotten
+	for tp := range lt.probed {
+		if !slices.Contains(ps, tp.p) {
+			delete(lt.probed, tp)
+		}
+	}
 	probe := map[topicPartition]lagProbe{}
 	for _, topic := range topics {
 		for _, p := range ps {
@@ -181,7 +188,7 @@ func (r *Runner) measureLag(ctx context.Context, adm *kadm.Client) {
 				pos = start.Offset
 			}
 			d := max(0, end.Offset-pos)
-			prev, seen := lt.last[tp]
+			prev, seen := last[tp]
 			lt.last[tp] = pos
 			if d > 0 && d <= lagProbeMax {
 				if pr, ok := lt.probed[tp]; ok && pr.pos == pos && pr.end == end.Offset {
