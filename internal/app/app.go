@@ -43,6 +43,9 @@ type Options struct {
 	// OS's. Tests wrap the OS's in Pebble's errorfs to inject write and
 	// sync failures.
 	FS vfs.FS
+	// LagInterval is how often consumer lag is measured (tests); zero:
+	// stream.DefaultLagInterval.
+	LagInterval time.Duration
 }
 
 // Run runs the pipeline until ctx is done: it opens the store, starts the
@@ -117,7 +120,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	runner := stream.New(stream.Options{Config: cfg, Engine: eng, Store: store, Metrics: m, Logger: log,
-		Sinks: direct, ClientOpts: o.ClientOpts})
+		Sinks: direct, ClientOpts: o.ClientOpts, LagInterval: o.LagInterval})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
