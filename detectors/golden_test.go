@@ -40,7 +40,7 @@ func runGolden(t *testing.T, path string) []byte {
 	for i, d := range dets {
 		if over := d.Population(); over > 0 {
 			q := 0.0
-			if tq, ok := d.(interface{ TailQuantile() float64 }); ok {
+			if tq, ok := d.(detectors.TailQuantiler); ok {
 				q = tq.TailQuantile()
 			}
 			pops[i] = detectors.NewPopulation(d.Name(), over, q)

@@ -294,3 +294,22 @@ func TestBrokenPromiseComplainedBefore(t *testing.T) {
 	require.True(t, got[0].ComplainedBefore, "ann complained at 02:00, before the alert at 03:00")
 	require.False(t, got[1].ComplainedBefore)
 }
+
+// A broken promise fires when the watermark reaches the promise + grace
+// (2h for broken_promise), not a second before, and not at twice the grace.
+func TestBrokenPromiseFiresAtPromisePlusGrace(t *testing.T) {
+	cfg := testConfig(t, "broken_promise")
+	require.Equal(t, 2*time.Hour, cfg.Detectors[0].Grace.D())
+	h := newHarness(t, cfg, memStore(t, vfs.NewMem()))
+	promise := t0.Add(time.Hour)
+	h.send(order("1", "ann", "promised", t0, `,"promised_by":"`+promise.Format(time.RFC3339)+`"`))
+	// Other customers' traffic moves the watermark (max event time − 1h).
+	h.send(delivery("x1", "cat", promise.Add(3*time.Hour-time.Second), 1)) // watermark 02:59:59
+	require.Empty(t, h.commit(), "a second before promise + grace")
+	h.send(delivery("x2", "cat", promise.Add(3*time.Hour), 1)) // watermark 03:00
+	got := h.commit()
+	require.Len(t, got, 1, "at promise + grace")
+	require.Equal(t, "ann", got[0].CustomerID)
+	require.Equal(t, promise.Add(2*time.Hour), got[0].DetectedAt)
+	require.Contains(t, got[0].Reason, "2 hours past the promise")
+}

@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(childEnv); spec != "" {
 		os.Exit(runChild(spec))
 	}
+	if os.Getenv(faultChildEnv) != "" {
+		os.Exit(runFaultChild())
+	}
 	os.Exit(m.Run())
 }
 

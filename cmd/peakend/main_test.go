@@ -103,6 +103,11 @@ func TestValidate(t *testing.T) {
 
 	bad := writeFile(t, "bad.yaml", `detectors:
   - {name: d, type: threshold, metric: m, minor: 1}
+  - name: late_delivery
+    type: threshold
+    metric: delay_hours
+    minor: 72
+    major: 24
 state:
   window: lots
 alerting:
@@ -113,8 +118,9 @@ alerting:
 	require.Empty(t, stdout)
 	require.Equal(t, []string{
 		"peakend: invalid configuration:",
-		bad + `:4: state.window: expected a whole number, got "lots"`,
-		bad + `:6: alerting.cooldown: duration must not be negative (got "-1h")`,
+		bad + `:6: detectors[late_delivery].minor: must be less than major (72 < 24)`,
+		bad + `:9: state.window: expected a whole number, got "lots"`,
+		bad + `:11: alerting.cooldown: duration must not be negative (got "-1h")`,
 	}, lines(stderr))
 
 	code, _, stderr = invoke(t, nil, "validate")
@@ -187,14 +193,14 @@ func TestReplayEndToEnd(t *testing.T) {
 	code, stdout, stderr := invoke(t, nil, "replay", "--config", cfg, "--input", input, "--complaints", complaints,
 		"--out", out, "--dlq", dlq, "--report", "--state", filepath.Join(dir, "state"))
 	require.Equal(t, exitOK, code, stderr)
-	require.Contains(t, stdout, "peakend replay report")
-	last := lines(stdout)[len(lines(stdout))-1]
+	require.Empty(t, stdout, "with --out, nothing on standard output")
+	require.True(t, strings.HasPrefix(stderr, "replay: 3000 events, 1 invalid"), "the summary first: %q", stderr)
+	require.Contains(t, stderr, "peakend replay report")
+	last := lines(stderr)[len(lines(stderr))-1]
 	var report map[string]any
 	require.NoError(t, json.Unmarshal([]byte(last), &report), "the report's last line is JSON")
 	require.Equal(t, 3000.0, report["events"])
 	require.Equal(t, 1.0, report["complainers"])
-	require.Len(t, lines(stderr), 1, "one summary line: %q", stderr)
-	require.True(t, strings.HasPrefix(stderr, "replay: 3000 events, 1 invalid"), stderr)
 
 	alerts, err := os.ReadFile(out)
 	require.NoError(t, err)
@@ -210,8 +216,9 @@ func TestReplayEndToEnd(t *testing.T) {
 
 	// Without --out, alerts go to standard output and the report to standard
 	// error; standard input works as "-"; without --dlq bad lines are counted.
+	// The same complaints: they set complained_before.
 	code, stdout, stderr = invoke(t, strings.NewReader(events(t, 3000)+"not json\n"), "replay", "--config", cfg,
-		"--input", "-", "--report")
+		"--input", "-", "--complaints", complaints, "--report")
 	require.Equal(t, exitOK, code, stderr)
 	require.Equal(t, string(alerts), stdout, "byte-identical alerts")
 	require.Contains(t, stderr, "peakend replay report")

@@ -20,7 +20,7 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	out := fs.String("out", "", "write alerts (JSONL) here instead of standard output")
 	dlq := fs.String("dlq", "", "write bad lines here, with their reasons (JSONL); default: count them on standard error")
 	stateDir := fs.String("state", "", "Pebble state directory to use and keep; default: a fresh temporary one")
-	report := fs.Bool("report", false, "print the evaluation (complaint coverage, lead time, silent reach, alert load)")
+	report := fs.Bool("report", false, "print the evaluation (complaint coverage, lead time, silent reach, alert load) on standard error")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -84,11 +84,9 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "replay: %d bad lines skipped (use --dlq FILE to keep them with their reasons)\n", s.Invalid)
 	}
 	if *report {
-		w := stderr
-		if *out != "" {
-			w = stdout
-		}
-		return s.WriteReport(w)
+		// Standard error, always: standard output holds only alert lines
+		// (without --out), so that it can be piped as JSONL.
+		return s.WriteReport(stderr)
 	}
 	return nil
 }

@@ -14,11 +14,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/alerts/outbox"
 	"github.com/peakend/peakend/alerts/sinks"
+	"github.com/peakend/peakend/auth"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/desk"
 	"github.com/peakend/peakend/engine"
@@ -40,6 +42,13 @@ type Options struct {
 	Listening func(addr string)
 	// Backoff between delivery attempts of the outbox (tests); zero: the default.
 	Backoff sinks.Backoff
+	// FS is the filesystem of the state store (state.dir on it); nil: the
+	// OS's. Tests wrap the OS's in Pebble's errorfs to inject write and
+	// sync failures.
+	FS vfs.FS
+	// LagInterval is how often consumer lag is measured (tests); zero:
+	// stream.DefaultLagInterval.
+	LagInterval time.Duration
 	// DeskGuard, if set, replaces the sign-in check in front of the desk's
 	// customer-data paths (tests put a user in the request's context).
 	DeskGuard func(http.Handler) http.Handler
@@ -56,7 +65,7 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	store, err := state.Open(state.Options{Dir: cfg.State.Dir, CacheBytes: int64(cfg.State.CacheMiB) << 20,
+	store, err := state.Open(state.Options{Dir: cfg.State.Dir, FS: o.FS, CacheBytes: int64(cfg.State.CacheMiB) << 20,
 		MemtableBytes: uint64(cfg.State.MemtableMiB) << 20, Logger: log})
 	if err != nil {
 		return err
@@ -119,14 +128,25 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	runner := stream.New(stream.Options{Config: cfg, Engine: eng, Store: store, Metrics: m, Logger: log,
-		Sinks: direct, ClientOpts: o.ClientOpts})
+		Sinks: direct, ClientOpts: o.ClientOpts, LagInterval: o.LagInterval})
 
+	// Sign-in guards every customer-data path (docs/desk-access.md).
+	authn, err := auth.New(cfg.Desk, auth.Options{Logger: log, Metrics: m, Secure: cfg.HTTP.TLS.CertFile != ""})
+	if err != nil {
+		return err
+	}
 	var dk *desk.Desk
 	var mount func(*http.ServeMux, func(http.Handler) http.Handler)
 	if cfg.Desk.DeskOn() {
+		// A claim by a user who no longer exists is released; without
+		// sign-in configured (tests with DeskGuard) everyone is known.
+		var known func(string) bool
+		if authn.Configured() {
+			known = authn.Known
+		}
 		view := httpapi.ViewOptions{Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D()}
 		dk, err = desk.New(desk.Options{Config: cfg, Store: store, Metrics: m.NewDesk(detectorNames(cfg)), Logger: log,
-			Now: o.DeskClock,
+			Now: o.DeskClock, Known: known, Approvers: authn.Supervisors(),
 			// The instance holding partition p of the (co-partitioned)
 			// experiences topic owns feedback partition p.
 			Owns: func(p int32) bool { return slices.Contains(runner.Partitions(), p) },
@@ -162,12 +182,16 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "-" {
+		if !authn.Configured() {
+			log.Info("desk sign-in is not configured (no desk.accounts, no desk.proxy): customer-data paths answer 401")
+		}
 		srv, err := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Metrics: m, Store: store,
-			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Mount: mount, Logger: log})
+			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Logger: log,
+			Auth: authn, TLS: cfg.HTTP.TLS, Mount: mount})
 		if err != nil {
 			return err
 		}
-		log.Info("http listening", "addr", srv.Addr())
+		log.Info("http listening", "addr", srv.Addr(), "url", BrowseURL(srv.Addr(), cfg.HTTP.TLS.CertFile != ""))
 		if o.Listening != nil {
 			o.Listening(srv.Addr())
 		}

@@ -1,6 +1,7 @@
 // Package demo runs peakend with no set-up: an embedded Kafka-protocol broker
 // (kfake), synthetic customer traffic with rare bad experiences planted in it,
-// and the full pipeline.
+// and the full pipeline. For replay it also makes the traffic as a file and
+// the complaints of the customers who would complain (Complainer).
 package demo
 
 import (
@@ -35,9 +36,29 @@ type Generator struct {
 	// LateEvery: one order in LateEvery is not delivered before its promise
 	// breaks (NewGenerator sets the package's LateEvery; 0 = none is late).
 	LateEvery int
+	// DelaySigma is the spread (log-normal sigma) of ordinary deliveries'
+	// delay_hours, around a median of 0.8 hours (NewGenerator: 0.8, where 1
+	// delivery in 150 is 12 hours late or more; 0.5 makes that 1 in 25,000).
+	DelaySigma float64
+	// OnBad, if set, is told of every bad experience the generator plants,
+	// and of every order that will miss its promise (at the time it breaks),
+	// as it generates them: what happened to whom, and when. It is how
+	// complaints are made (Complainer) without looking at peakend's alerts.
+	OnBad func(b Bad)
 	// queue holds orders' follow-ups (shipped, delivered), by due time.
 	queue  []followUp
 	orders int
+	// recent holds the customers of the last deliveries (a ring): the
+	// baseline plant picks one, a customer with a usual to be worse than.
+	recent  [256]int32
+	nRecent int
+}
+
+// Bad is one bad experience the generator planted.
+type Bad struct {
+	Customer string
+	Time     time.Time
+	What     string // "late delivery", "failed checkout", "long wait", "worse than usual", "repeated failures", "broken promise"
 }
 
 // followUp is an order event due later: deliveries are journeys of three
@@ -64,7 +85,7 @@ const (
 // NewGenerator returns a generator over n customers.
 func NewGenerator(n int, seed uint64) *Generator {
 	return &Generator{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), customers: n, PlantEvery: 100, again: -1,
-		LateEvery: LateEvery}
+		LateEvery: LateEvery, DelaySigma: 0.8}
 }
 
 var tiers = []string{"bronze", "bronze", "bronze", "silver", "silver", "gold"}
@@ -95,29 +116,50 @@ func (g *Generator) Next(t time.Time) (key, value []byte) {
 	if g.InvalidEvery > 0 && g.seq%g.InvalidEvery == 0 {
 		return []byte("garbage"), g.invalid()
 	}
+	if g.PlantEvery > 0 && g.seq%g.PlantEvery == 0 && g.again < 0 { // before any follow-up due: exactly 1 in PlantEvery
+		return g.plant(t)
+	}
 	if len(g.queue) > 0 && !g.queue[0].at.After(t) {
 		f := g.queue[0]
 		g.queue = g.queue[1:]
 		s := g.head(f.c, t, "delivery") + `,"outcome":"` + f.outcome + `"`
 		if f.outcome == "delivered" {
+			g.delivered(f.c)
 			s += `,"metrics":{"delay_hours":` + num(f.delay) + `}`
 		}
 		return []byte(custID(f.c)), []byte(s + `,"attributes":{"order_id":"` + f.order + `"},` + custBlock(f.c) + "}")
 	}
-	if c := g.again; c >= 0 { // the second of two failures in a row
+	if c := g.again; c >= 0 { // the second of two failures in a row: the call about it drops too
 		g.again = -1
-		return []byte(custID(c)), []byte(g.head(c, t, "checkout") + `,"outcome":"failed","metrics":{"latency_seconds":30},` + custBlock(c) + "}")
+		g.bad(c, t, "repeated failures")
+		return []byte(custID(c)), []byte(g.head(c, t, "support_call") + `,"outcome":"dropped","metrics":{"wait_seconds":` +
+			num(60+g.rnd.Float64()*240) + `},"attributes":{"channel":"phone"},` + custBlock(c) + "}")
 	}
 	c := g.customer()
-	if g.PlantEvery > 0 && g.seq%g.PlantEvery == 0 {
-		return g.plant(t)
-	}
 	return []byte(custID(c)), g.normal(c, t)
 }
 
 func (g *Generator) head(c int, t time.Time, journey string) string {
 	return `{"event_id":"ev-` + strconv.Itoa(g.seq) + `","customer_id":"` + custID(c) + `","time":"` +
 		t.UTC().Format(time.RFC3339Nano) + `","journey":"` + journey + `"`
+}
+
+// delivered notes a delivery to customer c.
+func (g *Generator) delivered(c int) {
+	g.recent[g.nRecent%len(g.recent)] = int32(c)
+	g.nRecent++
+}
+
+// bad tells OnBad of a bad experience.
+func (g *Generator) bad(c int, t time.Time, what string) {
+	if g.OnBad != nil {
+		g.OnBad(Bad{Customer: custID(c), Time: t, What: what})
+	}
+}
+
+// delay is an ordinary delivery's delay_hours: log-normal, median 0.8 hours.
+func (g *Generator) delay() float64 {
+	return math.Max(0, math.Exp(0.6+g.DelaySigma*g.rnd.NormFloat64())-1)
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
@@ -127,21 +169,24 @@ func (g *Generator) normal(c int, t time.Time) []byte {
 	var s string
 	switch x := r.IntN(100); {
 	case x < 35 && (g.NoOrders || g.Sequential): // delivery as one event: a few hours late at worst, log-normal
+		g.delivered(c)
 		s = g.head(c, t, "delivery") + `,"outcome":"delivered","metrics":{"delay_hours":` +
-			num(math.Max(0, math.Exp(0.6+0.8*r.NormFloat64())-1)) + `},"attributes":{"order_id":"o-` +
+			num(g.delay()) + `},"attributes":{"order_id":"o-` +
 			strconv.Itoa(g.seq) + `","region":"` + []string{"north", "south", "east", "west"}[r.IntN(4)] + `"}`
 	case x < 35: // delivery: promised now, shipped and delivered later (a few hours late at worst, log-normal)
 		order := "o-" + strconv.Itoa(g.seq)
 		s = g.head(c, t, "delivery") + `,"outcome":"promised","attributes":{"order_id":"` + order +
 			`","promised_by":"` + t.Add(promiseIn).UTC().Format(time.RFC3339Nano) + `","region":"` +
 			[]string{"north", "south", "east", "west"}[r.IntN(4)] + `"}`
-		took := time.Duration(60 * math.Exp(0.3*r.NormFloat64()) * float64(time.Second))
+		// Delivered about a minute after shipping (log-normal); an ordinary
+		// order is never late (the late ones are LateEvery's, told to OnBad).
+		took := min(time.Duration(60*math.Exp(0.3*r.NormFloat64())*float64(time.Second)), promiseIn-shipIn-5*time.Second)
 		if g.orders++; g.LateEvery > 0 && g.orders%g.LateEvery == 0 {
 			took = 2 * promiseIn
+			g.bad(c, t.Add(promiseIn), "broken promise")
 		}
 		g.follow(followUp{at: t.Add(shipIn), c: c, order: order, outcome: "shipped"})
-		g.follow(followUp{at: t.Add(shipIn + took), c: c, order: order, outcome: "delivered",
-			delay: math.Max(0, math.Exp(0.6+0.8*r.NormFloat64())-1)})
+		g.follow(followUp{at: t.Add(shipIn + took), c: c, order: order, outcome: "delivered", delay: g.delay()})
 	case x < 60: // support call: wait log-normal around two minutes
 		s = g.head(c, t, "support_call") + `,"outcome":"` + []string{"ok", "ok", "ok", "ok", "dropped"}[r.IntN(5)] +
 			`","metrics":{"wait_seconds":` + num(math.Exp(4.8+0.6*r.NormFloat64())) + `},"attributes":{"channel":"phone"}`
@@ -181,7 +226,14 @@ func replaceOutcomeOK(s string) string {
 func (g *Generator) plant(t time.Time) (key, value []byte) {
 	g.planted++
 	c := g.customer()
+	if g.planted%5 == 3 && g.nRecent > 0 { // baseline: a customer who has had deliveries (the busier, the likelier)
+		c = int(g.recent[g.rnd.IntN(min(g.nRecent, len(g.recent)))])
+	}
 	var s string
+	what := [...]string{"late delivery", "failed checkout", "long wait", "worse than usual", "repeated failures"}[g.planted%5]
+	if g.planted%5 != 4 { // repeat: told at the second failure
+		g.bad(c, t, what)
+	}
 	switch g.planted % 5 {
 	case 0: // a very late delivery: threshold
 		s = g.head(c, t, "delivery") + `,"outcome":"delivered","metrics":{"delay_hours":` +
@@ -193,7 +245,7 @@ func (g *Generator) plant(t time.Time) (key, value []byte) {
 	case 3: // a delivery far worse than this customer's usual, but under the threshold: baseline
 		s = g.head(c, t, "delivery") + `,"outcome":"delivered","metrics":{"delay_hours":` + num(14+g.rnd.Float64()*8) +
 			`},"attributes":{"order_id":"o-` + strconv.Itoa(g.seq) + `"}`
-	case 4: // a dropped playback, then a failed checkout for the same customer: repeat
+	case 4: // a dropped playback, then a dropped support call for the same customer: repeat
 		s = g.head(c, t, "playback") + `,"outcome":"dropped","metrics":{"rebuffer_ratio":` + num(0.3+g.rnd.Float64()*0.3) + `}`
 		g.again = c
 	}

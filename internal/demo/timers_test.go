@@ -2,7 +2,6 @@ package demo
 
 import (
 	"encoding/json"
-	"hash/fnv"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,9 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/peakend/peakend/engine"
 	"github.com/peakend/peakend/internal/human"
-	"github.com/peakend/peakend/state"
 )
 
 // orderAlert is what a reader checks in a broken_promise or running_late
@@ -73,69 +70,21 @@ var (
 // within the demo's first minute and a half, as they break, not an hour
 // after the fact, and overdue predicts before the promise breaks.
 func TestDemoOrderAlertsTellTheTime(t *testing.T) {
-	o := Options{Rate: 200, Customers: 5000, Seed: 1}
-	cfg := demoConfig()
-	cfg.State.Dir = t.TempDir()
-	require.NoError(t, cfg.Validate())
-	store, err := state.Open(state.Options{Dir: cfg.State.Dir})
-	require.NoError(t, err)
-	defer store.Close()
-	eng, err := engine.New(cfg, store, engine.Options{Live: true})
-	require.NoError(t, err)
-	parts := make([]*engine.Partition, cfg.Kafka.Partitions)
-	offsets := make([]int64, len(parts))
-	for i := range parts {
-		parts[i], err = eng.OpenPartition(int32(i))
-		require.NoError(t, err)
-		defer parts[i].Close()
-	}
-
-	// The simulated clock: records are fetched 10 ms after they are made,
-	// and every partition commits once a second.
-	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	const run = 5 * time.Minute
+	sim := simulate(t, Options{Rate: 200, Customers: 5000, Seed: 1}, run)
+	start := sim.start
 	var got []orderAlert
-	send := func(k, v []byte, fetched time.Time) {
-		h := fnv.New32a()
-		h.Write(k)
-		i := h.Sum32() % uint32(len(parts))
-		r := &engine.Record{Topic: cfg.Kafka.Topics.Experiences, Partition: int32(i), Offset: offsets[i], Key: k, Value: v,
-			Fetched: fetched}
-		offsets[i]++
-		require.NoError(t, parts[i].Experience(r))
-	}
-	commit := func(now time.Time) {
-		for _, p := range parts {
-			_, err := p.Tick(now)
-			require.NoError(t, err)
-			require.NoError(t, p.Stage())
-			for _, a := range p.Output().Alerts {
-				if a.Detector != "broken_promise" && a.Detector != "running_late" {
-					continue
-				}
-				b, err := json.Marshal(a)
-				require.NoError(t, err)
-				var oa orderAlert
-				require.NoError(t, json.Unmarshal(b, &oa))
-				got = append(got, oa)
-			}
-			require.NoError(t, p.Commit(false))
+	for _, a := range append(sim.warm, sim.live...) {
+		if a.Detector != "broken_promise" && a.Detector != "running_late" {
+			continue
 		}
+		b, err := json.Marshal(a)
+		require.NoError(t, err)
+		var oa orderAlert
+		require.NoError(t, json.Unmarshal(b, &oa))
+		got = append(got, oa)
 	}
-
-	g := newGenerator(o)
-	warmUp(g, start, func(k, v []byte) { send(k, v, start.Add(10*time.Millisecond)) })
-	commit(start.Add(10 * time.Millisecond))
-	const tick, run = 50 * time.Millisecond, 5 * time.Minute
-	perTick := max(1, o.Rate/20)
-	for at := start.Add(tick); at.Before(start.Add(run)); at = at.Add(tick) {
-		for range perTick {
-			k, v := g.Next(at)
-			send(k, v, at.Add(10*time.Millisecond))
-		}
-		if at.Sub(start)%time.Second == 0 {
-			commit(at.Add(10 * time.Millisecond))
-		}
-	}
+	cfg := demoConfig()
 
 	grace, lateness := 10*time.Second, cfg.Events.AllowedLateness.D()
 	for _, d := range cfg.Detectors {
