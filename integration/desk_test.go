@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 // proxy header.
 type deskUser struct {
 	addr, name, csrf string
+	client           *http.Client // with the session cookie that carries the anti-forgery seed
 }
 
 func (u *deskUser) call(t testing.TB, method, path string, body any) (int, map[string]any) {
@@ -41,7 +43,11 @@ func (u *deskUser) call(t testing.TB, method, path string, body any) (int, map[s
 		}
 		req.Header.Set("X-CSRF-Token", u.csrf)
 	}
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if u.client == nil {
+		jar, _ := cookiejar.New(nil)
+		u.client = &http.Client{Timeout: 20 * time.Second, Jar: jar}
+	}
+	resp, err := u.client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
