@@ -2,12 +2,15 @@ package desk_test
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/desk"
@@ -165,4 +168,26 @@ func TestDeskKeysAreNotPartitionState(t *testing.T) {
 	require.NoError(t, b.Ops(func(k, v []byte) error { n++; return nil }))
 	require.Equal(t, 1, n)
 	require.Len(t, td.queue(t, ""), 3, "a wipe keeps the desk's view")
+}
+
+func TestTopicsCreatedWithRetentionOfKeep(t *testing.T) {
+	brokers := testkit.Cluster(t)
+	cfg := testConfig(t, brokers)
+	cfg.Desk.Keep = config.Duration(45 * 24 * time.Hour)
+	startDesk(t, cfg, deskOpts{})
+	adm := kadm.NewClient(testkit.Client(t, brokers))
+	rcs, err := adm.DescribeTopicConfigs(context.Background(), cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.Feedback)
+	require.NoError(t, err)
+	require.Len(t, rcs, 2)
+	for _, rc := range rcs {
+		require.NoError(t, rc.Err)
+		found := false
+		for _, c := range rc.Configs {
+			if c.Key == "retention.ms" {
+				found = true
+				require.Equal(t, fmt.Sprint((45 * 24 * time.Hour).Milliseconds()), c.MaybeValue(), rc.Name)
+			}
+		}
+		require.True(t, found, "%s has no retention.ms", rc.Name)
+	}
 }
