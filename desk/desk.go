@@ -358,7 +358,8 @@ type result struct {
 	e      *entry // the case, on success
 }
 
-var ok = result{status: http.StatusOK}
+// applied is the answer to an event applied with nothing to show (a hotspot's).
+var applied = result{status: http.StatusOK}
 
 func conflict(format string, a ...any) result {
 	return result{status: http.StatusConflict, err: fmt.Sprintf(format, a...)}
@@ -678,7 +679,7 @@ func (d *Desk) applyFeedback(b *pebble.Batch, r *kgo.Record, f *Feedback, ch *ch
 		}
 	}
 	if ref.hotspot {
-		return ok, nil // acknowledged by ops on the hotspot list
+		return applied, nil // acknowledged by ops on the hotspot list
 	}
 	if ref.owner != f.CustomerID {
 		return result{}, fmt.Errorf("alert_id %q is of another customer than customer_id %q", f.AlertID, f.CustomerID)
