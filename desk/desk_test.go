@@ -7,11 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/peakend/peakend/desk"
+	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/internal/testkit"
 )
 
@@ -427,4 +430,47 @@ func TestWriteNotReadBackInTimeIs503(t *testing.T) {
 	st, v := td.do(t, "ana", "POST", "/api/cases/c/claim", nil)
 	require.Equal(t, 503, st)
 	require.Equal(t, "the claim was written but the desk did not read it back within 300ms; reload to see whether it took", v["error"])
+}
+
+func counterValue(t testing.TB, c prometheus.Collector) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 1)
+	c.Collect(ch)
+	var m dto.Metric
+	require.NoError(t, (<-ch).Write(&m))
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return float64(m.Histogram.GetSampleCount())
+}
+
+func TestFeedbackCountedOnceByThePartitionOwner(t *testing.T) {
+	brokers := testkit.Cluster(t)
+	cfg := testConfig(t, brokers)
+	m1, m2 := metrics.New(nil, nil).NewDesk([]string{"late_delivery"}), metrics.New(nil, nil).NewDesk([]string{"late_delivery"})
+	owner := startDesk(t, cfg, deskOpts{owns: true, tune: func(o *desk.Options) { o.Metrics = m1 }})
+	other := startDesk(t, cfg, deskOpts{tune: func(o *desk.Options) { o.Metrics = m2 }})
+	cl := testkit.Client(t, brokers)
+	produceAlert(t, cl, cfg, testAlert{ID: "a", Customer: "c", Severity: "critical", Budget: 150})
+	waitCase(t, owner, "c", "opened", func(*desk.Case) bool { return true })
+	waitCase(t, other, "c", "opened", func(*desk.Case) bool { return true })
+	st, _ := other.do(t, "ana", "POST", "/api/cases/c/claim", nil)
+	require.Equal(t, 200, st)
+	st, _ = other.do(t, "ana", "POST", "/api/cases/c/outcome", map[string]any{"outcome": "recovered"})
+	require.Equal(t, 200, st)
+	testkit.Eventually(t, 10*time.Second, "closed on the owner", func() bool { return owner.Case("c") == nil })
+
+	require.EqualValues(t, 1, counterValue(t, m1.Claims))
+	require.EqualValues(t, 1, counterValue(t, m1.Feedback.WithLabelValues("late_delivery", "critical", "recovered")))
+	require.EqualValues(t, 1, counterValue(t, m1.Outcomes.WithLabelValues("late_delivery", "recovered")))
+	require.EqualValues(t, 1, counterValue(t, m1.ClaimSeconds))
+	require.EqualValues(t, 1, counterValue(t, m1.OutcomeSeconds))
+	require.EqualValues(t, 0, counterValue(t, m2.Claims), "the instance that wrote it does not own the partition")
+	require.EqualValues(t, 0, counterValue(t, m2.Feedback.WithLabelValues("late_delivery", "critical", "recovered")))
+
+	// A restart of the owner from an empty store reads the history: not counted again.
+	again := metrics.New(nil, nil).NewDesk(nil)
+	startDesk(t, cfg, deskOpts{owns: true, tune: func(o *desk.Options) { o.Metrics = again }})
+	require.EqualValues(t, 0, counterValue(t, again.Claims))
+	require.EqualValues(t, 0, counterValue(t, again.Feedback.WithLabelValues("late_delivery", "critical", "recovered")))
 }
