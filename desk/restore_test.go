@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/peakend/peakend/desk"
 	"github.com/peakend/peakend/internal/testkit"
 	"github.com/peakend/peakend/state"
+	"github.com/peakend/peakend/stream"
 )
 
 func TestRestartRestoresTheViewAndReadsOnlyTheTail(t *testing.T) {
@@ -190,4 +192,18 @@ func TestTopicsCreatedWithRetentionOfKeep(t *testing.T) {
 		}
 		require.True(t, found, "%s has no retention.ms", rc.Name)
 	}
+}
+
+func TestShortRetentionOfAnExistingTopicIsWarned(t *testing.T) {
+	brokers := testkit.Cluster(t)
+	cfg := testConfig(t, brokers)
+	adm := kadm.NewClient(testkit.Client(t, brokers))
+	day := "86400000"
+	_, err := adm.CreateTopic(context.Background(), 4, 1, map[string]*string{"retention.ms": &day}, cfg.Kafka.Topics.Feedback)
+	require.NoError(t, err)
+	var logs testkit.SyncBuffer
+	require.NoError(t, stream.EnsureTopics(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil))))
+	require.Contains(t, logs.String(), "topic keeps records for less than desk.keep")
+	require.Contains(t, logs.String(), "topic="+cfg.Kafka.Topics.Feedback+" retention=24h0m0s")
+	require.NotContains(t, logs.String(), "topic="+cfg.Kafka.Topics.Alerts+" retention", "the alerts topic was created with desk.keep")
 }

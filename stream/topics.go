@@ -57,6 +57,10 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 		return fmt.Errorf("stream: list topics %v: %w", want, err)
 	}
 	want = slices.DeleteFunc(want, func(t string) bool { d, ok := have[t]; return ok && d.Err == nil })
+	if desk {
+		warnShortRetention(ctx, adm, cfg, log, slices.DeleteFunc([]string{cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.Feedback},
+			func(t string) bool { return slices.Contains(want, t) }))
+	}
 	if len(want) == 0 {
 		return nil
 	}
@@ -82,6 +86,35 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 		}
 	}
 	return nil
+}
+
+// warnShortRetention warns about existing topics (the desk's alerts and
+// feedback topics) that keep records for less than desk.keep: a desk
+// started from scratch could not rebuild its view from them. A topic whose
+// configuration cannot be read is passed over (no right to describe it).
+func warnShortRetention(ctx context.Context, adm *kadm.Client, cfg *config.Config, log *slog.Logger, topics []string) {
+	if len(topics) == 0 {
+		return
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return
+	}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			continue
+		}
+		for _, c := range rc.Configs {
+			if c.Key != "retention.ms" {
+				continue
+			}
+			ms, err := strconv.ParseInt(c.MaybeValue(), 10, 64)
+			if err == nil && ms >= 0 && time.Duration(ms)*time.Millisecond < cfg.Desk.Keep.D() {
+				log.Warn("topic keeps records for less than desk.keep: a desk started afresh shows only what is still on it",
+					"topic", rc.Name, "retention", time.Duration(ms)*time.Millisecond, "desk.keep", cfg.Desk.Keep.D())
+			}
+		}
+	}
 }
 
 // DeskRetention is the retention peakend gives the alerts and feedback
