@@ -1,6 +1,7 @@
 package desk_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -473,4 +474,31 @@ func TestFeedbackCountedOnceByThePartitionOwner(t *testing.T) {
 	startDesk(t, cfg, deskOpts{owns: true, tune: func(o *desk.Options) { o.Metrics = again }})
 	require.EqualValues(t, 0, counterValue(t, again.Claims))
 	require.EqualValues(t, 0, counterValue(t, again.Feedback.WithLabelValues("late_delivery", "critical", "recovered")))
+}
+
+func TestHotspotAlertsAreListedApartNotCases(t *testing.T) {
+	brokers := testkit.Cluster(t)
+	cfg := testConfig(t, brokers)
+	td := startDesk(t, cfg, deskOpts{})
+	cl := testkit.Client(t, brokers)
+	hot := func(id, state string) []byte {
+		return []byte(`{"alert_id":"` + id + `","kind":"hotspot","detector":"carrier_trouble","severity":"major",` +
+			`"hotspot":{"name":"carrier_trouble","values":{"carrier":"dhl"},"state":"` + state + `"}}`)
+	}
+	key := "hotspot/carrier_trouble/carrier=dhl"
+	require.NoError(t, cl.ProduceSync(context.Background(), &kgo.Record{Topic: cfg.Kafka.Topics.Alerts, Key: []byte(key), Value: hot("h1", "open")}).FirstErr())
+	produceAlert(t, cl, cfg, testAlert{ID: "a", Customer: "c"})
+	waitCase(t, td, "c", "opened", func(*desk.Case) bool { return true })
+	var q map[string]any
+	testkit.Eventually(t, 10*time.Second, "the hotspot listed", func() bool {
+		_, q = td.do(t, "ana", "GET", "/api/queue", nil)
+		return len(q["hotspots"].([]any)) == 1
+	})
+	require.Len(t, q["cases"].([]any), 1, "a hotspot is not a customer case")
+	require.Equal(t, "h1", q["hotspots"].([]any)[0].(map[string]any)["alert_id"])
+	require.NoError(t, cl.ProduceSync(context.Background(), &kgo.Record{Topic: cfg.Kafka.Topics.Alerts, Key: []byte(key), Value: hot("h2", "closed")}).FirstErr())
+	testkit.Eventually(t, 10*time.Second, "the closed hotspot gone", func() bool {
+		_, q = td.do(t, "ana", "GET", "/api/queue", nil)
+		return len(q["hotspots"].([]any)) == 0
+	})
 }
