@@ -3,8 +3,6 @@ package stream_test
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -47,7 +45,8 @@ func replayPartitions(t *testing.T, cfg *config.Config, recs []testkit.Record, n
 }
 
 // `replay --partitions 4` predicts a live run over a 4-partition topic that
-// franz-go's default partitioner filled from the same file: the same
+// franz-go's default partitioner filled from the same file (records out of
+// event-time order now and then; testkit.PartitionTraffic): the same
 // alert_ids with the same severities, rarity (populations per partition)
 // and timers (watermarks per partition) included. The live run has consumed
 // every record and had no idle time, so its watermarks stop at each
@@ -59,25 +58,7 @@ func TestReplayPartitionsPredictsLive(t *testing.T) {
 	_, brokers := testkit.FakeCluster(t)
 	cfg := timersConfig(t, brokers)
 	const n = testkit.Partitions
-	recs := testkit.Generate(40_000, 5_000, 11, start, 10*time.Second)
-	// Out of order now and then, as real producers are: replay must follow
-	// the file (the partitions' offsets), not event time.
-	for i := 37; i < len(recs); i += 37 {
-		recs[i-1], recs[i] = recs[i], recs[i-1]
-	}
-	// Near the end, promises already due: replay's Drain fires them, live
-	// (no idle time) not yet, as its watermark lags the last event by the
-	// allowed lateness.
-	at := len(recs) - 5
-	var tail []testkit.Record
-	for i := range 8 {
-		t0 := start.Add(time.Duration(at) * 10 * time.Second)
-		cust := fmt.Sprintf("cust-late-%d", i)
-		tail = append(tail, testkit.Record{Key: []byte(cust), Value: fmt.Appendf(nil,
-			`{"event_id":"late-%d","customer_id":%q,"time":%q,"journey":"delivery","outcome":"promised","attributes":{"order_id":"late-%d","promised_by":%q}}`,
-			i, cust, t0.Format(time.RFC3339Nano), i, t0.Add(-50*time.Second).Format(time.RFC3339Nano))})
-	}
-	recs = slices.Concat(recs[:at], tail, recs[at:])
+	recs := testkit.PartitionTraffic(40_000, 5_000, 11, start)
 	produced := testkit.Produce(t, testkit.Client(t, brokers), cfg.Kafka.Topics.Experiences, recs)
 	for _, r := range produced {
 		require.Equal(t, partitioner.Murmur2(r.Key, n), r.Partition, "franz-go put key %q elsewhere", r.Key)
@@ -90,7 +71,7 @@ func TestReplayPartitionsPredictsLive(t *testing.T) {
 
 	mm, _ := partitioner.ByName(partitioner.NameMurmur2)
 	want, pending := testkit.FiredLive(t, replayPartitions(t, cfg, recs, n, ""), recs, mm, n, time.Duration(cfg.Events.AllowedLateness))
-	samePartitionedAlerts(t, want, live)
+	testkit.SameIDsAndSeverities(t, want, live)
 	byDetector := map[string]int{}
 	for _, a := range want {
 		byDetector[a.Detector]++
@@ -111,29 +92,4 @@ func TestReplayPartitionsPredictsLive(t *testing.T) {
 		}
 	}
 	require.Positive(t, differ, "one population predicted four: the test would not tell the two replays apart")
-}
-
-// samePartitionedAlerts requires live to hold exactly want's alert_ids
-// (repeats allowed: at-least-once), each with the same severity.
-func samePartitionedAlerts(t *testing.T, want, live []*alerts.Alert) {
-	t.Helper()
-	wantByID, dup := testkit.ByID(want)
-	require.Zero(t, dup, "replay repeated an alert_id")
-	liveByID, _ := testkit.ByID(live)
-	var missing, extra []string
-	for id, w := range wantByID {
-		if liveByID[id] == nil {
-			missing = append(missing, w.Detector+" "+w.CustomerID)
-		}
-	}
-	for id, l := range liveByID {
-		if wantByID[id] == nil {
-			extra = append(extra, l.Detector+" "+l.CustomerID)
-		}
-	}
-	require.Empty(t, missing, "replay's alerts missing live (of %d)", len(wantByID))
-	require.Empty(t, extra, "live alerts replay did not predict (of %d)", len(liveByID))
-	for id, w := range wantByID {
-		require.Equal(t, w.Severity, liveByID[id].Severity, "severity of %s (%s, %s)", id, w.Detector, w.CustomerID)
-	}
 }
