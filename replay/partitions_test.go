@@ -3,6 +3,7 @@ package replay_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,4 +112,40 @@ func TestReportCountsCustomersSeen(t *testing.T) {
 		require.NoError(t, store.Close())
 		require.Equal(t, int64(1), kept, "partitions %d: retention forgot a and b: the state holds c only", parts)
 	}
+}
+
+// Given somewhere to write it (a terminal, which the command checks), a
+// replay rewrites a progress line there while it runs, and erases it at
+// the end; the alerts are the same.
+func TestProgressLine(t *testing.T) {
+	defer replay.SetProgressEvery(time.Millisecond)()
+	path := writeLines(t, "events.jsonl", demoLines(20_000))
+	for _, parts := range []int{0, 4} {
+		var progress syncBuffer
+		quiet := run(t, replay.Options{Input: path, Partitions: parts})
+		r := run(t, replay.Options{Input: path, Partitions: parts, Progress: &progress})
+		require.Equal(t, quiet.alerts, r.alerts)
+		out := progress.String()
+		require.Contains(t, out, "\rreplay: ", "partitions %d", parts)
+		require.Contains(t, out, "% done")
+		require.True(t, strings.HasSuffix(out, "\r\033[K"), "the line is erased at the end: %q", out[max(0, len(out)-80):])
+		require.NotContains(t, out, "\n", "one line, rewritten")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -23,7 +23,7 @@ type progress struct {
 }
 
 // progressEvery is how often the line is rewritten.
-const progressEvery = time.Second
+var progressEvery = time.Second
 
 func startProgress(w io.Writer, total int64) *progress {
 	if w == nil {
