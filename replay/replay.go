@@ -149,6 +149,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 
+	// Passes 1 (and 1b) show as "reading the input" on the progress line.
+	prog := startProgress(o.Progress, 0)
+	defer prog.stop()
+
 	// Pass 1: find whether the input is in event-time order, looking only
 	// at each line's time (event.Decoder.Time). Sorted input, the usual
 	// case, is then decoded once, in pass 2, and replays in constant memory;
@@ -200,8 +204,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 
 	// Pass 2: process in event-time order, applying each complaint before
 	// the first event after it.
-	prog := startProgress(o.Progress, int64(s.Lines))
-	defer prog.stop()
+	prog.setTotal(int64(s.Lines))
 	w := bufio.NewWriterSize(o.Out, 1<<16)
 	ci := 0
 	var buf []byte
