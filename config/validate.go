@@ -20,8 +20,13 @@ import (
 // *Error if there is one, Errors if there are several. Environment variables
 // named by url_env and secret_env must be set (read with os.Getenv).
 func (c *Config) Validate() error {
-	v := &validator{getenv: os.Getenv}
+	return c.validate(os.Getenv)
+}
+
+func (c *Config) validate(getenv func(string) string) error {
+	v := &validator{getenv: getenv}
 	v.config(c)
+	v.errs.nameDetectors(c.Detectors)
 	return v.errs.err()
 }
 

@@ -89,7 +89,7 @@ func New(journeys []string, detectors []string) *Metrics {
 		Help:    "Time from a record's fetch to its alert being produced.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
 	m.ConsumerLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "peakend", Name: "consumer_lag_records",
-		Help: "Records between the partition's high watermark and the next offset to process."}, []string{"topic", "partition"})
+		Help: "Records waiting in an assigned input partition: its last stable offset minus the next offset to process, a trailing transaction marker not counted; 0 when caught up, measured every 10 s."}, []string{"topic", "partition"})
 	m.Customers = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "state_customers",
 		Help: "Customers held in state, over the partitions this instance owns."})
 	m.Complaints = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "complaints_total",
