@@ -191,7 +191,7 @@ func TestDeskInBrowser(t *testing.T) {
 	)
 	waitPage(t, ana, 30*time.Second, "dora's case to arrive in ana's queue, live", caseRowText("dora")+` !== ""`)
 	waitPage(t, ana, 30*time.Second, "eve's case to arrive in ana's queue, live", caseRowText("eve")+` !== ""`)
-	waitPage(t, sam, 10*time.Second, "dora's case in sam's queue", caseRowText("dora")+` !== ""`)
+	waitPage(t, sam, 20*time.Second, "dora's case in sam's queue", caseRowText("dora")+` !== ""`)
 	order := pageJS[[]string](t, ana, `[...document.querySelectorAll("#queue .case")].map(b => b.dataset.id)`)
 	require.Equal(t, []string{"dora", "eve"}, order, "queue order: critical before minor")
 	text := pageJS[string](t, ana, caseRowText("dora"))
@@ -202,7 +202,7 @@ func TestDeskInBrowser(t *testing.T) {
 
 	// ana opens dora's case: the reason, the evidence, the action, who may approve.
 	browse(t, ana, "opening dora's case", chromedp.Click(caseRow("dora")), chromedp.WaitVisible(`#detail`))
-	waitPage(t, ana, 10*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 2`)
+	waitPage(t, ana, 20*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 2`)
 	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#d-alerts").innerText`), "late")
 	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#d-evidence").innerText`), "delay hours 216")
 	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#d-action").innerText`), "up to 150 EUR")
@@ -218,14 +218,14 @@ func TestDeskInBrowser(t *testing.T) {
 	// ana claims; sam sees it without reloading.
 	require.Equal(t, "", pageJS[string](t, sam, `(window.__marker = "no reload", "")`))
 	browse(t, ana, "claiming dora", chromedp.Click(`#b-claim`))
-	waitPage(t, ana, 10*time.Second, "ana's claim on her screen", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
-	waitPage(t, sam, 10*time.Second, "ana's claim on sam's screen", caseRowText("dora")+`.includes("ana is on it")`)
+	waitPage(t, ana, 20*time.Second, "ana's claim on her screen", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	waitPage(t, sam, 20*time.Second, "ana's claim on sam's screen", caseRowText("dora")+`.includes("ana is on it")`)
 	require.Equal(t, "no reload", pageJS[string](t, sam, `window.__marker`), "sam's page reloaded")
 
 	// sam approves; ana sees it at once.
 	browse(t, sam, "sam opens dora's case", chromedp.Click(caseRow("dora")), chromedp.WaitVisible(`#b-approve`))
 	browse(t, sam, "sam approves", chromedp.Click(`#b-approve`))
-	waitPage(t, ana, 10*time.Second, "the approval on ana's screen", `document.querySelector("#d-approval").innerText.startsWith("Approved by sam")`)
+	waitPage(t, ana, 20*time.Second, "the approval on ana's screen", `document.querySelector("#d-approval").innerText.startsWith("Approved by sam")`)
 
 	// ana records the outcome: over the budget is caught before it is sent.
 	browse(t, ana, "filling in the outcome",
@@ -234,18 +234,18 @@ func TestDeskInBrowser(t *testing.T) {
 		chromedp.SendKeys(`#o-note`, "Called her; refunded the shipping"),
 		chromedp.Click(`#b-outcome`),
 	)
-	waitPage(t, ana, 5*time.Second, "the budget check", `document.querySelector("#o-amount-err").checkVisibility()`)
+	waitPage(t, ana, 10*time.Second, "the budget check", `document.querySelector("#o-amount-err").checkVisibility()`)
 	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#o-amount-err").innerText`), "150 EUR")
 	require.Equal(t, "true", pageJS[string](t, ana, `document.querySelector("#o-amount").getAttribute("aria-invalid")`))
 	browse(t, ana, "correcting the amount", chromedp.SetValue(`#o-amount`, ""), chromedp.SendKeys(`#o-amount`, "12.5"), chromedp.Click(`#b-outcome`))
-	waitPage(t, ana, 10*time.Second, "dora's case to leave ana's queue", caseRowText("dora")+` === ""`)
-	waitPage(t, sam, 10*time.Second, "dora's case to leave sam's queue", caseRowText("dora")+` === ""`)
+	waitPage(t, ana, 20*time.Second, "dora's case to leave ana's queue", caseRowText("dora")+` === ""`)
+	waitPage(t, sam, 20*time.Second, "dora's case to leave sam's queue", caseRowText("dora")+` === ""`)
 	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#status").innerText`), "Recovered")
 	require.NotEqual(t, "", pageJS[string](t, ana, caseRowText("eve")), "eve's case is still open")
 
 	// The feedback topic has every step, keyed by the customer.
 	var fb []feedbackEvent
-	testkit.Eventually(t, 10*time.Second, "the outcome on the feedback topic", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the outcome on the feedback topic", func() bool {
 		fb = d.feedback(t)
 		for _, f := range fb {
 			if f.Action == "outcome" {
@@ -285,15 +285,15 @@ func TestDeskInBrowser(t *testing.T) {
 			URLPatterns: []*network.BlockPattern{{URLPattern: "*://*:*/api/events", Block: true}}})
 		return err
 	}), chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(`body[data-ready="true"]`))
-	waitPage(t, ana, 10*time.Second, "ana's page to say it is not live", `document.querySelector("#live").dataset.state === "down"`)
+	waitPage(t, ana, 20*time.Second, "ana's page to say it is not live", `document.querySelector("#live").dataset.state === "down"`)
 	browse(t, ana, "ana opens eve's case", chromedp.Click(caseRow("eve")), chromedp.WaitVisible(`#b-claim`))
-	waitPage(t, ana, 10*time.Second, "eve's case", `document.querySelector("#d-claim").innerText === "Nobody is on it yet."`)
+	waitPage(t, ana, 20*time.Second, "eve's case", `document.querySelector("#d-claim").innerText === "Nobody is on it yet."`)
 	browse(t, sam, "sam claims eve", chromedp.Click(caseRow("eve")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
-	waitPage(t, sam, 10*time.Second, "sam's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	waitPage(t, sam, 20*time.Second, "sam's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
 	browse(t, ana, "ana claims eve too", chromedp.Click(`#b-claim`))
-	waitPage(t, ana, 10*time.Second, "the refusal, said aloud", `document.querySelector("#error").innerText.includes("claimed by sam")`)
+	waitPage(t, ana, 20*time.Second, "the refusal, said aloud", `document.querySelector("#error").innerText.includes("claimed by sam")`)
 	require.Equal(t, "alert", pageJS[string](t, ana, `document.querySelector("#error-text").getAttribute("role")`))
-	waitPage(t, ana, 10*time.Second, "eve's case to show sam's claim", `document.querySelector("#d-claim").innerText.startsWith("sam is on it")`)
+	waitPage(t, ana, 20*time.Second, "eve's case to show sam's claim", `document.querySelector("#d-claim").innerText.startsWith("sam is on it")`)
 
 	// Sign out: back to the sign-in page, and the desk asks again.
 	browse(t, ana, "signing out", chromedp.Click(`#signout button`), chromedp.WaitVisible(`input[name="password"]`))
@@ -352,7 +352,7 @@ func TestDeskKeyboardPhoneContrast(t *testing.T) {
 	require.Equal(t, "dora", focused())
 	browse(t, ctx, "Enter opens the case", chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(`#detail`))
 	require.Equal(t, "d-title", focused(), "focus moves to the open case")
-	waitPage(t, ctx, 10*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 1`)
+	waitPage(t, ctx, 20*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 1`)
 	low, err = testkit.LowContrast(ctx)
 	require.NoError(t, err)
 	require.Empty(t, low, "texts below WCAG AA contrast in the open case")
@@ -361,7 +361,7 @@ func TestDeskKeyboardPhoneContrast(t *testing.T) {
 	browse(t, ctx, "Tab to the claim", chromedp.KeyEvent(kb.Tab))
 	require.Equal(t, "b-claim", focused())
 	browse(t, ctx, "Space claims", chromedp.KeyEvent(" "))
-	waitPage(t, ctx, 10*time.Second, "the claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	waitPage(t, ctx, 20*time.Second, "the claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
 	browse(t, ctx, "Escape closes", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
 	require.Equal(t, "dora", focused(), "focus goes back to the case")
 	require.Contains(t, pageJS[string](t, ctx, caseRowText("dora")), "You're on it")
@@ -384,7 +384,7 @@ func TestDeskKeyboardPhoneContrast(t *testing.T) {
 	require.Empty(t, shown())
 	require.Equal(t, "No open case matches these filters.", pageJS[string](t, ctx, `document.querySelector("#empty").innerText`))
 	browse(t, ctx, "clear the filters", chromedp.Click(`#f-clear`))
-	waitPage(t, ctx, 5*time.Second, "all three again", `document.querySelectorAll("#queue .case").length === 3`)
+	waitPage(t, ctx, 10*time.Second, "all three again", `document.querySelectorAll("#queue .case").length === 3`)
 
 	// A phone.
 	browse(t, ctx, "phone width", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile), chromedp.Sleep(300*time.Millisecond))
@@ -418,10 +418,10 @@ func TestDeskScreenshots(t *testing.T) {
 	d.signIn(t, bo, "bo")
 	waitPage(t, bo, 30*time.Second, "c-20417's first case", caseRowText("c-20417")+` !== ""`)
 	browse(t, bo, "bo takes c-20417", chromedp.Click(caseRow("c-20417")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
-	waitPage(t, bo, 10*time.Second, "bo's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	waitPage(t, bo, 20*time.Second, "bo's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
 	browse(t, bo, "bo recovers c-20417", chromedp.Click(`#outcome input[value="recovered"]`), chromedp.SendKeys(`#o-amount`, "5"),
 		chromedp.SendKeys(`#o-note`, "Apologised; sent the 10% voucher"), chromedp.Click(`#b-outcome`))
-	waitPage(t, bo, 10*time.Second, "c-20417's first case closed", caseRowText("c-20417")+` === "" && document.querySelector("#detail").hidden`)
+	waitPage(t, bo, 20*time.Second, "c-20417's first case closed", caseRowText("c-20417")+` === "" && document.querySelector("#detail").hidden`)
 
 	d.produce(t,
 		lateParcel("c-20417", "gold", 2400, now.Add(-26*time.Hour), 1, 3),
@@ -433,11 +433,11 @@ func TestDeskScreenshots(t *testing.T) {
 	)
 	waitPage(t, bo, 30*time.Second, "five cases", `document.querySelectorAll("#queue .case").length === 5`)
 	browse(t, bo, "bo claims c-11873", chromedp.Click(caseRow("c-11873")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
-	waitPage(t, bo, 10*time.Second, "bo's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	waitPage(t, bo, 20*time.Second, "bo's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
 
 	ana := testkit.Browser(t, 1280, 760)
 	d.signIn(t, ana, "ana")
-	waitPage(t, ana, 10*time.Second, "bo's claim on ana's screen", caseRowText("c-11873")+`.includes("bo is on it")`)
+	waitPage(t, ana, 20*time.Second, "bo's claim on ana's screen", caseRowText("c-11873")+`.includes("bo is on it")`)
 	dir := filepath.Join("..", "..", "docs")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	save := func(ctx context.Context, name string) {
@@ -455,7 +455,7 @@ func TestDeskScreenshots(t *testing.T) {
 
 	browse(t, ana, "a tall window for the whole case", chromedp.EmulateViewport(1280, 1900))
 	browse(t, ana, "ana takes c-20417", chromedp.Click(caseRow("c-20417")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
-	waitPage(t, ana, 10*time.Second, "the evidence, the history and the claim", `document.querySelectorAll("#d-evidence tbody tr").length >= 3 &&
+	waitPage(t, ana, 20*time.Second, "the evidence, the history and the claim", `document.querySelectorAll("#d-evidence tbody tr").length >= 3 &&
 		document.querySelector("#d-history").innerText.includes("Recovered") && document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
 	browse(t, ana, "settle", chromedp.Sleep(500*time.Millisecond))
 	save(ana, "desk-detail.png")
