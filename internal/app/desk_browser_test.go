@@ -98,13 +98,24 @@ func pageJS[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
-// waitPage waits until the JavaScript expression is truthy in the page.
+// waitPage waits until the JavaScript expression is truthy in the page,
+// asking every 50 ms (from Go: a check that outlives the page's own
+// history changes).
 func waitPage(t *testing.T, ctx context.Context, timeout time.Duration, what, expr string) {
 	t.Helper()
-	c, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(c, chromedp.Poll[any](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
-	require.NoError(t, err, "waiting %s for %s", timeout, what)
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(c, chromedp.Evaluate[bool]("!!("+expr+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.FailNowf(t, "timed out", "waiting %s for %s (last error: %v)", timeout, what, last)
 }
 
 // signIn opens the desk, which sends a browser that is not signed in to
@@ -397,6 +408,39 @@ func TestDeskKeyboardPhoneContrast(t *testing.T) {
 	require.Equal(t, []float64{0, 0, 375, 812}, box, "the open case covers the phone's screen")
 	require.LessOrEqual(t, pageJS[int](t, ctx, `document.querySelector("#detail").scrollWidth`), 375, "the open case scrolls sideways on a phone")
 	browse(t, ctx, "Escape on the phone", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(`#detail`))
+}
+
+// TestDeskHistory: a customer recovered before comes back with a worse
+// experience; the new case shows the earlier one with its outcome, who
+// recorded it, what was spent and the note, says the customer was recovered
+// before, and lists the recent experiences under the peak-end score.
+func TestDeskHistory(t *testing.T) {
+	d := startDeskUI(t)
+	now := time.Now()
+	d.produce(t,
+		lateParcel("gus", "gold", 900, now.Add(-100*time.Hour), 2, 1),
+		lateParcel("gus", "gold", 900, now.Add(-80*time.Hour), 30, 2),
+	)
+	bo := testkit.Browser(t, 1280, 900)
+	d.signIn(t, bo, "bo")
+	waitPage(t, bo, 30*time.Second, "gus's first case", caseRowText("gus")+` !== ""`)
+	require.Contains(t, pageJS[string](t, bo, caseRowText("gus")), "MINOR")
+	browse(t, bo, "bo takes gus", chromedp.Click(caseRow("gus")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`),
+		chromedp.Click(`#outcome input[value="recovered"]`), chromedp.SendKeys(`#o-amount`, "4.5"),
+		chromedp.SendKeys(`#o-note`, "Apologised; sent the voucher"), chromedp.Click(`#b-outcome`))
+	waitPage(t, bo, 20*time.Second, "gus's first case closed", caseRowText("gus")+` === "" && document.querySelector("#detail").hidden`)
+
+	d.produce(t, lateParcel("gus", "gold", 900, now.Add(-time.Hour), 200, 3))
+	waitPage(t, bo, 30*time.Second, "gus's new case", caseRowText("gus")+`.includes("CRITICAL")`)
+	browse(t, bo, "bo opens it", chromedp.Click(caseRow("gus")), chromedp.WaitVisible(`#detail`))
+	waitPage(t, bo, 20*time.Second, "the history", `document.querySelector("#d-history").innerText.includes("Recovered")`)
+	hist := pageJS[string](t, bo, `document.querySelector("#d-history").innerText`)
+	for _, want := range []string{"MINOR", "Recovered", "by bo", "spent 4.5 EUR", "Note: Apologised; sent the voucher", "30 hours"} {
+		require.Contains(t, hist, want, "the earlier case")
+	}
+	require.Contains(t, pageJS[string](t, bo, `document.querySelector("#d-flags").innerText`), "Was recovered by staff before.")
+	require.Equal(t, 3, pageJS[int](t, bo, `document.querySelectorAll("#d-timeline li").length`), "recent experiences")
+	require.Contains(t, pageJS[string](t, bo, `document.querySelector("#d-timeline").innerText`), "delay hours 200")
 }
 
 // TestDeskScreenshots regenerates docs/desk-queue.png, docs/desk-detail.png
