@@ -213,6 +213,7 @@ func TestDeskInBrowser(t *testing.T) {
 
 	// ana opens dora's case: the reason, the evidence, the action, who may approve.
 	browse(t, ana, "opening dora's case", chromedp.Click(caseRow("dora")), chromedp.WaitVisible(`#detail`))
+	waitPage(t, ana, 20*time.Second, "dora's case from the server", `document.querySelector("#detail").getAttribute("aria-busy") === "false"`)
 	waitPage(t, ana, 20*time.Second, "the evidence", `document.querySelectorAll("#d-evidence tbody tr").length >= 2`)
 	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#d-alerts").innerText`), "late")
 	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#d-evidence").innerText`), "delay hours 216")
@@ -298,7 +299,8 @@ func TestDeskInBrowser(t *testing.T) {
 	}), chromedp.Navigate(d.base+"/"), chromedp.WaitVisible(`body[data-ready="true"]`))
 	waitPage(t, ana, 20*time.Second, "ana's page to say it is not live", `document.querySelector("#live").dataset.state === "down"`)
 	browse(t, ana, "ana opens eve's case", chromedp.Click(caseRow("eve")), chromedp.WaitVisible(`#b-claim`))
-	waitPage(t, ana, 20*time.Second, "eve's case", `document.querySelector("#d-claim").innerText === "Nobody is on it yet."`)
+	waitPage(t, ana, 20*time.Second, "eve's case", `document.querySelector("#detail").getAttribute("aria-busy") === "false" &&
+		document.querySelector("#d-claim").innerText === "Nobody is on it yet."`)
 	browse(t, sam, "sam claims eve", chromedp.Click(caseRow("eve")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
 	waitPage(t, sam, 20*time.Second, "sam's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
 	browse(t, ana, "ana claims eve too", chromedp.Click(`#b-claim`))
@@ -433,6 +435,7 @@ func TestDeskHistory(t *testing.T) {
 	d.produce(t, lateParcel("gus", "gold", 900, now.Add(-time.Hour), 200, 3))
 	waitPage(t, bo, 30*time.Second, "gus's new case", caseRowText("gus")+`.includes("CRITICAL")`)
 	browse(t, bo, "bo opens it", chromedp.Click(caseRow("gus")), chromedp.WaitVisible(`#detail`))
+	waitPage(t, bo, 20*time.Second, "gus's case from the server", `document.querySelector("#detail").getAttribute("aria-busy") === "false"`)
 	waitPage(t, bo, 20*time.Second, "the history", `document.querySelector("#d-history").innerText.includes("Recovered")`)
 	hist := pageJS[string](t, bo, `document.querySelector("#d-history").innerText`)
 	for _, want := range []string{"MINOR", "Recovered", "by bo", "spent 4.5 EUR", "Note: Apologised; sent the voucher", "30 hours"} {

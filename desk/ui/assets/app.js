@@ -399,6 +399,7 @@
     const known = state.cases.get(id);
     state.detail = { case: known || null, history: [], customer: null };
     $("#detail").hidden = false;
+    $("#detail").setAttribute("aria-busy", "true"); // until the server's answer is in
     $("#main").classList.add("has-detail");
     document.body.classList.add("case-open");
     setBehind(narrow.matches);
@@ -417,6 +418,7 @@
       if (state.openId !== id) return;
       state.detail = { case: body.case, history: body.history || [], customer: body.customer || null };
       renderDetail();
+      $("#detail").setAttribute("aria-busy", "false");
     } catch (err) {
       if (state.openId !== id) return;
       if (err.status === 404) {
