@@ -115,7 +115,17 @@ func waitPage(t *testing.T, ctx context.Context, timeout time.Duration, what, ex
 		last = err
 		time.Sleep(50 * time.Millisecond)
 	}
-	require.FailNowf(t, "timed out", "waiting %s for %s (last error: %v)", timeout, what, last)
+	// Say what the page shows, for the failure's reader.
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	page, _ := chromedp.Run(c, chromedp.Evaluate[string](`[location.href,
+		"error: " + (document.querySelector("#error-text")?.innerText ?? ""),
+		"status: " + (document.querySelector("#status")?.innerText ?? ""),
+		"live: " + (document.querySelector("#live")?.dataset.state ?? ""),
+		"queue: " + [...document.querySelectorAll("#queue .case")].map(b => b.dataset.id).join(" "),
+		"case: " + (document.querySelector("#detail")?.hidden ? "none" : document.querySelector("#d-title")?.innerText + " / " + document.querySelector("#d-claim")?.innerText),
+	].join("\n")`))
+	require.FailNowf(t, "timed out", "waiting %s for %s (last error: %v); the page:\n%s", timeout, what, last, page)
 }
 
 // signIn opens the desk, which sends a browser that is not signed in to
@@ -252,7 +262,7 @@ func TestDeskInBrowser(t *testing.T) {
 	browse(t, ana, "correcting the amount", chromedp.SetValue(`#o-amount`, ""), chromedp.SendKeys(`#o-amount`, "12.5"), chromedp.Click(`#b-outcome`))
 	waitPage(t, ana, 20*time.Second, "dora's case to leave ana's queue", caseRowText("dora")+` === ""`)
 	waitPage(t, sam, 20*time.Second, "dora's case to leave sam's queue", caseRowText("dora")+` === ""`)
-	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#status").innerText`), "Recovered")
+	waitPage(t, ana, 20*time.Second, "ana told it is recorded", `document.querySelector("#status").innerText.includes("Recovered")`)
 	require.NotEqual(t, "", pageJS[string](t, ana, caseRowText("eve")), "eve's case is still open")
 
 	// The feedback topic has every step, keyed by the customer.
@@ -427,8 +437,9 @@ func TestDeskHistory(t *testing.T) {
 	d.signIn(t, bo, "bo")
 	waitPage(t, bo, 30*time.Second, "gus's first case", caseRowText("gus")+` !== ""`)
 	require.Contains(t, pageJS[string](t, bo, caseRowText("gus")), "MINOR")
-	browse(t, bo, "bo takes gus", chromedp.Click(caseRow("gus")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`),
-		chromedp.Click(`#outcome input[value="recovered"]`), chromedp.SendKeys(`#o-amount`, "4.5"),
+	browse(t, bo, "bo takes gus", chromedp.Click(caseRow("gus")), chromedp.WaitVisible(`#b-claim`), chromedp.Click(`#b-claim`))
+	waitPage(t, bo, 20*time.Second, "bo's claim", `document.querySelector("#d-claim").innerText.startsWith("You are on it")`)
+	browse(t, bo, "bo recovers gus", chromedp.Click(`#outcome input[value="recovered"]`), chromedp.SendKeys(`#o-amount`, "4.5"),
 		chromedp.SendKeys(`#o-note`, "Apologised; sent the voucher"), chromedp.Click(`#b-outcome`))
 	waitPage(t, bo, 20*time.Second, "gus's first case closed", caseRowText("gus")+` === "" && document.querySelector("#detail").hidden`)
 
