@@ -57,6 +57,7 @@ type Summary struct {
 	Sorted                             bool // the input was already in event-time order
 
 	eval evaluation
+	hs   *hotspotReplay // nil without hotspot rules (hotspots.go)
 }
 
 type idx struct {
@@ -100,7 +101,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 	defer store.Close()
-	eng, err := engine.New(o.Config, store, engine.Options{AsyncCommit: !o.SyncCommit})
+	hs, err := newHotspotReplay(o.Config, 1)
+	if err != nil {
+		return nil, err
+	}
+	eo := engine.Options{AsyncCommit: !o.SyncCommit}
+	hs.engineOptions(&eo)
+	eng, err := engine.New(o.Config, store, eo)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +122,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 	}()
 
-	s := &Summary{}
+	s := &Summary{hs: hs}
 	s.eval.init(o.Config)
 	complaints, err := readComplaints(o, s)
 	if err != nil {
@@ -188,6 +195,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			if err := writeAlert(w, a); err != nil {
 				return err
 			}
+		}
+		if err := hs.add(out, w); err != nil {
+			return err
 		}
 		inBatch = 0
 		return pt.Commit(false)

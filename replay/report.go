@@ -168,6 +168,9 @@ func (s *Summary) WriteReport(w io.Writer) error {
 	}
 	fmt.Fprintf(bw, "  silent reach    %d flagged customers never complained\n", r.SilentReach)
 	fmt.Fprintf(bw, "  precision       needs staff feedback, which peakend does not read yet\n")
+	if line := s.hs.line(); line != "" {
+		fmt.Fprintf(bw, "  hotspots        %s\n", line)
+	}
 	b, _ := json.Marshal(r)
 	bw.Write(b)
 	bw.WriteByte('\n')
