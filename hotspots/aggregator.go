@@ -368,8 +368,8 @@ func reason(r *Rule, values []string, h *alerts.HotspotInfo, window int64) strin
 		what = strings.Join(r.Outcomes, " or ")
 	}
 	figures := fmt.Sprintf("%s of %s %s in the %s to %s, usually %s; %d customers affected",
-		human.Percent(h.Rate), human.Journeys(r.Journey), what, human.Duration(time.Duration(window)),
-		h.WindowEnd.Format("Jan 2 15:04 UTC"), human.Percent(h.UsualRate), h.Customers)
+		percent(h.Rate), human.Journeys(r.Journey), what, human.Duration(time.Duration(window)),
+		h.WindowEnd.Format("Jan 2 15:04 UTC"), percent(h.UsualRate), h.Customers)
 	switch h.State {
 	case alerts.HotspotEscalated:
 		return who.String() + ": getting worse: " + figures
@@ -377,4 +377,13 @@ func reason(r *Rule, values []string, h *alerts.HotspotInfo, window int64) strin
 		return who.String() + ": back to normal: " + figures
 	}
 	return who.String() + ": " + figures
+}
+
+// percent is a rate as a person reads it at once: "38%", "4.2%", "0.3%".
+func percent(r float64) string {
+	p := r * 100
+	if p >= 10 {
+		return strconv.FormatFloat(math.Round(p), 'f', 0, 64) + "%"
+	}
+	return strings.TrimSuffix(strconv.FormatFloat(p, 'f', 1, 64), ".0") + "%"
 }
