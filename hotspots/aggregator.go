@@ -367,7 +367,7 @@ func reason(r *Rule, values []string, h *alerts.HotspotInfo, window int64) strin
 	if len(r.Outcomes) > 0 {
 		what = strings.Join(r.Outcomes, " or ")
 	}
-	figures := fmt.Sprintf("%s of %s %s in the %s to %s, usually %s; %d customers affected",
+	figures := fmt.Sprintf("%s of %s %s in the last %s (to %s), usually %s; %d customers affected",
 		percent(h.Rate), human.Journeys(r.Journey), what, human.Duration(time.Duration(window)),
 		h.WindowEnd.Format("Jan 2 15:04 UTC"), percent(h.UsualRate), h.Customers)
 	switch h.State {
