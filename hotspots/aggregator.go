@@ -169,6 +169,22 @@ func (a *Aggregator) decide() []*alerts.Alert {
 			continue
 		}
 		for st.next <= low {
+			if !st.anyHot() {
+				// Skip the windows with nothing in them (a gap in the input,
+				// or a watermark far ahead): they would decide nothing.
+				first, ok := firstStep(st.total, st.next-r.Window)
+				if !ok {
+					st.next = floorStep(low, r.Step) + r.Step
+					a.prune(ri)
+					break
+				}
+				if first+r.Step > st.next {
+					st.next = first + r.Step
+					if st.next > low {
+						break
+					}
+				}
+			}
 			out = a.evaluate(ri, st.next, out)
 			st.decided = true
 			st.next += r.Step
@@ -176,6 +192,26 @@ func (a *Aggregator) decide() []*alerts.Alert {
 		}
 	}
 	return out
+}
+
+func (st *ruleState) anyHot() bool {
+	for _, s := range st.keys {
+		if s.hot != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// firstStep is the earliest step at or after from with counts.
+func firstStep(steps map[int64]*counts, from int64) (int64, bool) {
+	first, ok := int64(0), false
+	for s := range steps {
+		if s >= from && (!ok || s < first) {
+			first, ok = s, true
+		}
+	}
+	return first, ok
 }
 
 // sum adds the counts of steps [from, to).

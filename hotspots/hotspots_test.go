@@ -253,3 +253,22 @@ func BenchmarkCounterEvent(b *testing.B) {
 		c.Event(e, nil)
 	}
 }
+
+// A watermark far ahead (a gap in the input, a clock gone wrong) closes what
+// is open and skips the empty windows rather than deciding each of them.
+func TestAggregatorWatermarkLeap(t *testing.T) {
+	agg := hotspots.NewAggregator(rules(t), 1)
+	start := t0.Add(8 * 24 * time.Hour)
+	p := history(0, start, 60)
+	p.Watermark = start.Add(time.Hour).UnixNano()
+	require.Len(t, agg.Add(p), 1)
+	began := time.Now()
+	got := agg.Add(&hotspots.Partial{Source: 0, Watermark: start.Add(20 * 365 * 24 * time.Hour).UnixNano()})
+	require.Less(t, time.Since(began), time.Second)
+	require.NotEmpty(t, got)
+	require.LessOrEqual(t, len(got), 2)
+	require.Equal(t, alerts.HotspotClosed, got[len(got)-1].Hotspot.State)
+	b, err := agg.Encode()
+	require.NoError(t, err)
+	require.Less(t, len(b), 400, "nothing old is kept: %s", b)
+}
