@@ -145,7 +145,17 @@ func (c *Counter) add(ri int, t int64, ev *event.Event, bad bool, customer strin
 	if !ok {
 		i = int32(len(c.cells))
 		key := string(b)
-		values := strings.Split(key[12:len(key)-1], "\x00")
+		values := make([]string, len(r.By)) // the values again: one may hold a NUL byte
+		for j, a := range r.By {
+			v, ok := "", false
+			if ev != nil {
+				v, ok = ev.Attr(a)
+			}
+			values[j] = None
+			if ok {
+				values[j] = strings.Clone(v)
+			}
+		}
 		c.cells = append(c.cells, cell{rule: int32(ri), step: step, values: values, key: key})
 		c.index[key] = i
 	}
