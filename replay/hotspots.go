@@ -3,6 +3,7 @@ package replay
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -51,11 +52,33 @@ func (h *hotspotReplay) add(out *engine.Output, w *bufio.Writer) error {
 	if h == nil {
 		return nil
 	}
-	for _, a := range h.agg.Add(&out.Hotspots) {
+	return h.write(h.agg.Add(&out.Hotspots), w)
+}
+
+func (h *hotspotReplay) write(as []*alerts.Alert, w *bufio.Writer) error {
+	for _, a := range as {
 		if a.Hotspot.State == alerts.HotspotOpen {
 			h.opened[a.Hotspot.Name]++
 		}
 		if err := writeAlert(w, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish tells the aggregator that partitions which saw no experience at
+// all hold nothing back (live, the idle rule moves their watermark), so
+// that the others' windows are decided.
+func (h *hotspotReplay) finish(pts []*engine.Partition, w *bufio.Writer) error {
+	if h == nil {
+		return nil
+	}
+	for _, pt := range pts {
+		if _, ok := pt.Watermark(); ok {
+			continue
+		}
+		if err := h.write(h.agg.Add(&hotspots.Partial{Source: pt.ID(), Watermark: math.MaxInt64}), w); err != nil {
 			return err
 		}
 	}

@@ -146,4 +146,27 @@ func TestHotspotSyntheticMonth(t *testing.T) {
 	require.Empty(t, closed.Hotspot.AlertedCustomers)
 	t.Logf("open: %s", open.Reason)
 	t.Logf("closed: %s", closed.Reason)
+
+	// Replay over 4 partitions (customers spread as a Kafka producer would)
+	// finds the same hotspot: the same alerts, ids included.
+	var out4 bytes.Buffer
+	s4, err := replay.Run(context.Background(), replay.Options{Config: hotspotConfig(t), Input: input, Out: &out4,
+		BatchEvents: 256, Partitions: 4})
+	require.NoError(t, err)
+	require.Equal(t, s.Hotspots(), s4.Hotspots())
+	var hot4 []*alerts.Alert
+	tagged4 := 0
+	sc = bufio.NewScanner(&out4)
+	for sc.Scan() {
+		var a alerts.Alert
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &a))
+		if a.Kind == alerts.KindHotspot {
+			hot4 = append(hot4, &a)
+		} else if a.HotspotID != "" {
+			require.Equal(t, open.HotspotID, a.HotspotID)
+			tagged4++
+		}
+	}
+	require.Equal(t, hot, hot4)
+	require.Greater(t, tagged4, 100)
 }

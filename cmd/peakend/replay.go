@@ -13,7 +13,7 @@ import (
 )
 
 func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("replay", "peakend replay --config FILE --input EVENTS.jsonl [--complaints FILE.jsonl] [--out ALERTS.jsonl] [--dlq BAD.jsonl] [--state DIR] [--report]", stdout, stderr)
+	fs := newFlags("replay", "peakend replay --config FILE --input EVENTS.jsonl [--complaints FILE.jsonl] [--out ALERTS.jsonl] [--dlq BAD.jsonl] [--state DIR] [--report] [--partitions N [--partitioner murmur2|crc32]]", stdout, stderr)
 	path := fs.String("config", "", "configuration file (YAML)")
 	input := fs.String("input", "", "experience events, one JSON object per line; - reads standard input")
 	complaints := fs.String("complaints", "", "complaint events (JSONL), for complained_before and the report")
@@ -21,6 +21,8 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	dlq := fs.String("dlq", "", "write bad lines here, with their reasons (JSONL); default: count them on standard error")
 	stateDir := fs.String("state", "", "Pebble state directory to use and keep; default: a fresh temporary one")
 	report := fs.Bool("report", false, "print the evaluation (complaint coverage, lead time, silent reach, alert load) on standard error")
+	partitions := fs.Int("partitions", 0, "split the input by customer id over N partitions, as producers do, and replay each in file order: the alerts of a live run over an N-partition topic (default: one partition, in event-time order)")
+	partitionerName := fs.String("partitioner", "murmur2", "with --partitions: the producers' partitioner, murmur2 (Java client, franz-go) or crc32 (librdkafka's consistent_random: kcat, confluent-kafka-python)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -28,11 +30,15 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if *input == "" {
 		return usagef("--input is required")
 	}
+	if err := checkPartitionFlags(fs, *partitions, *partitionerName); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
 		return err
 	}
-	o := replay.Options{Config: cfg, Input: *input, Stdin: stdin, Complaints: *complaints, Out: stdout, StateDir: *stateDir}
+	o := replay.Options{Config: cfg, Input: *input, Stdin: stdin, Complaints: *complaints, Out: stdout, StateDir: *stateDir,
+		Partitions: *partitions, Partitioner: *partitionerName, Progress: terminal(stderr)}
 	if *out != "" {
 		f, err := os.Create(*out)
 		if err != nil {

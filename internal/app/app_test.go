@@ -34,6 +34,8 @@ func TestMetricsLint(t *testing.T) {
 	}
 	m := metrics.New(engine.MetricJourneys(cfg), names)
 	m.Register(metrics.NewPebbleCollector(store.Metrics))
+	dm := m.NewDesk(names)
+	dm.Feedback.WithLabelValues("late_delivery", "major", "recovered")
 	m.Deliveries.WithLabelValues("stdout", "delivered").Inc()
 	m.OutboxBacklog.WithLabelValues("webhook").Set(0)
 	m.OutboxOldest.WithLabelValues("webhook").Set(0)
