@@ -30,6 +30,10 @@ type Options struct {
 	Stdin io.Reader
 	// Complaints is an optional complaints file (JSONL).
 	Complaints string
+	// Feedback is an optional feedback events file (JSONL), applied by
+	// event time to the replay's alerts for the report's precision and
+	// recovery rate.
+	Feedback string
 	// Out receives alerts, one JSON object per line. Required.
 	Out io.Writer
 	// DLQ receives bad lines as {"line","error","record"} objects; nil counts them only.
@@ -51,7 +55,7 @@ type Summary struct {
 	Lines, Events, Invalid, Duplicates int
 	Complaints                         int
 	Alerts                             [4]int // by severity
-	Customers                          int64  // distinct customers in state
+	Customers                          int64  // distinct customers in the input
 	First, Last                        time.Time
 	Elapsed                            time.Duration
 	Sorted                             bool // the input was already in event-time order
@@ -118,6 +122,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	s := &Summary{}
 	s.eval.init(o.Config)
 	complaints, err := readComplaints(o, s)
+	if err != nil {
+		return nil, err
+	}
+	feedback, err := readFeedback(o, s)
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +214,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		if s.Events == 0 {
 			first, last = ev.Time, ev.Time
 		}
+		s.eval.customer(ev.CustomerID)
 		first, last = min(first, ev.Time), max(last, ev.Time)
 		for ci < len(complaints) && complaints[ci].t <= ev.Time {
 			if err := applyComplaint(pt, &complaints[ci], &s.eval); err != nil {
@@ -268,7 +277,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := w.Flush(); err != nil {
 		return nil, fmt.Errorf("replay: write alerts: %w", err)
 	}
-	s.Customers = pt.Customers()
+	s.Customers = int64(len(s.eval.seen))
+	if err := applyFeedback(o, s, feedback); err != nil {
+		return nil, err
+	}
 	if s.Events > 0 {
 		s.First, s.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 	}
