@@ -160,10 +160,10 @@ type Outcomes struct {
 }
 
 // Outcome returns how many alerts have outcome o.
-func (o *Outcomes) Outcome(name string) int { return o.Outcomes[name] }
+func (o Outcomes) Outcome(name string) int { return o.Outcomes[name] }
 
 // Total is the number of alerts with an outcome.
-func (o *Outcomes) Total() int {
+func (o Outcomes) Total() int {
 	n := 0
 	for _, v := range o.Outcomes {
 		n += v
@@ -249,6 +249,10 @@ type Report struct {
 	CapacityPerDay int               `json:"capacity_per_day"`
 	Daily          []Day             `json:"daily"`         // every day from the first alert to the last
 	TopCustomers   []FlaggedCustomer `json:"top_customers"` // the 10 flagged most (customer data)
+	// First and Last are the event times of the first and last events
+	// replayed (zero without events).
+	First time.Time `json:"first_event"`
+	Last  time.Time `json:"last_event"`
 	// Order is the detectors' names in configuration order, then any
 	// other that alerted, in order of its first alert.
 	Order []string `json:"detector_order"`
@@ -260,7 +264,7 @@ const TopCustomersN = 10
 // Report computes the evaluation. It may be called more than once.
 func (s *Summary) Report() Report {
 	e := &s.eval
-	r := Report{Detectors: map[string]*Detector{}, FeedbackGiven: e.feedback, CapacityPerDay: e.capacity}
+	r := Report{Detectors: map[string]*Detector{}, FeedbackGiven: e.feedback, CapacityPerDay: e.capacity, First: s.First, Last: s.Last}
 	t := &r.Totals
 	t.Events, t.Invalid, t.Duplicates, t.Customers = s.Events, s.Invalid, s.Duplicates, s.Customers
 	t.AlertsBySeverity, t.AlertsPer1000Day = map[string]int{}, map[string]float64{}
