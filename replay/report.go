@@ -270,7 +270,7 @@ func (s *Summary) Report() Report {
 	t.AlertsBySeverity, t.AlertsPer1000Day = map[string]int{}, map[string]float64{}
 	t.Complainers = len(e.complained)
 	t.FeedbackEvents, t.FeedbackInvalid, t.FeedbackUnknown = e.fbEvents, e.fbInvalid, e.fbUnknown
-	t.Days = math.Max(s.Last.Sub(s.First).Hours()/24, 1)
+	t.Days = round3(math.Max(s.Last.Sub(s.First).Hours()/24, 1))
 	for sev := alerts.Minor; sev <= alerts.Critical; sev++ {
 		t.AlertsBySeverity[sev.String()] = s.Alerts[sev]
 		if s.Customers > 0 {
