@@ -42,7 +42,9 @@ type month struct {
 	cfg                *config.Config
 }
 
-func day(d, h, m int) time.Time { return t0.Add(time.Duration(d-1)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+func day(d, h, m int) time.Time {
+	return t0.Add(time.Duration(d-1)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+}
 
 func checkout(id, cust string, at time.Time, outcome string) string {
 	return event(id, cust, at, "checkout", fmt.Sprintf(`,"outcome":%q`, outcome))
