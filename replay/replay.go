@@ -44,6 +44,11 @@ type Options struct {
 	CacheBytes int64
 	// BatchEvents is how many events go into one Pebble batch. Default 4096.
 	BatchEvents int
+	// Progress, if set, is called every ProgressEvery events (default
+	// 65,536) with the events replayed so far and the event time reached:
+	// the command's progress line on a terminal.
+	Progress      func(events int, at time.Time)
+	ProgressEvery int
 	// SyncCommit waits for each batch's memtable insert before the next
 	// batch starts. Default false: the insert overlaps the next batch
 	// (engine.Options.AsyncCommit); the alerts are the same either way.
@@ -76,6 +81,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	start := time.Now()
 	if o.BatchEvents <= 0 {
 		o.BatchEvents = 4096
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 1 << 16
 	}
 	f, cleanup, err := openInput(o)
 	if err != nil {
@@ -226,6 +234,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			return err
 		}
 		s.Events++
+		if o.Progress != nil && s.Events%o.ProgressEvery == 0 {
+			o.Progress(s.Events, time.Unix(0, ev.Time).UTC())
+		}
 		if inBatch++; inBatch >= o.BatchEvents {
 			return flush()
 		}

@@ -124,6 +124,16 @@ func TestDeterministic(t *testing.T) {
 	require.Zero(t, a.summary.Alerts[0], "no alert of severity none")
 }
 
+func TestProgress(t *testing.T) {
+	lines := demoLines(3000) // one malformed line every 5000: none here
+	var calls []int
+	var at []time.Time
+	run(t, replay.Options{Input: writeLines(t, "events.jsonl", lines), ProgressEvery: 1000,
+		Progress: func(n int, t time.Time) { calls, at = append(calls, n), append(at, t) }})
+	require.Equal(t, []int{1000, 2000, 3000}, calls)
+	require.Equal(t, t0.Add(999*10*time.Second), at[0], "the event time reached")
+}
+
 func TestEventTimeOrder(t *testing.T) {
 	lines := demoLines(8_000)
 	sorted := run(t, replay.Options{Input: writeLines(t, "sorted.jsonl", lines)})

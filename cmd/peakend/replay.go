@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"time"
 
 	"github.com/peakend/peakend/replay"
 )
@@ -80,9 +81,27 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// A progress line on a terminal, rewritten in place at most twice a
+	// second, and cleared before the summary.
+	progress := false
+	if f, ok := stderr.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			var shown time.Time
+			o.Progress = func(n int, at time.Time) {
+				if time.Since(shown) >= 500*time.Millisecond {
+					shown = time.Now()
+					progress = true
+					fmt.Fprintf(stderr, "\rreplay: %d events, event time %s ", n, at.Format(time.DateTime))
+				}
+			}
+		}
+	}
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	s, err := replay.Run(ctx, o)
+	if progress {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
 	if errors.Is(err, context.Canceled) {
 		// Not a clean stop like run's or demo's: the output is incomplete.
 		return fmt.Errorf("replay: interrupted before the end of the input; the alerts written are incomplete")
