@@ -86,7 +86,7 @@ type evaluation struct {
 	dets       []string
 	detIdx     map[string]int32
 	alerts     []alertRec
-	byID       map[string]int32   // alert_id → index in alerts
+	byID       map[string]int32   // alert_id → index in alerts (with --feedback only)
 	byCust     map[string][]int32 // customer → their alerts, in processing order
 	complained map[string]int64   // customer → first complaint
 	seen       map[uint64]struct{}
@@ -127,7 +127,9 @@ func (e *evaluation) alert(a *alerts.Alert) {
 	i := int32(len(e.alerts))
 	e.alerts = append(e.alerts, alertRec{det: e.detector(a.Detector), sev: a.Severity, t: a.EventTime.UnixNano(),
 		detected: a.DetectedAt.UnixNano(), cust: a.CustomerID, budget: a.Recovery.Budget, currency: a.Recovery.Currency})
-	e.byID[a.AlertID] = i
+	if e.feedback { // ids are only looked up by feedback: a long replay without it need not hold them
+		e.byID[a.AlertID] = i
+	}
 	e.byCust[a.CustomerID] = append(e.byCust[a.CustomerID], i)
 }
 
@@ -261,20 +263,55 @@ type Report struct {
 // TopCustomersN is how many customers Report.TopCustomers lists.
 const TopCustomersN = 10
 
-// Report computes the evaluation. It may be called more than once.
-func (s *Summary) Report() Report {
+// Report computes the evaluation of the whole replay. It may be called
+// more than once.
+func (s *Summary) Report() Report { return s.ReportWindow(time.Time{}, time.Time{}) }
+
+// ReportWindow computes the evaluation of the alerts detected (detected_at)
+// in [from, to) and the complainers whose first complaint falls in it; a
+// zero bound is open. An alert before from does not cover a complaint in
+// the window: a window scores what happened in it (`tune` scores a
+// held-out later period this way). Events, Invalid, Duplicates, Customers
+// and the feedback counts stay the whole replay's; Days is the window's
+// part of the replayed period.
+func (s *Summary) ReportWindow(from, to time.Time) Report {
 	e := &s.eval
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !from.IsZero() {
+		lo = from.UnixNano()
+	}
+	if !to.IsZero() {
+		hi = to.UnixNano()
+	}
+	in := func(t int64) bool { return t >= lo && t < hi }
 	r := Report{Detectors: map[string]*Detector{}, FeedbackGiven: e.feedback, CapacityPerDay: e.capacity, First: s.First, Last: s.Last}
 	t := &r.Totals
 	t.Events, t.Invalid, t.Duplicates, t.Customers = s.Events, s.Invalid, s.Duplicates, s.Customers
 	t.AlertsBySeverity, t.AlertsPer1000Day = map[string]int{}, map[string]float64{}
-	t.Complainers = len(e.complained)
+	for _, ct := range e.complained {
+		if in(ct) {
+			t.Complainers++
+		}
+	}
 	t.FeedbackEvents, t.FeedbackInvalid, t.FeedbackUnknown = e.fbEvents, e.fbInvalid, e.fbUnknown
-	t.Days = round3(math.Max(s.Last.Sub(s.First).Hours()/24, 1))
+	start, end := s.First, s.Last
+	if !from.IsZero() && from.After(start) {
+		start = from
+	}
+	if !to.IsZero() && to.Before(end) {
+		end = to
+	}
+	t.Days = round3(math.Max(end.Sub(start).Hours()/24, 1))
+	var bySev [4]int
+	for i := range e.alerts {
+		if in(e.alerts[i].detected) {
+			bySev[e.alerts[i].sev]++
+		}
+	}
 	for sev := alerts.Minor; sev <= alerts.Critical; sev++ {
-		t.AlertsBySeverity[sev.String()] = s.Alerts[sev]
+		t.AlertsBySeverity[sev.String()] = bySev[sev]
 		if s.Customers > 0 {
-			t.AlertsPer1000Day[sev.String()] = round3(float64(s.Alerts[sev]) * 1000 / float64(s.Customers) / t.Days)
+			t.AlertsPer1000Day[sev.String()] = round3(float64(bySev[sev]) * 1000 / float64(s.Customers) / t.Days)
 		}
 	}
 
@@ -286,6 +323,9 @@ func (s *Summary) Report() Report {
 	var allSev [4]outcomeAcc
 	for i := range e.alerts {
 		a := &e.alerts[i]
+		if !in(a.detected) {
+			continue
+		}
 		for _, acc := range []*outcomeAcc{&per[a.det], &perSev[a.det][a.sev], &all, &allSev[a.sev]} {
 			acc.add(a)
 		}
@@ -297,13 +337,16 @@ func (s *Summary) Report() Report {
 	var allLeads []float64
 	first := make([]int64, n)
 	for cust, ct := range e.complained {
+		if !in(ct) {
+			continue
+		}
 		anyAt := int64(math.MaxInt64)
 		for d := range first {
 			first[d] = math.MaxInt64
 		}
 		for _, i := range e.byCust[cust] {
 			a := &e.alerts[i]
-			if a.t <= ct && ct-a.t <= e.lookback {
+			if in(a.detected) && a.t <= ct && ct-a.t <= e.lookback {
 				first[a.det] = min(first[a.det], a.t)
 				anyAt = min(anyAt, a.t)
 			}
@@ -324,8 +367,15 @@ func (s *Summary) Report() Report {
 	var top []FlaggedCustomer
 	for cust, is := range e.byCust {
 		clear(flaggedBy)
+		count := 0
 		for _, i := range is {
-			flaggedBy[e.alerts[i].det] = true
+			if in(e.alerts[i].detected) {
+				flaggedBy[e.alerts[i].det] = true
+				count++
+			}
+		}
+		if count == 0 {
+			continue
 		}
 		_, complained := e.complained[cust]
 		for d, f := range flaggedBy {
@@ -339,9 +389,9 @@ func (s *Summary) Report() Report {
 		if !complained {
 			t.SilentReach++
 		}
-		top = append(top, FlaggedCustomer{CustomerID: cust, Alerts: len(is), Complained: complained})
+		t.FlaggedCustomers++
+		top = append(top, FlaggedCustomer{CustomerID: cust, Alerts: count, Complained: complained})
 	}
-	t.FlaggedCustomers = len(e.byCust)
 	slices.SortFunc(top, func(a, b FlaggedCustomer) int {
 		return cmp.Or(cmp.Compare(b.Alerts, a.Alerts), cmp.Compare(a.CustomerID, b.CustomerID))
 	})
@@ -372,18 +422,24 @@ func (s *Summary) Report() Report {
 	r.Order = slices.Clone(e.dets)
 
 	// Alerts per day, by detection day (UTC).
-	if len(e.alerts) > 0 {
-		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	if t.Alerts > 0 {
+		const dayNs = int64(24 * time.Hour)
+		d0, d1 := int64(math.MaxInt64), int64(math.MinInt64)
 		for i := range e.alerts {
-			day := e.alerts[i].detected / int64(24*time.Hour)
-			lo, hi = min(lo, day), max(hi, day)
+			if in(e.alerts[i].detected) {
+				day := e.alerts[i].detected / dayNs
+				d0, d1 = min(d0, day), max(d1, day)
+			}
 		}
-		r.Daily = make([]Day, hi-lo+1)
+		r.Daily = make([]Day, d1-d0+1)
 		for i := range r.Daily {
-			r.Daily[i].Date = time.Unix(0, (lo+int64(i))*int64(24*time.Hour)).UTC().Format(time.DateOnly)
+			r.Daily[i].Date = time.Unix(0, (d0+int64(i))*dayNs).UTC().Format(time.DateOnly)
 		}
 		for i := range e.alerts {
-			d := &r.Daily[e.alerts[i].detected/int64(24*time.Hour)-lo]
+			if !in(e.alerts[i].detected) {
+				continue
+			}
+			d := &r.Daily[e.alerts[i].detected/dayNs-d0]
 			switch e.alerts[i].sev {
 			case alerts.Minor:
 				d.Minor++

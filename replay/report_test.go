@@ -335,3 +335,33 @@ func TestReportWithoutFeedback(t *testing.T) {
 	require.Contains(t, html.String(), "replay with <code>--feedback FILE.jsonl</code>")
 	require.NotContains(t, html.String(), `data-chart="feedback"`)
 }
+
+func TestReportWindow(t *testing.T) {
+	r, _ := replayMonth(t)
+	// From Jan 15 on: alerts of c5 c6 c7 c8 c9; complainers whose first
+	// complaint is in it: c6 (flagged Jan 20, 5 days before) and c8 (only after).
+	rep := r.summary.ReportWindow(day(15, 0, 0), time.Time{})
+	tot := rep.Totals
+	require.Equal(t, 5, tot.Alerts)
+	require.Equal(t, map[string]int{"minor": 2, "major": 2, "critical": 1}, tot.AlertsBySeverity)
+	require.Equal(t, 2, tot.Complainers)
+	require.Equal(t, 1, tot.FlaggedBefore)
+	require.Equal(t, 0.5, tot.Coverage)
+	require.Equal(t, 432000.0, tot.LeadMedianSeconds)
+	// Outcomes: c5 unreachable, c8 false alarm.
+	require.Equal(t, f(0.5), tot.Precision)
+	require.Equal(t, f(0.0), tot.RecoveryRate)
+	require.Equal(t, f(0.5), tot.UnreachableShare)
+	require.Equal(t, 3, tot.SilentReach, "c5 c7 c9")
+	require.Equal(t, 5, tot.FlaggedCustomers)
+	// Jan 15 00:00 to the last event, Jan 31 15:38: 16 days 15 h 38 min.
+	require.Equal(t, 16.651, tot.Days)
+	require.Equal(t, "2026-01-15", rep.Daily[0].Date)
+	require.Equal(t, int64(49), tot.Customers, "the whole replay's")
+
+	// Before Jan 15: the rest.
+	early := r.summary.ReportWindow(time.Time{}, day(15, 0, 0)).Totals
+	require.Equal(t, 3, early.Alerts)
+	require.Equal(t, 4, early.Complainers, "c1 c2 c3 c4")
+	require.Equal(t, 0.75, early.Coverage)
+}
