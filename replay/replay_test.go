@@ -417,4 +417,8 @@ func TestEmptyInput(t *testing.T) {
 	rep := r.summary.Report()
 	require.Equal(t, 1.0, rep.Totals.Days)
 	require.Empty(t, rep.Totals.AlertsPer1000Day)
+	var html bytes.Buffer
+	require.NoError(t, rep.WriteHTML(&html))
+	require.Contains(t, html.String(), "No alerts in this replay.")
+	require.NotContains(t, html.String(), "<svg", "no empty chart")
 }
