@@ -18,6 +18,7 @@ import (
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/alerts/outbox"
 	"github.com/peakend/peakend/alerts/sinks"
+	"github.com/peakend/peakend/auth"
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/engine"
 	"github.com/peakend/peakend/httpapi"
@@ -42,6 +43,9 @@ type Options struct {
 	// OS's. Tests wrap the OS's in Pebble's errorfs to inject write and
 	// sync failures.
 	FS vfs.FS
+	// LagInterval is how often consumer lag is measured (tests); zero:
+	// stream.DefaultLagInterval.
+	LagInterval time.Duration
 }
 
 // Run runs the pipeline until ctx is done: it opens the store, starts the
@@ -116,7 +120,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	runner := stream.New(stream.Options{Config: cfg, Engine: eng, Store: store, Metrics: m, Logger: log,
-		Sinks: direct, ClientOpts: o.ClientOpts})
+		Sinks: direct, ClientOpts: o.ClientOpts, LagInterval: o.LagInterval})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -132,8 +136,17 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "-" {
+		// Sign-in guards every customer-data path (docs/desk-access.md).
+		authn, err := auth.New(cfg.Desk, auth.Options{Logger: log, Metrics: m, Secure: cfg.HTTP.TLS.CertFile != ""})
+		if err != nil {
+			return err
+		}
+		if !authn.Configured() {
+			log.Info("desk sign-in is not configured (no desk.accounts, no desk.proxy): customer-data paths answer 401")
+		}
 		srv, err := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Metrics: m, Store: store,
-			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Logger: log})
+			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Logger: log,
+			Auth: authn, TLS: cfg.HTTP.TLS})
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -52,6 +53,8 @@ func TestHTTP(t *testing.T) {
 	brokers := testkit.Cluster(t)
 	cfg := testkit.Config(t, brokers, testkit.PerCustomer...)
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	// Sign-in by a trusted proxy on this machine (package auth tests the rest).
+	cfg.Desk.Proxy = config.Proxy{Header: "X-Forwarded-User", Trusted: []string{"127.0.0.1"}}
 	a := testkit.StartApp(t, app.Options{Config: cfg})
 
 	code, body := testkit.Get(t, a.Addr, "/healthz")
@@ -102,6 +105,8 @@ func TestHTTP(t *testing.T) {
 	require.EqualValues(t, len(distinct), customers)
 
 	code, body = testkit.Get(t, a.Addr, "/customers/dora")
+	require.Equal(t, http.StatusUnauthorized, code, "a customer's data without signing in: %s", body)
+	code, body = getAs(t, a.Addr, "/customers/dora", "ana")
 	require.Equal(t, http.StatusOK, code, "%s", body)
 	var v httpapi.CustomerView
 	require.NoError(t, json.Unmarshal(body, &v))
@@ -116,7 +121,7 @@ func TestHTTP(t *testing.T) {
 	require.NotEmpty(t, v.Alerts[0].Reason)
 	require.Positive(t, v.Perceived)
 
-	code, _ = testkit.Get(t, a.Addr, "/customers/nobody-at-all")
+	code, _ = getAs(t, a.Addr, "/customers/nobody-at-all", "ana")
 	require.Equal(t, http.StatusNotFound, code)
 
 	// Shutdown: app.Run returns nil within a few seconds and the port closes.
@@ -189,4 +194,18 @@ func TestUnreachableBroker(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("app.Run did not give up on an unreachable broker")
 	}
+}
+
+// getAs is testkit.Get as a user named by the trusted proxy header.
+func getAs(t *testing.T, addr, path, user string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Forwarded-User", user)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, b
 }
