@@ -571,13 +571,13 @@ func (s *Summary) WriteReport(w io.Writer) error {
 	} else if t.Total() == 0 {
 		fmt.Fprintf(bw, "  precision       no outcome recorded for any alert (%d feedback events applied)\n", t.FeedbackEvents)
 	} else {
-		fmt.Fprintf(bw, "  precision       %s (%d false alarms in %d outcomes), recovery rate %s, unreachable %s\n",
+		fmt.Fprintf(bw, "  precision       %s (false alarms: %d of %d outcomes), recovery rate %s, unreachable %s\n",
 			pct(t.Precision), t.Outcome(event.FeedbackFalseAlarm), t.Total(), pct(t.RecoveryRate), pct(t.UnreachableShare))
 		fmt.Fprintf(bw, "  feedback        on %d of %d alerts (%.1f%%); outcome a median %s after the alert; spent %s of %s budget\n",
 			t.Feedback, t.Alerts, 100*t.FeedbackShare, seconds(*t.OutcomeMedianSeconds), money(t.Spent), money(t.Budget))
 	}
 	if t.FeedbackInvalid+t.FeedbackUnknown > 0 {
-		fmt.Fprintf(bw, "  bad feedback    %d malformed, %d naming an unknown alert (in the DLQ)\n", t.FeedbackInvalid, t.FeedbackUnknown)
+		fmt.Fprintf(bw, "  bad feedback    malformed %d, naming an unknown alert %d (in the DLQ)\n", t.FeedbackInvalid, t.FeedbackUnknown)
 	}
 	fmt.Fprintf(bw, "  by detector     %-*s %7s %9s %12s %10s %10s %10s\n", nameWidth(r.Order), "", "alerts", "coverage", "lead median", "feedback", "precision", "recovery")
 	for _, name := range r.Order {

@@ -284,9 +284,9 @@ func TestReportTextAndJSON(t *testing.T) {
 	r, _ := replayMonth(t)
 	var text bytes.Buffer
 	require.NoError(t, r.summary.WriteReport(&text))
-	require.Contains(t, text.String(), "  precision       60.0% (2 false alarms in 5 outcomes), recovery rate 40.0%, unreachable 20.0%\n")
+	require.Contains(t, text.String(), "  precision       60.0% (false alarms: 2 of 5 outcomes), recovery rate 40.0%, unreachable 20.0%\n")
 	require.Contains(t, text.String(), "  feedback        on 6 of 8 alerts (75.0%); outcome a median 2h0m0s after the alert; spent 25.00 EUR of 210.00 EUR budget\n")
-	require.Contains(t, text.String(), "  bad feedback    2 malformed, 3 naming an unknown alert (in the DLQ)\n")
+	require.Contains(t, text.String(), "  bad feedback    malformed 2, naming an unknown alert 3 (in the DLQ)\n")
 	require.Contains(t, text.String(), "late_delivery         6     33.3%       6h0m0s      83.3%      50.0%      25.0%\n")
 	require.NotContains(t, text.String(), "needs staff feedback")
 

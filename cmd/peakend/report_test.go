@@ -37,7 +37,7 @@ func TestReplayReportFiles(t *testing.T) {
 	code, _, stderr = invoke(t, nil, "replay", "--config", cfg, "--input", input, "--out", out, "--dlq", dlq,
 		"--feedback", feedback, "--report", "--report-json", jsonPath, "--report-html", htmlPath)
 	require.Equal(t, exitOK, code, stderr)
-	require.Contains(t, stderr, "  precision       0.0% (1 false alarms in 1 outcomes)")
+	require.Contains(t, stderr, "  precision       0.0% (false alarms: 1 of 1 outcomes)")
 	bad, err := os.ReadFile(dlq)
 	require.NoError(t, err)
 	require.Contains(t, string(bad), `"error":"feedback: missing field \"customer_id\""`)
