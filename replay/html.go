@@ -211,7 +211,7 @@ func dailyChart(r *Report) chart {
 		}
 	}
 	c.Desc = fmt.Sprintf("Stacked columns, one per day from %s to %s: alerts detected that day, minor at the bottom, then major, then critical; the highest day has %d alerts.",
-		first(r.Daily).Date, lastDay(r.Daily).Date, maxDay)
+		firstDay(r.Daily).Date, lastDay(r.Daily).Date, maxDay)
 	if r.CapacityPerDay > 0 {
 		c.Desc += fmt.Sprintf(" A dashed line marks the frontline capacity of %d alerts a day (alerting.max_per_hour × 24); %d days exceed it.", r.CapacityPerDay, over)
 	} else {
@@ -220,7 +220,7 @@ func dailyChart(r *Report) chart {
 	return c
 }
 
-func first(ds []Day) Day {
+func firstDay(ds []Day) Day {
 	if len(ds) == 0 {
 		return Day{Date: "-"}
 	}
@@ -240,8 +240,8 @@ func hbarChart(id, title, desc string, rows []detectorRow, scale float64, values
 	classes []string, tip func(series string, v float64, d *Detector) string, lg []legend) chart {
 	c := chart{ID: id, Title: title, Desc: desc, W: chartW, Legend: lg}
 	const barH, gap = 14.0, 4.0
-	labelW := 48.0
-	plotW := chartW - padRight - labelW - 8
+	const valueW = 48.0 // room for the value after the longest bar
+	plotW := chartW - padRight - valueW - 8
 	y := 8.0
 	for _, row := range rows {
 		vs := values(row.D)
