@@ -30,6 +30,10 @@ type Options struct {
 	Stdin io.Reader
 	// Complaints is an optional complaints file (JSONL).
 	Complaints string
+	// Feedback is an optional feedback events file (JSONL), applied by
+	// event time to the replay's alerts for the report's precision and
+	// recovery rate.
+	Feedback string
 	// Out receives alerts, one JSON object per line. Required.
 	Out io.Writer
 	// DLQ receives bad lines as {"line","error","record"} objects; nil counts them only.
@@ -152,6 +156,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	s := &Summary{hs: hs}
 	s.eval.init(o.Config)
 	complaints, err := readComplaints(o, s)
+	if err != nil {
+		return nil, err
+	}
+	feedback, err := readFeedback(o, s)
 	if err != nil {
 		return nil, err
 	}
@@ -317,6 +325,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, fmt.Errorf("replay: write alerts: %w", err)
 	}
 	s.Customers = int64(len(s.custs))
+	if err := applyFeedback(o, s, feedback); err != nil {
+		return nil, err
+	}
 	if s.Events > 0 {
 		s.First, s.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 	}
