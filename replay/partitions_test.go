@@ -98,8 +98,8 @@ func TestReportCountsCustomersSeen(t *testing.T) {
 		r := run(t, replay.Options{Input: writeLines(t, "events.jsonl", lines), Config: cfg, Partitions: parts, StateDir: dir,
 			BatchEvents: 1}) // a customer in the batch being staged waits for the next sweep
 		rep := r.summary.Report()
-		require.Equal(t, int64(3), rep.Customers, "partitions %d", parts)
-		require.Equal(t, 1, rep.FlaggedCustomers)
+		require.Equal(t, int64(3), rep.Totals.Customers, "partitions %d", parts)
+		require.Equal(t, 1, rep.Totals.FlaggedCustomers)
 
 		store, err := state.Open(state.Options{Dir: dir})
 		require.NoError(t, err)

@@ -30,6 +30,10 @@ type Options struct {
 	Stdin io.Reader
 	// Complaints is an optional complaints file (JSONL).
 	Complaints string
+	// Feedback is an optional feedback events file (JSONL), applied by
+	// event time to the replay's alerts for the report's precision and
+	// recovery rate.
+	Feedback string
 	// Out receives alerts, one JSON object per line. Required.
 	Out io.Writer
 	// DLQ receives bad lines as {"line","error","record"} objects; nil counts them only.
@@ -69,6 +73,7 @@ type Summary struct {
 
 	eval  evaluation
 	custs map[uint64]struct{} // hashes of the customer ids seen (saw)
+	hs    *hotspotReplay      // nil without hotspot rules (hotspots.go)
 }
 
 type idx struct {
@@ -116,12 +121,18 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 	defer store.Close()
-	eng, err := engine.New(o.Config, store, engine.Options{AsyncCommit: !o.SyncCommit})
+	hs, err := newHotspotReplay(o.Config, max(1, o.Partitions))
+	if err != nil {
+		return nil, err
+	}
+	eo := engine.Options{AsyncCommit: !o.SyncCommit}
+	hs.engineOptions(&eo)
+	eng, err := engine.New(o.Config, store, eo)
 	if err != nil {
 		return nil, err
 	}
 	if o.Partitions > 0 {
-		s, err := runPartitions(ctx, o, f, eng, pf)
+		s, err := runPartitions(ctx, o, f, eng, pf, hs)
 		if err != nil {
 			return nil, err
 		}
@@ -142,9 +153,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 	}()
 
-	s := &Summary{}
+	s := &Summary{hs: hs}
 	s.eval.init(o.Config)
 	complaints, err := readComplaints(o, s)
+	if err != nil {
+		return nil, err
+	}
+	feedback, err := readFeedback(o, s)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +235,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			if err := writeAlert(w, a); err != nil {
 				return err
 			}
+		}
+		if err := hs.add(out, w); err != nil {
+			return err
 		}
 		inBatch = 0
 		return pt.Commit(false)
@@ -307,6 +325,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, fmt.Errorf("replay: write alerts: %w", err)
 	}
 	s.Customers = int64(len(s.custs))
+	if err := applyFeedback(o, s, feedback); err != nil {
+		return nil, err
+	}
 	if s.Events > 0 {
 		s.First, s.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 	}
