@@ -1,0 +1,382 @@
+// Package tune searches neighbouring detector settings for the ones that
+// flag the most future complainers, earliest, within the frontline's
+// capacity, scored on a held-out later period (`peakend tune`).
+package tune
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/event"
+	"github.com/peakend/peakend/replay"
+)
+
+// DefaultHoldOut is the share of the event-time span held out for scoring.
+const DefaultHoldOut = 1.0 / 3
+
+// maxExtensions bounds how far a knob's grid grows beyond its first grid
+// when the best setting keeps sitting at its edge.
+const maxExtensions = 3
+
+// Options configures one search.
+type Options struct {
+	Config *config.Config   // the current, validated configuration
+	Input  *replay.Decoded  // the history, decoded once
+	Feed   []event.Feedback // staff feedback, optional (precision)
+	// Capacity is the frontline's alerts per day; 0 is unlimited.
+	Capacity float64
+	// HoldOut is the later share of the event-time span kept for scoring
+	// (default DefaultHoldOut); the search chooses on the rest.
+	HoldOut float64
+	// Workers bounds the replays run at once. Default GOMAXPROCS.
+	Workers int
+	// InMemory keeps each replay's state in memory (replay.DecodedOptions).
+	InMemory bool
+	// Progress, if set, is called as each setting's replay ends.
+	Progress func(s *Setting, done int, took time.Duration)
+}
+
+// Score is one setting's figures over one period.
+type Score struct {
+	Alerts      int     // alerts whose event time is in the period
+	PerDay      float64 // Alerts per day of the period
+	Complainers int     // customers whose first complaint is in the period
+	Flagged     int     // of those, flagged by an alert at most alerting.lookback before it
+	Coverage    float64 // Flagged / Complainers
+	LeadMedian  time.Duration
+	WithFeed    int     // alerts with staff feedback
+	FeedShare   float64 // WithFeed / Alerts
+	FalseAlarms int     // of WithFeed, those whose (last) outcome is false_alarm
+	Precision   float64 // 1 − FalseAlarms/WithFeed; meaningful when WithFeed > 0
+	Fits        bool    // PerDay within the capacity (always, when unlimited)
+}
+
+// Setting is one point of the grid.
+type Setting struct {
+	N      int    // 1-based, in the order tried
+	Label  string // what differs from the setting it was derived from
+	Config *config.Config
+	Tune   Score // the tuning period: the search chooses on this
+	Held   Score // the held-out period: shown for the current and the chosen setting only
+}
+
+// Result is a search's outcome.
+type Result struct {
+	Settings []*Setting // in the order tried
+	Current  *Setting
+	Chosen   *Setting // best on the tuning period
+	// Recommended is Chosen, unless Chosen does worse than Current on the
+	// held-out period: then Current (KeptCurrent).
+	Recommended *Setting
+	KeptCurrent bool
+	Capacity    float64
+	// Start, Split, End: the tuning period is [Start, Split), the held-out
+	// period [Split, End].
+	Start, Split, End time.Time
+	Events            int
+	Workers           int
+}
+
+// Run searches by coordinate descent: from the current configuration, each
+// knob in turn (the detectors in config order, then alerting.cooldown) is
+// tried at its grid's positions with the others at the best found so far,
+// the grid's replays running in parallel; the best setting of the tuning
+// period moves on only if strictly better (better).
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.HoldOut <= 0 || o.HoldOut >= 1 {
+		o.HoldOut = DefaultHoldOut
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	d := o.Input
+	if d.Events() == 0 {
+		return nil, fmt.Errorf("tune: no valid events in the input")
+	}
+	// The span runs to the last event or complaint, whichever is later: a
+	// complaint about the last days belongs to the held-out period.
+	end := d.Last
+	if n := len(d.Complaints); n > 0 {
+		end = max(end, d.Complaints[n-1].Time)
+	}
+	split := d.First + int64(float64(end-d.First)*(1-o.HoldOut))
+	r := &Result{Capacity: o.Capacity, Events: d.Events(), Workers: o.Workers,
+		Start: time.Unix(0, d.First).UTC(), Split: time.Unix(0, split).UTC(), End: time.Unix(0, end).UTC()}
+	sc := newScorer(o, split, end)
+
+	seen := map[string]*Setting{}
+	var mu sync.Mutex
+	done := 0
+	// eval replays the settings not replayed before, o.Workers at a time.
+	eval := func(batch []*Setting) error {
+		var todo []*Setting
+		for _, s := range batch {
+			k := fingerprint(s.Config)
+			if old, ok := seen[k]; ok {
+				*s = *old
+				continue
+			}
+			seen[k] = s
+			s.N = len(r.Settings) + 1
+			r.Settings = append(r.Settings, s)
+			todo = append(todo, s)
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		sem := make(chan struct{}, o.Workers)
+		errs := make([]error, len(todo))
+		var wg sync.WaitGroup
+		for i, s := range todo {
+			wg.Go(func() {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					errs[i] = ctx.Err()
+					return
+				}
+				defer func() { <-sem }()
+				t0 := time.Now()
+				if err := sc.score(ctx, s); err != nil {
+					errs[i] = fmt.Errorf("tune: setting %d (%s): %w", s.N, s.Label, err)
+					cancel()
+					return
+				}
+				if o.Progress != nil {
+					mu.Lock()
+					done++
+					o.Progress(s, done, time.Since(t0))
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	cur := &Setting{Label: "current", Config: o.Config}
+	if err := eval([]*Setting{cur}); err != nil {
+		return nil, err
+	}
+	r.Current = cur
+	best := cur
+	for _, k := range knobs(o.Config) {
+		// First grid, then outwards while the best is at an edge.
+		tried := map[int]*Setting{0: best}
+		var batch []*Setting
+		add := func(pos int) bool {
+			cfg, label, ok := k.at(best.Config, pos)
+			if !ok || cfg.Validate() != nil {
+				return false
+			}
+			s := &Setting{Label: label, Config: cfg}
+			tried[pos] = s
+			batch = append(batch, s)
+			return true
+		}
+		for pos := k.lo; pos <= k.hi; pos++ {
+			if pos != 0 {
+				add(pos)
+			}
+		}
+		lo, hi := k.lo, k.hi
+		for ext := 0; ; ext++ {
+			if err := eval(batch); err != nil {
+				return nil, err
+			}
+			batch = batch[:0]
+			// From the best so far (0), in position order: a tie keeps it.
+			bp := 0
+			for _, pos := range slices.Sorted(maps.Keys(tried)) {
+				if better(tried[pos].Tune, tried[bp].Tune) {
+					bp = pos
+				}
+			}
+			if ext >= maxExtensions {
+				best = tried[bp]
+				break
+			}
+			switch {
+			case bp == hi && bp != 0:
+				add(hi + 1)
+				add(hi + 2)
+				hi += 2
+			case bp == lo && bp != 0:
+				add(lo - 1)
+				add(lo - 2)
+				lo -= 2
+			}
+			if len(batch) == 0 {
+				best = tried[bp]
+				break
+			}
+		}
+	}
+	r.Chosen = best
+	r.Recommended = best
+	if best != cur && better(cur.Held, best.Held) {
+		r.Recommended, r.KeptCurrent = cur, true
+	}
+	return r, nil
+}
+
+// better reports whether a is strictly better than b: within capacity
+// beats over it; within it, more complainers flagged, then the earlier
+// (longer median lead), then fewer alerts. Over it, the frontline reaches
+// only capacity/(alerts per day) of the alerts: more complainers flagged
+// after that share (Flagged × capacity / PerDay), then fewer alerts.
+func better(a, b Score) bool {
+	if a.Fits != b.Fits {
+		return a.Fits
+	}
+	if !a.Fits {
+		// Cross-multiplied: Flagged_a/PerDay_a vs Flagged_b/PerDay_b.
+		ea, eb := float64(a.Flagged)*b.PerDay, float64(b.Flagged)*a.PerDay
+		if ea != eb {
+			return ea > eb
+		}
+		return a.Alerts < b.Alerts
+	}
+	if a.Flagged != b.Flagged {
+		return a.Flagged > b.Flagged
+	}
+	if a.LeadMedian != b.LeadMedian {
+		return a.LeadMedian > b.LeadMedian
+	}
+	return a.Alerts < b.Alerts
+}
+
+// fingerprint identifies a setting by what the search changes.
+func fingerprint(c *config.Config) string {
+	b, _ := detectorsYAML(c, true)
+	return string(b)
+}
+
+// scorer replays settings and scores them on both periods.
+type scorer struct {
+	o          Options
+	split, end int64
+	lookback   int64
+	complaints []replay.Complaint // first complaint per customer, in time order
+	feed       map[string]string  // alert id → its last outcome
+}
+
+func newScorer(o Options, split, end int64) *scorer {
+	sc := &scorer{o: o, split: split, end: end, lookback: int64(o.Config.Alerting.Lookback)}
+	first := map[string]bool{}
+	for _, c := range o.Input.Complaints { // in time order: the first wins
+		if !first[c.CustomerID] {
+			first[c.CustomerID] = true
+			sc.complaints = append(sc.complaints, c)
+		}
+	}
+	sc.feed = lastOutcomes(o.Feed)
+	return sc
+}
+
+// lastOutcomes maps each alert id to the outcome of its latest feedback
+// (docs/reference.md, "Feedback event"): a later record corrects an
+// earlier one.
+func lastOutcomes(feed []event.Feedback) map[string]string {
+	sorted := slices.Clone(feed)
+	slices.SortStableFunc(sorted, func(a, b event.Feedback) int { return cmp.Compare(a.Time, b.Time) })
+	m := make(map[string]string, len(sorted))
+	for _, f := range sorted {
+		m[f.AlertID] = f.Outcome
+	}
+	return m
+}
+
+type alertRec struct {
+	cust string
+	at   int64
+	id   string
+}
+
+func (sc *scorer) score(ctx context.Context, s *Setting) error {
+	var as []alertRec
+	keepID := len(sc.feed) > 0
+	_, err := replay.RunDecoded(ctx, s.Config, sc.o.Input, replay.DecodedOptions{InMemory: sc.o.InMemory,
+		OnAlert: func(a *alerts.Alert) {
+			r := alertRec{cust: a.CustomerID, at: a.EventTime.UnixNano()}
+			if keepID {
+				r.id = a.AlertID
+			}
+			as = append(as, r)
+		}})
+	if err != nil {
+		return err
+	}
+	d := sc.o.Input
+	s.Tune = sc.period(as, d.First, sc.split)
+	s.Held = sc.period(as, sc.split, sc.end+1)
+	return nil
+}
+
+// period scores the alerts and first complaints with event time in [from, to).
+func (sc *scorer) period(as []alertRec, from, to int64) Score {
+	var s Score
+	byCust := map[string][]int64{}
+	for _, a := range as {
+		byCust[a.cust] = append(byCust[a.cust], a.at)
+		if a.at < from || a.at >= to {
+			continue
+		}
+		s.Alerts++
+		if out, ok := sc.feed[a.id]; ok && a.id != "" {
+			s.WithFeed++
+			if out == event.FeedbackFalseAlarm {
+				s.FalseAlarms++
+			}
+		}
+	}
+	var leads []time.Duration
+	for _, c := range sc.complaints {
+		if c.Time < from || c.Time >= to {
+			continue
+		}
+		s.Complainers++
+		earliest := int64(-1)
+		for _, at := range byCust[c.CustomerID] {
+			if at <= c.Time && c.Time-at <= sc.lookback && (earliest < 0 || at < earliest) {
+				earliest = at
+			}
+		}
+		if earliest >= 0 {
+			s.Flagged++
+			leads = append(leads, time.Duration(c.Time-earliest))
+		}
+	}
+	days := float64(to-from) / float64(24*time.Hour)
+	if days <= 0 {
+		days = 1
+	}
+	s.PerDay = float64(s.Alerts) / days
+	if s.Complainers > 0 {
+		s.Coverage = float64(s.Flagged) / float64(s.Complainers)
+	}
+	if len(leads) > 0 {
+		slices.Sort(leads)
+		s.LeadMedian = leads[(len(leads)+1)/2-1]
+	}
+	if s.Alerts > 0 {
+		s.FeedShare = float64(s.WithFeed) / float64(s.Alerts)
+	}
+	if s.WithFeed > 0 {
+		s.Precision = 1 - float64(s.FalseAlarms)/float64(s.WithFeed)
+	}
+	s.Fits = sc.o.Capacity <= 0 || s.PerDay <= sc.o.Capacity
+	return s
+}
