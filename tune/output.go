@@ -128,8 +128,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "capacity: unlimited (alerting.max_per_hour is 0 and --capacity was not given)\n")
 	}
-	fmt.Fprintf(&b, "%d settings tried (one detector at a time around the current configuration, %d replays at once)\n\n",
+	fmt.Fprintf(&b, "%d settings tried (one detector at a time around the current configuration, %d replays at once)\n",
 		len(r.Settings), r.Workers)
+	if r.Truncated {
+		fmt.Fprintf(&b, "stopped at --max-settings: the detectors not reached keep their current settings\n")
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "tuning period:\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "#\tsetting\talerts/day\tcoverage\tlead (median)\tprecision\tfeedback\tfits\t\n")

@@ -40,6 +40,9 @@ type Options struct {
 	Workers int
 	// InMemory keeps each replay's state in memory (replay.DecodedOptions).
 	InMemory bool
+	// MaxSettings stops the search after this many settings (0: no limit);
+	// the knobs not reached keep their current values.
+	MaxSettings int
 	// Progress, if set, is called as each setting's replay ends.
 	Progress func(s *Setting, done int, took time.Duration)
 }
@@ -83,6 +86,7 @@ type Result struct {
 	Start, Split, End time.Time
 	Events            int
 	Workers           int
+	Truncated         bool // MaxSettings stopped the search
 }
 
 // Run searches by coordinate descent: from the current configuration, each
@@ -122,6 +126,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			k := fingerprint(s.Config)
 			if old, ok := seen[k]; ok {
 				*s = *old
+				continue
+			}
+			if o.MaxSettings > 0 && len(r.Settings) >= o.MaxSettings {
+				r.Truncated = true
 				continue
 			}
 			seen[k] = s
@@ -197,6 +205,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				return nil, err
 			}
 			batch = batch[:0]
+			for pos, s := range tried {
+				if s.N == 0 { // not replayed: MaxSettings
+					delete(tried, pos)
+				}
+			}
 			// From the best so far (0), in position order: a tie keeps it.
 			bp := 0
 			for _, pos := range slices.Sorted(maps.Keys(tried)) {

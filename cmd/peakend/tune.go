@@ -24,6 +24,7 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	write := fs.String("write", "", "write the recommended detectors (and alerting.cooldown if changed) as YAML to this file")
 	holdOut := fs.Float64("hold-out", tune.DefaultHoldOut, "the later share of the event-time span kept for scoring, not for choosing")
 	workers := fs.Int("workers", 0, "replays at once (default GOMAXPROCS)")
+	maxSettings := fs.Int("max-settings", 0, "stop the search after this many settings (0: no limit)")
 	onDisk := fs.Bool("state-on-disk", false, "keep each replay's state in a temporary directory instead of memory (for histories whose state does not fit in RAM twice over)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -61,7 +62,7 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stderr, "tune: decoded %d events and %d complaints in %.1fs (%d bad lines skipped)\n",
 		d.Events(), len(d.Complaints), time.Since(start).Seconds(), d.Invalid)
-	o := tune.Options{Config: cfg, Input: d, Capacity: capPerDay, HoldOut: *holdOut, Workers: *workers, InMemory: !*onDisk,
+	o := tune.Options{Config: cfg, Input: d, Capacity: capPerDay, HoldOut: *holdOut, Workers: *workers, MaxSettings: *maxSettings, InMemory: !*onDisk,
 		Progress: func(s *tune.Setting, done int, took time.Duration) {
 			fmt.Fprintf(stderr, "tune: #%d %s: %.1fs\n", s.N, s.Label, took.Seconds())
 		}}
