@@ -67,14 +67,13 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stderr, "tune: #%d %s: %.1fs\n", s.N, s.Label, took.Seconds())
 		}}
 	if *feedback != "" {
-		feed, bad, err := tune.ReadFeedback(*feedback, cfg.Events.MaxBytes)
+		fb, err := tune.ReadFeedback(*feedback, cfg.Events.MaxBytes)
 		if err != nil {
 			return err
 		}
-		if bad > 0 {
-			fmt.Fprintf(stderr, "tune: %d bad feedback lines skipped\n", bad)
-		}
-		o.Feed = feed
+		fmt.Fprintf(stderr, "tune: %d feedback outcomes (%d other feedback records, %d bad lines skipped)\n",
+			len(fb.Outcomes), fb.Other, fb.Bad)
+		o.Feed = fb.Outcomes
 	}
 	r, err := tune.Run(ctx, o)
 	if errors.Is(err, context.Canceled) {

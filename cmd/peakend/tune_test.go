@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
 )
 
@@ -25,8 +26,8 @@ func tuneHistory(t *testing.T) (events, complaints string) {
 				cust, h = fmt.Sprintf("c-%d", d), 80
 			}
 			at := t0.Add(time.Duration(d)*24*time.Hour + time.Duration(i)*time.Minute)
-			ev = append(ev, fmt.Sprintf(`{"customer_id":%q,"time":%q,"journey":"delivery","metrics":{"delay_hours":%v}}`,
-				cust, at.Format(time.RFC3339), h))
+			ev = append(ev, fmt.Sprintf(`{"event_id":"e-%s","customer_id":%q,"time":%q,"journey":"delivery","metrics":{"delay_hours":%v}}`,
+				cust, cust, at.Format(time.RFC3339), h))
 			if i == 8 {
 				cs = append(cs, fmt.Sprintf(`{"customer_id":%q,"time":%q}`, cust, at.Add(time.Hour).Format(time.RFC3339)))
 			}
@@ -54,6 +55,26 @@ detectors:
 	tuned, err := config.Load(out)
 	require.NoError(t, err)
 	require.Equal(t, 72.0, *tuned.Detectors[0].Minor, "only the 80-hour deliveries, one a day")
+
+	// Feedback: every complainer's alert recovered, the alert on each day's
+	// 51-hour delivery a false alarm; a claim (not an outcome) and a bad line.
+	var fb []string
+	for d := range 30 {
+		for _, c := range []struct{ cust, outcome string }{{fmt.Sprintf("c-%d", d), "recovered"}, {fmt.Sprintf("n-%d-7", d), "false_alarm"}} {
+			fb = append(fb, fmt.Sprintf(`{"alert_id":%q,"customer_id":%q,"time":"2026-02-01T00:00:00Z","action":"outcome","outcome":%q}`,
+				alerts.AlertID("late_delivery", c.cust, []byte("e-"+c.cust)), c.cust, c.outcome))
+		}
+	}
+	fb = append(fb, `{"alert_id":"x","customer_id":"c-1","time":"2026-02-01T00:00:00Z","action":"claim","by":"ana"}`, `{"alert_id":`)
+	feedback := writeFile(t, "feedback.jsonl", strings.Join(fb, "\n")+"\n")
+	code, stdout, stderr = invoke(t, nil, "tune", "--config", cfg, "--input", events, "--complaints", complaints,
+		"--capacity", "2", "--feedback", feedback)
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, stderr, "tune: 60 feedback outcomes (1 other feedback records, 1 bad lines skipped)")
+	// The current 24 hours: 9 alerts a day, 2 with feedback, 1 a false alarm.
+	require.Regexp(t, `(?m)^1\s+current\s+9\.\d\s+100\.0% \(\d+/\d+\)\s+60 minutes\s+50\.0%\s+22%\s+no`, stdout)
+	require.Regexp(t, `(?m)^chosen\s+#\d+\s+1\.\d\s+100\.0% \(\d+/\d+\)\s+60 minutes\s+100\.0%\s+100%\s+yes`, stdout)
+	require.NotContains(t, stdout, "no feedback")
 
 	// No --capacity, max_per_hour 0: unlimited, said so.
 	code, stdout, stderr = invoke(t, nil, "tune", "--config", cfg, "--input", events, "--complaints", complaints)
