@@ -123,16 +123,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	eval := func(batch []*Setting) error {
 		var todo []*Setting
 		for _, s := range batch {
-			k := fingerprint(s.Config)
-			if old, ok := seen[k]; ok {
-				*s = *old
-				continue
-			}
 			if o.MaxSettings > 0 && len(r.Settings) >= o.MaxSettings {
 				r.Truncated = true
 				continue
 			}
-			seen[k] = s
+			seen[fingerprint(s.Config)] = s
 			s.N = len(r.Settings) + 1
 			r.Settings = append(r.Settings, s)
 			todo = append(todo, s)
@@ -184,15 +179,25 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		// First grid, then outwards while the best is at an edge.
 		tried := map[int]*Setting{0: best}
 		var batch []*Setting
-		add := func(pos int) bool {
+		pending := map[string]*Setting{}
+		add := func(pos int) {
 			cfg, label, ok := k.at(best.Config, pos)
 			if !ok || cfg.Validate() != nil {
-				return false
+				return
+			}
+			fp := fingerprint(cfg)
+			if s := seen[fp]; s != nil { // replayed before: the same *Setting
+				tried[pos] = s
+				return
+			}
+			if s := pending[fp]; s != nil {
+				tried[pos] = s
+				return
 			}
 			s := &Setting{Label: label, Config: cfg}
+			pending[fp] = s
 			tried[pos] = s
 			batch = append(batch, s)
-			return true
 		}
 		for pos := k.lo; pos <= k.hi; pos++ {
 			if pos != 0 {
