@@ -92,7 +92,10 @@ func DecodeInput(ctx context.Context, o DecodeOptions) (*Decoded, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(d.events, func(a, b decoded) int { return cmp.Compare(a.ev.Time, b.ev.Time) })
+	byTime := func(a, b decoded) int { return cmp.Compare(a.ev.Time, b.ev.Time) }
+	if !slices.IsSortedFunc(d.events, byTime) { // the usual input is sorted already
+		slices.SortStableFunc(d.events, byTime)
+	}
 	if n := len(d.events); n > 0 {
 		d.First, d.Last = d.events[0].ev.Time, d.events[n-1].ev.Time
 	}

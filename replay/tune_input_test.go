@@ -32,10 +32,10 @@ func TestRunDecodedMatchesRun(t *testing.T) {
 	g := demo.NewGenerator(5000, 1)
 	g.OnBad, g.InvalidEvery = cm.Bad, 5000
 	for i := range 20000 {
-		g.Next(t0.Add(time.Duration(i)*10*time.Second))
+		g.Next(t0.Add(time.Duration(i) * 10 * time.Second))
 	}
 	var cl []string
-	for _, c := range cm.Complaints(t0.Add(20000*10*time.Second)) {
+	for _, c := range cm.Complaints(t0.Add(20000 * 10 * time.Second)) {
 		cl = append(cl, string(c.MarshalLine()))
 	}
 	require.NotEmpty(t, cl)

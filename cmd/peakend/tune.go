@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/peakend/peakend/replay"
@@ -26,6 +27,7 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	workers := fs.Int("workers", 0, "replays at once (default GOMAXPROCS)")
 	maxSettings := fs.Int("max-settings", 0, "stop the search after this many settings (0: no limit)")
 	onDisk := fs.Bool("state-on-disk", false, "keep each replay's state in a temporary directory instead of memory (for histories whose state does not fit in RAM twice over)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -54,6 +56,17 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer out.Close()
 	}
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return fmt.Errorf("tune: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("tune: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	d, err := replay.DecodeInput(ctx, replay.DecodeOptions{Input: *input, Complaints: *complaints,
 		MaxBytes: cfg.Events.MaxBytes, Journeys: cfg.Journeys})
