@@ -226,6 +226,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				best = tried[bp]
 				break
 			}
+			n := len(tried)
 			switch {
 			case bp == hi && bp != 0:
 				add(hi + 1)
@@ -236,7 +237,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				add(lo - 2)
 				lo -= 2
 			}
-			if len(batch) == 0 {
+			if len(tried) == n { // past the ladder's end, or invalid
 				best = tried[bp]
 				break
 			}
