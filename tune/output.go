@@ -161,6 +161,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	default:
 		fmt.Fprintf(&b, "recommendation: #%d; changed: %s\n", r.Recommended.N, strings.Join(r.Changes(), "; "))
 	}
+	if !r.Recommended.Tune.Fits {
+		fmt.Fprintf(&b, "note: no setting tried fits the capacity; this one's alerts, as many as the frontline can take, reach the most complainers\n")
+	}
 	if !r.Recommended.Held.Fits {
 		fmt.Fprintf(&b, "warning: the recommended setting exceeds the capacity on the held-out period\n")
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -251,31 +252,35 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return r, nil
 }
 
-// better reports whether a is strictly better than b: within capacity
-// beats over it; within it, more complainers flagged, then the earlier
-// (longer median lead), then fewer alerts. Over it, the frontline reaches
-// only capacity/(alerts per day) of the alerts: more complainers flagged
-// after that share (Flagged × capacity / PerDay), then fewer alerts.
+// better reports whether a is better than b: within capacity beats over
+// it; within it, more complainers flagged, then the earlier (longer median
+// lead), then fewer alerts. Over it, the frontline reaches only
+// capacity/(alerts per day) of the alerts: more complainers flagged after
+// that share (Flagged × capacity / PerDay), then fewer alerts. Leads, shares
+// and alert counts within 1% of each other are ties: a difference too small
+// to act on does not move the search off the setting it holds.
 func better(a, b Score) bool {
 	if a.Fits != b.Fits {
 		return a.Fits
 	}
 	if !a.Fits {
-		// Cross-multiplied: Flagged_a/PerDay_a vs Flagged_b/PerDay_b.
-		ea, eb := float64(a.Flagged)*b.PerDay, float64(b.Flagged)*a.PerDay
-		if ea != eb {
+		// Flagged_a/PerDay_a against Flagged_b/PerDay_b, cross-multiplied.
+		if ea, eb := float64(a.Flagged)*b.PerDay, float64(b.Flagged)*a.PerDay; !near(ea, eb) {
 			return ea > eb
 		}
-		return a.Alerts < b.Alerts
+		return !near(float64(a.Alerts), float64(b.Alerts)) && a.Alerts < b.Alerts
 	}
 	if a.Flagged != b.Flagged {
 		return a.Flagged > b.Flagged
 	}
-	if a.LeadMedian != b.LeadMedian {
+	if !near(float64(a.LeadMedian), float64(b.LeadMedian)) {
 		return a.LeadMedian > b.LeadMedian
 	}
-	return a.Alerts < b.Alerts
+	return !near(float64(a.Alerts), float64(b.Alerts)) && a.Alerts < b.Alerts
 }
+
+// near reports whether a and b are within 1% of the larger.
+func near(a, b float64) bool { return math.Abs(a-b) <= 0.01*math.Max(math.Abs(a), math.Abs(b)) }
 
 // fingerprint identifies a setting by what the search changes.
 func fingerprint(c *config.Config) string {
