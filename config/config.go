@@ -87,7 +87,9 @@ type HTTPTLS struct {
 // from Accounts, or named by a trusted reverse proxy (Proxy).
 type Desk struct {
 	// Enabled serves the desk at /. Default true when Accounts or Proxy is
-	// configured, else false (and customer-data paths answer 404).
+	// configured, else false. With neither Accounts nor Proxy, nobody can
+	// sign in and every customer-data path answers 401 (docs/desk-access.md);
+	// `peakend validate` refuses enabled: true without them.
 	Enabled *bool `yaml:"enabled"`
 	// ClaimTTL is how long a claim holds without an outcome; it lapses at
 	// the claim record's timestamp + this. Default 30m.

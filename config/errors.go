@@ -4,16 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
 // Error is one problem in a configuration, e.g.
 //
-//	peakend.yaml:14: detectors[2].minor: must be less than major (72 < 24)
+//	peakend.yaml:14: detectors[late_delivery].minor: must be less than major (72 < 24)
 //
 // File and Line are set when the configuration came from a file (Line is 0
 // when the field is missing and no enclosing field is in the file either);
-// Field is the path of the field in YAML terms ("" for syntax errors).
+// Field is the path of the field in YAML terms ("" for syntax errors). A
+// detector is named by its name, "detectors[late_delivery]", when that name
+// is valid and no other detector has it; otherwise by its index in the list,
+// "detectors[3]", as every other list item is.
 type Error struct {
 	File  string
 	Line  int
@@ -74,6 +78,42 @@ func (es Errors) err() error {
 // a line come first, and problems on the same line keep their order.
 func (es Errors) sortByLine() {
 	sort.SliceStable(es, func(i, j int) bool { return es[i].Line < es[j].Line })
+}
+
+// nameDetectors rewrites each problem's field "detectors[i]…" as
+// "detectors[name]…" for the detectors that detectorRef names by name.
+func (es Errors) nameDetectors(ds []Detector) {
+	for _, e := range es {
+		rest, ok := strings.CutPrefix(e.Field, "detectors[")
+		if !ok {
+			continue
+		}
+		index, tail, ok := strings.Cut(rest, "]")
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(index)
+		if err != nil || i < 0 || i >= len(ds) {
+			continue
+		}
+		e.Field = detectorRef(ds, i) + tail
+	}
+}
+
+// detectorRef is how messages name detector i: "detectors[late_delivery]"
+// when its name is valid and unique among ds, else "detectors[3]" (no name,
+// an invalid one, or one that two detectors share).
+func detectorRef(ds []Detector, i int) string {
+	name := ds[i].Name
+	if !detectorName.MatchString(name) {
+		return fmt.Sprintf("detectors[%d]", i)
+	}
+	for j := range ds {
+		if j != i && ds[j].Name == name {
+			return fmt.Sprintf("detectors[%d]", i)
+		}
+	}
+	return "detectors[" + name + "]"
 }
 
 // List returns the problems in err: the elements of an Errors, a single

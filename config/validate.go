@@ -20,8 +20,13 @@ import (
 // *Error if there is one, Errors if there are several. Environment variables
 // named by url_env and secret_env must be set (read with os.Getenv).
 func (c *Config) Validate() error {
-	v := &validator{getenv: os.Getenv}
+	return c.validate(os.Getenv)
+}
+
+func (c *Config) validate(getenv func(string) string) error {
+	v := &validator{getenv: getenv}
 	v.config(c)
+	v.errs.nameDetectors(c.Detectors)
 	return v.errs.err()
 }
 
@@ -58,10 +63,12 @@ func (v *validator) config(c *Config) {
 	v.kafka(&c.Kafka)
 	v.state(&c.State)
 	v.http(&c.HTTP)
+	v.httpTLS(&c.HTTP.TLS)
 	v.events(&c.Events)
 	v.journeys(c.Journeys)
 	v.detectors(c.Detectors, c.Journeys)
 	v.alerting(&c.Alerting, c.Journeys)
+	v.desk(&c.Desk)
 }
 
 func (v *validator) kafka(k *Kafka) {

@@ -24,16 +24,39 @@ const (
 	FeedbackFalseAlarm  = "false_alarm"
 )
 
+// Feedback actions (docs/reference.md, "Feedback event"). A record without
+// an action but with an outcome is an outcome (the older form).
+const (
+	ActionClaim   = "claim"
+	ActionRelease = "release"
+	ActionApprove = "approve"
+	ActionRefuse  = "refuse"
+	ActionOutcome = "outcome"
+)
+
+// Money is an amount in a currency (a feedback event's spent).
+type Money struct {
+	Amount   float64 `json:"amount"`
+	Currency string  `json:"currency"`
+}
+
 // Feedback is one feedback event (docs/reference.md, "Feedback event"): what became of an
 // alert. It marshals to the contract's JSON (see EncodeFeedback).
 type Feedback struct {
+	FeedbackID string // optional: unique id
 	AlertID    string // required
 	CustomerID string // 1–256 bytes
 	Time       int64  // unix nanoseconds (UTC)
-	Outcome    string // one of the Feedback* constants
+	Action     string // one of the Action* constants; "" with an outcome is an outcome
+	Outcome    string // one of the Feedback* constants, with action outcome (or none); else ""
 	By         string // optional: staff id
 	Note       string // optional
+	Spent      *Money // optional: money spent on the recovery
 }
+
+// IsOutcome reports whether f records an outcome (action "outcome", or an
+// outcome without action).
+func (f *Feedback) IsOutcome() bool { return f.Outcome != "" }
 
 // DecodeComplaint decodes a complaint event. maxBytes is the size limit (0
 // means DefaultMaxBytes). Errors are *Error wrapping ErrInvalid, with the
@@ -64,8 +87,10 @@ func DecodeComplaint(b []byte, maxBytes int) (Complaint, error) {
 
 // DecodeFeedback decodes a feedback event. maxBytes is the size limit (0
 // means DefaultMaxBytes). Errors are *Error wrapping ErrInvalid, with the
-// same rules as DecodeComplaint; outcome must be one of the Feedback*
-// constants.
+// same rules as DecodeComplaint. action, if given, is one of the Action*
+// constants; an outcome (one of the Feedback* constants) is required with
+// action "outcome" or without action, and refused with the other actions;
+// spent, if given, has a finite amount ≥ 0 and, when above 0, a currency.
 func DecodeFeedback(b []byte, maxBytes int) (Feedback, error) {
 	r, err := readObject(b, maxBytes)
 	if err != nil {
@@ -87,16 +112,32 @@ func DecodeFeedback(b []byte, maxBytes int) (Feedback, error) {
 	if f.Time, err = r.time(); err != nil {
 		return Feedback{}, err
 	}
-	switch f.Outcome, ok, err = r.str("outcome"); {
-	case err != nil:
+	if f.FeedbackID, _, err = r.str("feedback_id"); err != nil {
 		return Feedback{}, err
-	case !ok:
-		return Feedback{}, missing("outcome")
 	}
-	switch f.Outcome {
-	case FeedbackRecovered, FeedbackDeclined, FeedbackUnreachable, FeedbackFalseAlarm:
+	if f.Action, _, err = r.str("action"); err != nil {
+		return Feedback{}, err
+	}
+	var hasOutcome bool
+	if f.Outcome, hasOutcome, err = r.str("outcome"); err != nil {
+		return Feedback{}, err
+	}
+	switch f.Action {
+	case "", ActionOutcome:
+		if !hasOutcome {
+			return Feedback{}, missing("outcome")
+		}
+		switch f.Outcome {
+		case FeedbackRecovered, FeedbackDeclined, FeedbackUnreachable, FeedbackFalseAlarm:
+		default:
+			return Feedback{}, invalidf("field %q: want one of recovered, declined, unreachable, false_alarm, not %q", "outcome", f.Outcome)
+		}
+	case ActionClaim, ActionRelease, ActionApprove, ActionRefuse:
+		if hasOutcome {
+			return Feedback{}, invalidf("field %q: only with action \"outcome\", not %q", "outcome", f.Action)
+		}
 	default:
-		return Feedback{}, invalidf("field %q: want one of recovered, declined, unreachable, false_alarm, not %q", "outcome", f.Outcome)
+		return Feedback{}, invalidf("field %q: want one of claim, release, approve, refuse, outcome, not %q", "action", f.Action)
 	}
 	if f.By, _, err = r.str("by"); err != nil {
 		return Feedback{}, err
@@ -104,29 +145,55 @@ func DecodeFeedback(b []byte, maxBytes int) (Feedback, error) {
 	if f.Note, _, err = r.str("note"); err != nil {
 		return Feedback{}, err
 	}
+	if raw, ok := r["spent"]; ok && string(raw) != "null" {
+		var m struct {
+			Amount   *float64 `json:"amount"`
+			Currency *string  `json:"currency"`
+		}
+		const want = `field "spent": want {"amount": number, "currency": string}`
+		if err := json.Unmarshal(raw, &m); err != nil || m.Amount == nil {
+			return Feedback{}, invalidf("%s", want)
+		}
+		switch {
+		case *m.Amount < 0:
+			return Feedback{}, invalidf("field %q: negative amount %v", "spent.amount", *m.Amount)
+		case *m.Amount > 0 && (m.Currency == nil || *m.Currency == ""):
+			return Feedback{}, missing("spent.currency")
+		}
+		f.Spent = &Money{Amount: *m.Amount}
+		if m.Currency != nil {
+			f.Spent.Currency = *m.Currency
+		}
+	}
 	return f, nil
 }
 
 // feedbackJSON is Feedback as the contract spells it.
 type feedbackJSON struct {
+	FeedbackID string `json:"feedback_id,omitempty"`
 	AlertID    string `json:"alert_id"`
 	CustomerID string `json:"customer_id"`
 	Time       string `json:"time"`
-	Outcome    string `json:"outcome"`
+	Action     string `json:"action,omitempty"`
+	Outcome    string `json:"outcome,omitempty"`
 	By         string `json:"by,omitempty"`
 	Note       string `json:"note,omitempty"`
+	Spent      *Money `json:"spent,omitempty"`
 }
 
 // EncodeFeedback returns f as one line of JSON (no newline), with the time
 // in RFC 3339 with nanoseconds, UTC. DecodeFeedback reads it back.
 func EncodeFeedback(f Feedback) []byte {
 	return encode(feedbackJSON{
+		FeedbackID: f.FeedbackID,
 		AlertID:    f.AlertID,
 		CustomerID: f.CustomerID,
 		Time:       formatTime(f.Time),
+		Action:     f.Action,
 		Outcome:    f.Outcome,
 		By:         f.By,
 		Note:       f.Note,
+		Spent:      f.Spent,
 	})
 }
 

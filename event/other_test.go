@@ -83,6 +83,46 @@ func TestDecodeFeedback(t *testing.T) {
 	}
 }
 
+func TestDecodeFeedbackActions(t *testing.T) {
+	// The desk's form: every action, an id, money spent.
+	in := `{"feedback_id":"f-9","alert_id":"a-1","customer_id":"b","time":"2026-01-05T12:20:00Z","action":"outcome","outcome":"recovered","by":"ana","note":"refunded shipping","spent":{"amount":12.5,"currency":"EUR"}}`
+	f, err := DecodeFeedback([]byte(in), 0)
+	require.NoError(t, err)
+	require.Equal(t, Feedback{FeedbackID: "f-9", AlertID: "a-1", CustomerID: "b", Time: ns("2026-01-05T12:20:00Z"), Action: ActionOutcome,
+		Outcome: FeedbackRecovered, By: "ana", Note: "refunded shipping", Spent: &Money{Amount: 12.5, Currency: "EUR"}}, f)
+	require.True(t, f.IsOutcome())
+	require.Equal(t, in, string(EncodeFeedback(f)))
+
+	for _, a := range []string{ActionClaim, ActionRelease, ActionApprove, ActionRefuse} {
+		f, err := DecodeFeedback([]byte(`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","action":"`+a+`"}`), 0)
+		require.NoError(t, err, a)
+		require.Equal(t, a, f.Action)
+		require.False(t, f.IsOutcome())
+	}
+	f, err = DecodeFeedback([]byte(`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","action":"claim","spent":{"amount":0}}`), 0)
+	require.NoError(t, err)
+	require.Equal(t, &Money{}, f.Spent)
+
+	for _, tc := range []struct{ in, reason string }{
+		{`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","action":"outcome"}`, `missing field "outcome"`},
+		{`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","action":"claim","outcome":"recovered"}`,
+			`field "outcome": only with action "outcome", not "claim"`},
+		{`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","action":"escalate"}`,
+			`field "action": want one of claim, release, approve, refuse, outcome, not "escalate"`},
+		{`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","action":7}`, `field "action": want a string`},
+		{`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","outcome":"recovered","spent":5}`,
+			`field "spent": want {"amount": number, "currency": string}`},
+		{`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","outcome":"recovered","spent":{"amount":-1,"currency":"EUR"}}`,
+			`field "spent.amount": negative amount -1`},
+		{`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","outcome":"recovered","spent":{"amount":3}}`,
+			`missing field "spent.currency"`},
+	} {
+		_, err := DecodeFeedback([]byte(tc.in), 0)
+		require.ErrorIs(t, err, ErrInvalid, tc.in)
+		require.EqualError(t, err, "invalid record: "+tc.reason, tc.in)
+	}
+}
+
 func TestEncodeFeedback(t *testing.T) {
 	f := Feedback{AlertID: "a-1", CustomerID: "c-1", Time: ns("2025-03-01T12:00:00.5+02:00"), Outcome: FeedbackFalseAlarm}
 	b := EncodeFeedback(f)

@@ -1,9 +1,11 @@
 // Package httpapi serves peakend's HTTP endpoints (docs/reference.md, "HTTP"):
-// metrics, health, readiness and the customer view.
+// metrics, health and readiness (open to all), the customer view and the
+// desk (signed-in users only, package auth), over HTTP or HTTPS.
 package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/peakend/peakend/auth"
+	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/state"
 )
@@ -31,6 +35,16 @@ type Options struct {
 	// Partitions lists the partitions whose state this instance holds.
 	Partitions func() []int32
 	Logger     *slog.Logger
+	// Auth guards every customer-data path and serves /login and /logout.
+	// Nil (or an Auth with neither accounts nor a proxy) refuses those
+	// paths with 401 "sign-in is not configured".
+	Auth *auth.Auth
+	// Mount, if set, adds more handlers (the desk's page and API) to the
+	// server's mux; require wraps a handler so that it needs a signed-in
+	// user (Auth.Require, or the refusal above).
+	Mount func(mux *http.ServeMux, require func(http.Handler) http.Handler)
+	// TLS serves HTTPS with these files (http.tls); both empty: plain HTTP.
+	TLS config.HTTPTLS
 }
 
 // Server is the HTTP server. Run serves until ctx is done, then shuts down
@@ -47,6 +61,14 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	var tlsConfig *tls.Config
+	if o.TLS.CertFile != "" || o.TLS.KeyFile != "" {
+		certs, err := loadCertFiles(o.TLS.CertFile, o.TLS.KeyFile, o.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("http: http.tls: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
+	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http: listen %s: %w", o.Listen, err)
@@ -58,8 +80,15 @@ func New(o Options) (*Server, error) {
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /customers/{id}", s.customer)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	require := o.Auth.Require // a nil *auth.Auth refuses all
+	if o.Auth != nil {
+		o.Auth.Mount(mux)
+	}
+	mux.Handle("GET /customers/{id}", require(http.HandlerFunc(s.customer)))
+	if o.Mount != nil {
+		o.Mount(mux, require)
+	}
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConfig}
 	return s, nil
 }
 
@@ -69,7 +98,13 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // Run serves until ctx is done.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(s.ln) }()
+	go func() {
+		if s.srv.TLSConfig != nil {
+			errc <- s.srv.ServeTLS(s.ln, "", "") // the certificate is in TLSConfig; HTTP/2 offered
+			return
+		}
+		errc <- s.srv.Serve(s.ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http: %w", err)

@@ -161,6 +161,11 @@ func writeConfigWith(t testing.TB, brokers []string, n names, kafka string, extr
 	b.WriteString("  partitions: 4\n  replication: 1\n  session_timeout: 6s\n")
 	b.WriteString(kafka)
 	fmt.Fprintf(&b, "state: {dir: %s}\nhttp: {listen: \"127.0.0.1:0\"}\n", q(n.State))
+	// The customer view needs a signed-in user: the test is a trusted proxy
+	// on this machine (httpGet names the user); the desk itself stays off.
+	if !strings.Contains(extra.Top, "desk:") {
+		fmt.Fprintf(&b, "desk: {enabled: false, proxy: {header: %s, trusted: [127.0.0.1]}}\n", testUserHeader)
+	}
 	b.WriteString(extra.Top)
 	b.WriteString(perCustomerDetectors)
 	b.WriteString(extra.Detectors)
@@ -390,9 +395,17 @@ func waitMetric(t testing.TB, p *peakend, timeout time.Duration, min float64, na
 
 // httpGet fetches http://addr+path; an error for a failed request or a
 // status other than 200.
+// testUserHeader names the user to peakend, as a trusted proxy would.
+const testUserHeader = "X-Peakend-Test-User"
+
 func httpGet(addr, path string) ([]byte, error) {
 	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + addr + path)
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(testUserHeader, "it-tester")
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,10 @@ type Options struct {
 	Stdin io.Reader
 	// Complaints is an optional complaints file (JSONL).
 	Complaints string
+	// Feedback is an optional feedback events file (JSONL), applied by
+	// event time to the replay's alerts for the report's precision and
+	// recovery rate.
+	Feedback string
 	// Out receives alerts, one JSON object per line. Required.
 	Out io.Writer
 	// DLQ receives bad lines as {"line","error","record"} objects; nil counts them only.
@@ -44,6 +48,17 @@ type Options struct {
 	// batch starts. Default false: the insert overlaps the next batch
 	// (engine.Options.AsyncCommit); the alerts are the same either way.
 	SyncCommit bool
+	// Partitions, when > 0, splits the input as producers keyed by customer
+	// id split it over a topic of that many partitions, and replays each
+	// partition in file order, as a live run over that topic does
+	// (partitions.go). 0: one partition, in event-time order.
+	Partitions int
+	// Partitioner is the producers' partitioner with Partitions: "murmur2"
+	// (the default; the Java client, franz-go) or "crc32" (librdkafka).
+	Partitioner string
+	// Progress, if set (a terminal), receives a progress line about once a
+	// second, erased at the end.
+	Progress io.Writer
 }
 
 // Summary is what a replay did, and the evaluation of docs/reference.md, "The replay report".
@@ -51,12 +66,13 @@ type Summary struct {
 	Lines, Events, Invalid, Duplicates int
 	Complaints                         int
 	Alerts                             [4]int // by severity
-	Customers                          int64  // distinct customers in state
+	Customers                          int64  // distinct customers seen in the input's experiences
 	First, Last                        time.Time
 	Elapsed                            time.Duration
 	Sorted                             bool // the input was already in event-time order
 
-	eval evaluation
+	eval  evaluation
+	custs map[uint64]struct{} // hashes of the customer ids seen (saw)
 }
 
 type idx struct {
@@ -72,6 +88,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	start := time.Now()
 	if o.BatchEvents <= 0 {
 		o.BatchEvents = 4096
+	}
+	pf, err := checkPartitions(o)
+	if err != nil {
+		return nil, err
 	}
 	f, cleanup, err := openInput(o)
 	if err != nil {
@@ -104,6 +124,17 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Partitions > 0 {
+		s, err := runPartitions(ctx, o, f, eng, pf)
+		if err != nil {
+			return nil, err
+		}
+		if err := store.Close(); err != nil {
+			return nil, err
+		}
+		s.Elapsed = time.Since(start)
+		return s, nil
+	}
 	pt, err := eng.OpenPartition(0)
 	if err != nil {
 		return nil, err
@@ -121,6 +152,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	feedback, err := readFeedback(o, s)
+	if err != nil {
+		return nil, err
+	}
+
+	// Passes 1 (and 1b) show as "reading the input" on the progress line.
+	prog := startProgress(o.Progress, 0)
+	defer prog.stop()
 
 	// Pass 1: find whether the input is in event-time order, looking only
 	// at each line's time (event.Decoder.Time). Sorted input, the usual
@@ -173,6 +212,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 
 	// Pass 2: process in event-time order, applying each complaint before
 	// the first event after it.
+	prog.setTotal(int64(s.Lines))
 	w := bufio.NewWriterSize(o.Out, 1<<16)
 	ci := 0
 	var buf []byte
@@ -192,6 +232,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		inBatch = 0
 		return pt.Commit(false)
 	}
+	done := 0 // lines processed, for the progress line
 	rec := engine.Record{Topic: "replay"}
 	// process applies line's event, after every complaint up to its time; a
 	// bad line goes to the DLQ.
@@ -207,6 +248,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			first, last = ev.Time, ev.Time
 		}
 		first, last = min(first, ev.Time), max(last, ev.Time)
+		s.saw(ev.CustomerID)
 		for ci < len(complaints) && complaints[ci].t <= ev.Time {
 			if err := applyComplaint(pt, &complaints[ci], &s.eval); err != nil {
 				return err
@@ -218,6 +260,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 		s.Events++
 		if inBatch++; inBatch >= o.BatchEvents {
+			prog.set(int64(done))
 			return flush()
 		}
 		return nil
@@ -228,6 +271,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			if (line-1)&1023 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
+			done = line
 			if len(bytes.TrimSpace(b)) == 0 {
 				return nil
 			}
@@ -245,6 +289,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			if _, err = f.ReadAt(buf, x.off); err != nil {
 				return nil, fmt.Errorf("replay: read line %d: %w", x.line, err)
 			}
+			done = s.Lines * i / len(index)
 			if err = process(int(x.line), buf); err != nil {
 				break
 			}
@@ -253,6 +298,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	prog.stop()
 	for ; ci < len(complaints); ci++ {
 		if err := applyComplaint(pt, &complaints[ci], &s.eval); err != nil {
 			return nil, err
@@ -268,7 +314,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := w.Flush(); err != nil {
 		return nil, fmt.Errorf("replay: write alerts: %w", err)
 	}
-	s.Customers = pt.Customers()
+	s.Customers = int64(len(s.custs))
+	if err := applyFeedback(o, s, feedback); err != nil {
+		return nil, err
+	}
 	if s.Events > 0 {
 		s.First, s.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 	}

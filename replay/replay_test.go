@@ -272,18 +272,20 @@ func TestReportCoverageAndLeadTime(t *testing.T) {
 	events, complaints := coverageCase(t)
 	r := run(t, replay.Options{Input: events, Complaints: complaints})
 	rep := r.summary.Report()
-	require.Equal(t, 3, rep.Complainers)
-	require.Equal(t, 1, rep.FlaggedBefore)
-	require.Equal(t, 0.333, rep.Coverage)
-	require.Equal(t, 7200.0, rep.LeadMedianSeconds)
-	require.Equal(t, 7200.0, rep.LeadP90Seconds)
-	require.Equal(t, 3, rep.FlaggedCustomers)
-	require.Equal(t, 1, rep.SilentReach, "z was flagged and never complained")
-	require.Nil(t, rep.Precision)
-	require.Equal(t, map[string]int{"minor": 1, "major": 1, "critical": 1}, rep.Alerts)
-	require.Equal(t, int64(4), rep.Customers)
-	require.Equal(t, 6, rep.Events)
-	require.Equal(t, 2.0, rep.Days)
+	require.Equal(t, 3, rep.Totals.Complainers)
+	require.Equal(t, 1, rep.Totals.FlaggedBefore)
+	require.Equal(t, 0.333, rep.Totals.Coverage)
+	require.Equal(t, 7200.0, rep.Totals.LeadMedianSeconds)
+	require.Equal(t, 7200.0, rep.Totals.LeadP90Seconds)
+	require.Equal(t, 3, rep.Totals.FlaggedCustomers)
+	require.Equal(t, 1, rep.Totals.SilentReach, "z was flagged and never complained")
+	require.Nil(t, rep.Totals.Precision)
+	require.False(t, rep.FeedbackGiven)
+	require.Equal(t, map[string]int{"minor": 1, "major": 1, "critical": 1}, rep.Totals.AlertsBySeverity)
+	require.Equal(t, 3, rep.Totals.Alerts)
+	require.Equal(t, int64(4), rep.Totals.Customers)
+	require.Equal(t, 6, rep.Totals.Events)
+	require.Equal(t, 2.0, rep.Totals.Days)
 }
 
 func TestReportHalfCovered(t *testing.T) {
@@ -298,10 +300,10 @@ func TestReportHalfCovered(t *testing.T) {
 		complaint("y", t0.Add(2*time.Hour)),
 	})
 	rep := run(t, replay.Options{Input: events, Complaints: complaints}).summary.Report()
-	require.Equal(t, 0.5, rep.Coverage)
-	require.Equal(t, 7200.0, rep.LeadMedianSeconds)
-	require.Equal(t, 1, rep.SilentReach)
-	require.Equal(t, 1.0, rep.Days, "at least one day")
+	require.Equal(t, 0.5, rep.Totals.Coverage)
+	require.Equal(t, 7200.0, rep.Totals.LeadMedianSeconds)
+	require.Equal(t, 1, rep.Totals.SilentReach)
+	require.Equal(t, 1.0, rep.Totals.Days, "at least one day")
 }
 
 func TestReportLookback(t *testing.T) {
@@ -309,10 +311,10 @@ func TestReportLookback(t *testing.T) {
 	events := writeLines(t, "events.jsonl", []string{lateDelivery("x1", "x", t0, 100)})
 	complaints := writeLines(t, "complaints.jsonl", []string{complaint("x", t0.Add(31*24*time.Hour))})
 	rep := run(t, replay.Options{Input: events, Complaints: complaints}).summary.Report()
-	require.Equal(t, 1, rep.Complainers)
-	require.Equal(t, 0, rep.FlaggedBefore)
-	require.Equal(t, 0.0, rep.Coverage)
-	require.Equal(t, 0.0, rep.LeadMedianSeconds)
+	require.Equal(t, 1, rep.Totals.Complainers)
+	require.Equal(t, 0, rep.Totals.FlaggedBefore)
+	require.Equal(t, 0.0, rep.Totals.Coverage)
+	require.Equal(t, 0.0, rep.Totals.LeadMedianSeconds)
 }
 
 func TestReportGolden(t *testing.T) {
@@ -325,9 +327,9 @@ func TestReportGolden(t *testing.T) {
 
 	// The last line is the report as JSON.
 	lines := strings.Split(strings.TrimSpace(report.String()), "\n")
-	var rep replay.Report
-	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &rep))
-	require.Equal(t, r.summary.Report(), rep)
+	var totals replay.Totals
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &totals))
+	require.Equal(t, r.summary.Report().Totals, totals)
 
 	// Without complaints the report says so.
 	r = run(t, replay.Options{Input: events})
@@ -335,6 +337,7 @@ func TestReportGolden(t *testing.T) {
 	require.NoError(t, r.summary.WriteReport(&report))
 	require.Contains(t, report.String(), "no complaints given")
 	require.Contains(t, report.String(), `"complainers":0`)
+	require.Contains(t, report.String(), "give --feedback FILE.jsonl")
 }
 
 func golden(t *testing.T, path, got string) {
@@ -402,6 +405,10 @@ func TestEmptyInput(t *testing.T) {
 	require.Empty(t, r.alerts)
 	require.Zero(t, r.summary.Events)
 	rep := r.summary.Report()
-	require.Equal(t, 1.0, rep.Days)
-	require.Empty(t, rep.AlertsPer1000Day)
+	require.Equal(t, 1.0, rep.Totals.Days)
+	require.Empty(t, rep.Totals.AlertsPer1000Day)
+	var html bytes.Buffer
+	require.NoError(t, rep.WriteHTML(&html))
+	require.Contains(t, html.String(), "No alerts in this replay.")
+	require.NotContains(t, html.String(), "<svg", "no empty chart")
 }

@@ -194,6 +194,7 @@ func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 			}
 			ci++
 		}
+		s.saw(e.ev.CustomerID)
 		rec.Offset, rec.Value = int64(e.line), e.raw
 		ev := e.ev // the engine reads the event; a copy keeps d untouched all the same
 		if err := pt.Apply(&rec, &ev); err != nil {
@@ -217,7 +218,7 @@ func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 	if err := flush(); err != nil {
 		return nil, err
 	}
-	s.Customers = pt.Customers()
+	s.Customers = int64(len(s.custs))
 	if s.Events > 0 {
 		s.First, s.Last = unixUTC(d.First), unixUTC(d.Last)
 	}

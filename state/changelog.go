@@ -28,7 +28,8 @@ var ErrChangelogRecord = errors.New("state: bad changelog record")
 // deletes them outside any batch, so a changelog copy would never be
 // tombstoned: it would grow forever, and an instance restoring the partition
 // would send every alert ever made again. The instance that queued an alert
-// delivers it, whoever owns the partition by then.
+// delivers it, whoever owns the partition by then. The desk's view
+// (KindDesk) stays out too: every instance rebuilds it from its topics.
 func (b *Batch) Ops(fn func(key, value []byte) error) error {
 	r := b.b.Reader()
 	for {
@@ -46,7 +47,7 @@ func (b *Batch) Ops(fn func(key, value []byte) error) error {
 		default:
 			return fmt.Errorf("state: batch of partition %d holds a %s write, which the changelog cannot carry", b.p, kind)
 		}
-		if len(k) > 0 && (k[0] == kindOutbox || k[0] == kindOutboxSeq) {
+		if len(k) > 0 && local(k[0]) {
 			continue
 		}
 		if err := fn(k, v); err != nil {
@@ -200,10 +201,10 @@ func (s *Store) Snapshot(p int32, skip []byte, fn func(key, value []byte) error)
 	return nil
 }
 
-// stateKinds is kindsOf without the local outbox's kinds.
+// stateKinds is kindsOf without the local kinds (outbox, desk).
 func (s *Store) stateKinds(p int32) ([]byte, error) {
 	kinds, err := s.kindsOf(p)
-	return slices.DeleteFunc(kinds, func(k byte) bool { return k == kindOutbox || k == kindOutboxSeq }), err
+	return slices.DeleteFunc(kinds, local), err
 }
 
 // kindsOf lists the key kinds that hold data for partition p: one seek per

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +42,9 @@ type Options struct {
 	// TransactionalID is the transactional id under exactly_once. Default
 	// TransactionalID(Config): stable for one instance's state directory.
 	TransactionalID string
+	// LagInterval is how often consumer lag is measured (lag.go). Default
+	// DefaultLagInterval (10 s).
+	LagInterval time.Duration
 }
 
 // Runner is the `peakend run` job. Its goroutine owns the client, the cycle
@@ -61,10 +63,15 @@ type Runner struct {
 	restoring sync.WaitGroup // restore goroutines (startRestore)
 	// open: the open partitions as of the last change (updateGauges), for
 	// Partitions.
-	open      atomic.Pointer[[]int32]
-	conn      []kgo.Opt       // every client's options (ConnOpts, logging, Options.ConnOpts); set by Run
-	changelog string          // the changelog topic
-	runCtx    context.Context // Run's context: restores end with it
+	open atomic.Pointer[[]int32]
+	// assignedNow: the assigned experiences partitions as of the last
+	// change (updateGauges), for the lag goroutine.
+	assignedNow atomic.Pointer[[]int32]
+	lag         *lagTracker
+	lagKick     chan struct{}   // assigned asks the lag goroutine to measure
+	conn        []kgo.Opt       // every client's options (ConnOpts, logging, Options.ConnOpts); set by Run
+	changelog   string          // the changelog topic
+	runCtx      context.Context // Run's context: restores end with it
 
 	mu            sync.Mutex
 	parts         map[int32]*engine.Partition // restored and open
@@ -83,7 +90,8 @@ func New(o Options) *Runner {
 		o.MaxPollRecords = 10_000
 	}
 	return &Runner{o: o, log: o.Logger, parts: map[int32]*engine.Partition{}, restores: map[int32]*restoreTask{},
-		assignedParts: map[int32]bool{}, changelog: ChangelogTopic(o.Config.Kafka.Group), runCtx: context.Background()}
+		assignedParts: map[int32]bool{}, changelog: ChangelogTopic(o.Config.Kafka.Group), runCtx: context.Background(),
+		lag: newLagTracker(), lagKick: make(chan struct{}, 1)}
 }
 
 // Ready reports whether the group has assigned partitions, every one of
@@ -197,6 +205,7 @@ func (r *Runner) assigned(_ context.Context, _ *kgo.Client, assigned map[string]
 		r.log.Info("partition assigned", "topic", exp, "partition", p)
 	}
 	r.updateGauges()
+	r.kickLag()
 }
 
 // revoked commits the offsets marked so far (every cycle is marked before it
@@ -242,12 +251,11 @@ func (r *Runner) drop(revoked map[string][]int32) {
 			_ = pt.Close() // every cycle is committed before a rebalance can run
 			delete(r.parts, p)
 			r.log.Info("partition revoked", "topic", exp, "partition", p)
-			if m := r.o.Metrics; m != nil {
-				m.ConsumerLag.DeleteLabelValues(exp, strconv.Itoa(int(p)))
-			}
 		}
 	}
 	r.updateGauges()
+	// After updateGauges: the lag goroutine no longer sets these series.
+	r.forgetLag(revoked[exp])
 	r.refreshReady()
 }
 
@@ -279,6 +287,11 @@ func (r *Runner) updateGauges() {
 		ps = append(ps, p)
 	}
 	r.open.Store(&ps)
+	as := make([]int32, 0, len(r.assignedParts))
+	for p := range r.assignedParts {
+		as = append(as, p)
+	}
+	r.assignedNow.Store(&as)
 	m := r.o.Metrics
 	if m == nil {
 		return
@@ -333,8 +346,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	// Connection errors while stopping are expected, not an outage.
 	defer context.AfterFunc(ctx, func() { r.stopping.Store(true) })()
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() {
+		defer close(lagDone)
+		r.trackLag(lagCtx, cl)
+	}()
 	defer func() {
 		r.stopping.Store(true)
+		stopLag()
+		<-lagDone // before the client closes and the store with it
 		r.setReady(false)
 		// Leave the group (marked offsets are committed in revoked,
 		// at-least-once) within leaveTimeout: Close alone would leave with
@@ -354,6 +375,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			r.stopRestore(p)
 		}
 		r.mu.Unlock()
+		r.forgetLag(nil)
 		// Restores (and seeds) end with Run's context; wait for them, so
 		// that none writes to the store after it is closed.
 		ended := make(chan struct{})
@@ -433,8 +455,7 @@ type work struct {
 	recs      []*kgo.Record              // experiences, then all records in processing order
 	comps     []*kgo.Record              // complaints
 	last      map[string]kgo.EpochOffset // per topic: the next offset after this cycle
-	hwm       map[string]int64
-	changelog []*kgo.Record // the cycle's state writes, then its marker
+	changelog []*kgo.Record              // the cycle's state writes, then its marker
 	marker    *kgo.Record
 	err       error
 }
@@ -560,7 +581,7 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 		}
 		w := c.parts[ftp.Partition]
 		if w == nil {
-			w = &work{pt: pt, hwm: map[string]int64{}, last: map[string]kgo.EpochOffset{}}
+			w = &work{pt: pt, last: map[string]kgo.EpochOffset{}}
 			c.parts[ftp.Partition] = w
 		}
 		if ftp.Topic == comp {
@@ -568,7 +589,6 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 		} else {
 			w.recs = append(w.recs, ftp.Records...)
 		}
-		w.hwm[ftp.Topic] = ftp.HighWatermark
 		lr := ftp.Records[len(ftp.Records)-1]
 		w.last[ftp.Topic] = kgo.EpochOffset{Epoch: lr.LeaderEpoch, Offset: lr.Offset + 1}
 	})
@@ -582,7 +602,7 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 			return nil, errors.Join(fmt.Errorf("stream: partition %d: %w", p, err), pt.Discard(), c.discard(false))
 		}
 		if busy {
-			c.parts[p] = &work{pt: pt, hwm: map[string]int64{}, last: map[string]kgo.EpochOffset{}}
+			c.parts[p] = &work{pt: pt, last: map[string]kgo.EpochOffset{}}
 		}
 	}
 	if len(c.parts) == 0 {
@@ -661,9 +681,6 @@ func (r *Runner) apply(c *batchOut, start time.Time) (map[string]map[int32]kgo.E
 				marks[t] = map[int32]kgo.EpochOffset{}
 			}
 			marks[t][p] = eo
-			if m != nil {
-				m.ConsumerLag.WithLabelValues(t, strconv.Itoa(int(p))).Set(float64(max(0, w.hwm[t]-eo.Offset)))
-			}
 		}
 	}
 	if m != nil {

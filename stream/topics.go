@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -30,9 +31,13 @@ func adminClient(cfg *config.Config, extra []kgo.Opt) (*kadm.Client, error) {
 	return kadm.NewClient(cl), nil
 }
 
-// EnsureTopics creates the topics peakend writes (alerts, DLQ) if they are
-// missing, with the configured partitions and replication. Topics it reads
-// are not created: a typo there should not silently create an empty topic.
+// EnsureTopics creates the topics peakend writes (alerts, DLQ, and the
+// feedback topic when the desk is on) if they are missing, with the
+// configured partitions and replication. With the desk on, the alerts and
+// feedback topics keep their records at least desk.keep (and at least
+// Kafka's default week), so that a restarted desk can rebuild its view
+// from them. Topics it only reads are not created: a typo there should not
+// silently create an empty topic.
 func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, extra ...kgo.Opt) error {
 	adm, err := adminClient(cfg, extra)
 	if err != nil {
@@ -40,6 +45,10 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 	}
 	defer adm.Close()
 	want := []string{cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.DLQ}
+	desk := cfg.Desk.DeskOn()
+	if desk {
+		want = append(want, cfg.Kafka.Topics.Feedback)
+	}
 	// Only missing topics are created: on a cluster with ACLs, creating
 	// an existing topic without the right to create fails with
 	// TOPIC_AUTHORIZATION_FAILED, not TOPIC_ALREADY_EXISTS.
@@ -48,14 +57,26 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 		return fmt.Errorf("stream: list topics %v: %w", want, err)
 	}
 	want = slices.DeleteFunc(want, func(t string) bool { d, ok := have[t]; return ok && d.Err == nil })
+	if desk {
+		warnShortRetention(ctx, adm, cfg, log, slices.DeleteFunc([]string{cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.Feedback},
+			func(t string) bool { return slices.Contains(want, t) }))
+	}
 	if len(want) == 0 {
 		return nil
 	}
-	resp, err := adm.CreateTopics(ctx, int32(cfg.Kafka.Partitions), int16(cfg.Kafka.Replication), nil, want...)
-	if err != nil {
-		return fmt.Errorf("stream: create topics %v: %w", want, err)
+	var results []kadm.CreateTopicResponse
+	for _, t := range want {
+		var configs map[string]*string
+		if desk && (t == cfg.Kafka.Topics.Alerts || t == cfg.Kafka.Topics.Feedback) {
+			configs = map[string]*string{"retention.ms": kadm.StringPtr(strconv.FormatInt(DeskRetention(cfg).Milliseconds(), 10))}
+		}
+		resp, err := adm.CreateTopics(ctx, int32(cfg.Kafka.Partitions), int16(cfg.Kafka.Replication), configs, t)
+		if err != nil {
+			return fmt.Errorf("stream: create topic %s: %w", t, err)
+		}
+		results = append(results, resp.Sorted()...)
 	}
-	for _, t := range resp.Sorted() {
+	for _, t := range results {
 		switch {
 		case t.Err == nil:
 			log.Info("created topic", "topic", t.Topic, "partitions", cfg.Kafka.Partitions)
@@ -65,6 +86,41 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 		}
 	}
 	return nil
+}
+
+// warnShortRetention warns about existing topics (the desk's alerts and
+// feedback topics) that keep records for less than desk.keep: a desk
+// started from scratch could not rebuild its view from them. A topic whose
+// configuration cannot be read is passed over (no right to describe it).
+func warnShortRetention(ctx context.Context, adm *kadm.Client, cfg *config.Config, log *slog.Logger, topics []string) {
+	if len(topics) == 0 {
+		return
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return
+	}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			continue
+		}
+		for _, c := range rc.Configs {
+			if c.Key != "retention.ms" {
+				continue
+			}
+			ms, err := strconv.ParseInt(c.MaybeValue(), 10, 64)
+			if err == nil && ms >= 0 && time.Duration(ms)*time.Millisecond < cfg.Desk.Keep.D() {
+				log.Warn("topic keeps records for less than desk.keep: a desk started afresh shows only what is still on it",
+					"topic", rc.Name, "retention", time.Duration(ms)*time.Millisecond, "desk.keep", cfg.Desk.Keep.D())
+			}
+		}
+	}
+}
+
+// DeskRetention is the retention peakend gives the alerts and feedback
+// topics it creates when the desk is on: desk.keep, and at least a week.
+func DeskRetention(cfg *config.Config) time.Duration {
+	return max(cfg.Desk.Keep.D(), 7*24*time.Hour)
 }
 
 // untilReachable calls fn until it succeeds, fails for a reason other than

@@ -1,5 +1,5 @@
 // Command peakend is the streaming worst-experience detector: run, demo,
-// replay, tune, validate and version (see `peakend --help`).
+// replay, tune, validate, hash-password and version (see `peakend --help`).
 package main
 
 import (
@@ -48,6 +48,7 @@ Usage:
   peakend tune --config FILE --input EVENTS.jsonl       settings tuned to the team's capacity
                --complaints FILE [--feedback FILE] [--capacity N/day] [--write FILE.yaml]
   peakend validate --config FILE                        check a configuration
+  peakend hash-password [--cost N] < PASSWORD           bcrypt hash for a desk account's password_hash
   peakend version                                       version and build information
 
 Every command answers --help. Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.
@@ -76,6 +77,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdTune(ctx, rest, stdout, stderr)
 	case "validate":
 		err = cmdValidate(rest, stdout, stderr)
+	case "hash-password":
+		err = cmdHashPassword(rest, stdin, stdout, stderr)
 	case "version":
 		err = cmdVersion(rest, stdout, stderr)
 	case "-h", "--help", "help":
@@ -194,19 +197,52 @@ func cmdVersion(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rev, modified := "unknown", ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	bi, _ := debug.ReadBuildInfo()
+	_, err := io.WriteString(stdout, versionText(version, bi))
+	return err
+}
+
+// versionText is what `peakend version` prints: the version (-ldflags
+// "-X main.version=..."), the commit the binary was built from with its
+// time and whether the checkout had uncommitted changes (the go command
+// records them when it builds from a git checkout, unless -buildvcs=false),
+// and the Go version and platform. bi may be nil.
+//
+//	peakend v1.4.0
+//	commit 0072f6b3c1d2e4f5a6b7c8d9e0f1a2b3c4d5e6f7 (2026-12-03T12:41:07Z, modified)
+//	go1.26.8 linux/amd64
+func versionText(version string, bi *debug.BuildInfo) string {
+	commit := "unknown (not built from a git checkout)"
+	goVersion := runtime.Version()
+	if bi != nil {
+		var rev, at string
+		modified := false
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
 				rev = s.Value
+			case "vcs.time":
+				at = s.Value
 			case "vcs.modified":
-				if s.Value == "true" {
-					modified = " (modified)"
-				}
+				modified = s.Value == "true"
 			}
 		}
+		if rev != "" {
+			var notes []string
+			if at != "" {
+				notes = append(notes, at)
+			}
+			if modified {
+				notes = append(notes, "modified")
+			}
+			commit = rev
+			if len(notes) > 0 {
+				commit += " (" + strings.Join(notes, ", ") + ")"
+			}
+		}
+		if bi.GoVersion != "" {
+			goVersion = bi.GoVersion
+		}
 	}
-	fmt.Fprintf(stdout, "peakend %s\ncommit %s%s\n%s %s/%s\n", version, rev, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return nil
+	return fmt.Sprintf("peakend %s\ncommit %s\n%s %s/%s\n", version, commit, goVersion, runtime.GOOS, runtime.GOARCH)
 }

@@ -103,6 +103,11 @@ func TestValidate(t *testing.T) {
 
 	bad := writeFile(t, "bad.yaml", `detectors:
   - {name: d, type: threshold, metric: m, minor: 1}
+  - name: late_delivery
+    type: threshold
+    metric: delay_hours
+    minor: 72
+    major: 24
 state:
   window: lots
 alerting:
@@ -113,8 +118,9 @@ alerting:
 	require.Empty(t, stdout)
 	require.Equal(t, []string{
 		"peakend: invalid configuration:",
-		bad + `:4: state.window: expected a whole number, got "lots"`,
-		bad + `:6: alerting.cooldown: duration must not be negative (got "-1h")`,
+		bad + `:6: detectors[late_delivery].minor: must be less than major (72 < 24)`,
+		bad + `:9: state.window: expected a whole number, got "lots"`,
+		bad + `:11: alerting.cooldown: duration must not be negative (got "-1h")`,
 	}, lines(stderr))
 
 	code, _, stderr = invoke(t, nil, "validate")

@@ -13,14 +13,19 @@ import (
 )
 
 func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("replay", "peakend replay --config FILE --input EVENTS.jsonl [--complaints FILE.jsonl] [--out ALERTS.jsonl] [--dlq BAD.jsonl] [--state DIR] [--report]", stdout, stderr)
+	fs := newFlags("replay", "peakend replay --config FILE --input EVENTS.jsonl [--complaints FILE.jsonl] [--out ALERTS.jsonl] [--dlq BAD.jsonl] [--state DIR] [--feedback FILE.jsonl] [--report] [--report-json FILE] [--report-html FILE] [--partitions N [--partitioner murmur2|crc32]]", stdout, stderr)
 	path := fs.String("config", "", "configuration file (YAML)")
 	input := fs.String("input", "", "experience events, one JSON object per line; - reads standard input")
 	complaints := fs.String("complaints", "", "complaint events (JSONL), for complained_before and the report")
 	out := fs.String("out", "", "write alerts (JSONL) here instead of standard output")
 	dlq := fs.String("dlq", "", "write bad lines here, with their reasons (JSONL); default: count them on standard error")
 	stateDir := fs.String("state", "", "Pebble state directory to use and keep; default: a fresh temporary one")
-	report := fs.Bool("report", false, "print the evaluation (complaint coverage, lead time, silent reach, alert load) on standard error")
+	feedback := fs.String("feedback", "", "feedback events (JSONL, as the desk writes them), applied by event time: precision and recovery rate in the report")
+	report := fs.Bool("report", false, "print the evaluation (complaint coverage, lead time, silent reach, alert load, precision) on standard error")
+	reportJSON := fs.String("report-json", "", "write the evaluation as JSON to this file")
+	reportHTML := fs.String("report-html", "", "write the evaluation as one self-contained HTML page with charts to this file")
+	partitions := fs.Int("partitions", 0, "split the input by customer id over N partitions, as producers do, and replay each in file order: the alerts of a live run over an N-partition topic (default: one partition, in event-time order)")
+	partitionerName := fs.String("partitioner", "murmur2", "with --partitions: the producers' partitioner, murmur2 (Java client, franz-go) or crc32 (librdkafka's consistent_random: kcat, confluent-kafka-python)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -28,11 +33,32 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if *input == "" {
 		return usagef("--input is required")
 	}
+	if err := checkPartitionFlags(fs, *partitions, *partitionerName); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
 		return err
 	}
-	o := replay.Options{Config: cfg, Input: *input, Stdin: stdin, Complaints: *complaints, Out: stdout, StateDir: *stateDir}
+	o := replay.Options{Config: cfg, Input: *input, Stdin: stdin, Complaints: *complaints, Feedback: *feedback, Out: stdout, StateDir: *stateDir,
+		Partitions: *partitions, Partitioner: *partitionerName, Progress: terminal(stderr)}
+	// The report files are created before the replay, so that a bad path
+	// fails at once rather than after a long run.
+	var jsonFile, htmlFile *os.File
+	for _, rf := range []struct {
+		path string
+		f    **os.File
+	}{{*reportJSON, &jsonFile}, {*reportHTML, &htmlFile}} {
+		if rf.path == "" {
+			continue
+		}
+		f, err := os.Create(rf.path)
+		if err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		defer f.Close()
+		*rf.f = f
+	}
 	if *out != "" {
 		f, err := os.Create(*out)
 		if err != nil {
@@ -82,6 +108,25 @@ func cmdReplay(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		float64(after.Mallocs-before.Mallocs)/float64(max(s.Events, 1)), peakRSSMiB())
 	if s.Invalid > 0 && *dlq == "" {
 		fmt.Fprintf(stderr, "replay: %d bad lines skipped (use --dlq FILE to keep them with their reasons)\n", s.Invalid)
+	}
+	if jsonFile != nil || htmlFile != nil {
+		r := s.Report()
+		if jsonFile != nil {
+			if err := r.WriteJSON(jsonFile); err != nil {
+				return err
+			}
+			if err := jsonFile.Close(); err != nil {
+				return fmt.Errorf("replay: %w", err)
+			}
+		}
+		if htmlFile != nil {
+			if err := r.WriteHTML(htmlFile); err != nil {
+				return err
+			}
+			if err := htmlFile.Close(); err != nil {
+				return fmt.Errorf("replay: %w", err)
+			}
+		}
 	}
 	if *report {
 		// Standard error, always: standard output holds only alert lines

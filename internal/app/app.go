@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,7 +20,9 @@ import (
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/alerts/outbox"
 	"github.com/peakend/peakend/alerts/sinks"
+	"github.com/peakend/peakend/auth"
 	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/desk"
 	"github.com/peakend/peakend/engine"
 	"github.com/peakend/peakend/httpapi"
 	"github.com/peakend/peakend/internal/metrics"
@@ -42,6 +46,14 @@ type Options struct {
 	// OS's. Tests wrap the OS's in Pebble's errorfs to inject write and
 	// sync failures.
 	FS vfs.FS
+	// LagInterval is how often consumer lag is measured (tests); zero:
+	// stream.DefaultLagInterval.
+	LagInterval time.Duration
+	// DeskGuard, if set, replaces the sign-in check in front of the desk's
+	// customer-data paths (tests put a user in the request's context).
+	DeskGuard func(http.Handler) http.Handler
+	// DeskClock, if set, is the desk's clock (tests).
+	DeskClock func() time.Time
 }
 
 // Run runs the pipeline until ctx is done: it opens the store, starts the
@@ -116,7 +128,45 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	runner := stream.New(stream.Options{Config: cfg, Engine: eng, Store: store, Metrics: m, Logger: log,
-		Sinks: direct, ClientOpts: o.ClientOpts})
+		Sinks: direct, ClientOpts: o.ClientOpts, LagInterval: o.LagInterval})
+
+	// Sign-in guards every customer-data path (docs/desk-access.md).
+	authn, err := auth.New(cfg.Desk, auth.Options{Logger: log, Metrics: m, Secure: cfg.HTTP.TLS.CertFile != ""})
+	if err != nil {
+		return err
+	}
+	var dk *desk.Desk
+	var mount func(*http.ServeMux, func(http.Handler) http.Handler)
+	if cfg.Desk.DeskOn() {
+		// A claim by a user who no longer exists is released; without
+		// sign-in configured (tests with DeskGuard) everyone is known.
+		var known func(string) bool
+		if authn.Configured() {
+			known = authn.Known
+		}
+		view := httpapi.ViewOptions{Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D()}
+		dk, err = desk.New(desk.Options{Config: cfg, Store: store, Metrics: m.NewDesk(detectorNames(cfg)), Logger: log,
+			Now: o.DeskClock, Known: known, Approvers: authn.Supervisors(),
+			// The instance holding partition p of the (co-partitioned)
+			// experiences topic owns feedback partition p.
+			Owns: func(p int32) bool { return slices.Contains(runner.Partitions(), p) },
+			Customer: func(id string) (any, error) {
+				v, ok, err := httpapi.LookupCustomer(store, view, runner.Partitions(), id)
+				if !ok || err != nil {
+					return nil, err
+				}
+				return v, nil
+			}})
+		if err != nil {
+			return err
+		}
+		mount = func(mux *http.ServeMux, require func(http.Handler) http.Handler) {
+			if o.DeskGuard != nil {
+				require = o.DeskGuard
+			}
+			dk.Mount(mux, require)
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -132,8 +182,12 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	if cfg.HTTP.Listen != "" && cfg.HTTP.Listen != "-" {
+		if !authn.Configured() {
+			log.Info("desk sign-in is not configured (no desk.accounts, no desk.proxy): customer-data paths answer 401")
+		}
 		srv, err := httpapi.New(httpapi.Options{Listen: cfg.HTTP.Listen, Metrics: m, Store: store,
-			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Logger: log})
+			Window: cfg.State.Window, HalfLife: cfg.Alerting.PeakHalfLife.D(), Ready: runner.Ready, Partitions: runner.Partitions, Logger: log,
+			Auth: authn, TLS: cfg.HTTP.TLS, Mount: mount})
 		if err != nil {
 			return err
 		}
@@ -145,6 +199,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if deliverer != nil {
 		wg.Go(func() { fail(deliverer.Run(ctx)) })
+	}
+	if dk != nil {
+		wg.Go(func() { fail(dk.Run(ctx)) })
 	}
 	wg.Go(func() { fail(runner.Run(ctx)) })
 	done := make(chan struct{})

@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -33,6 +34,8 @@ func TestMetricsLint(t *testing.T) {
 	}
 	m := metrics.New(engine.MetricJourneys(cfg), names)
 	m.Register(metrics.NewPebbleCollector(store.Metrics))
+	dm := m.NewDesk(names)
+	dm.Feedback.WithLabelValues("late_delivery", "major", "recovered")
 	m.Deliveries.WithLabelValues("stdout", "delivered").Inc()
 	m.OutboxBacklog.WithLabelValues("webhook").Set(0)
 	m.OutboxOldest.WithLabelValues("webhook").Set(0)
@@ -52,6 +55,8 @@ func TestHTTP(t *testing.T) {
 	brokers := testkit.Cluster(t)
 	cfg := testkit.Config(t, brokers, testkit.PerCustomer...)
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	// Sign-in by a trusted proxy on this machine (package auth tests the rest).
+	cfg.Desk.Proxy = config.Proxy{Header: "X-Forwarded-User", Trusted: []string{"127.0.0.1"}}
 	a := testkit.StartApp(t, app.Options{Config: cfg})
 
 	code, body := testkit.Get(t, a.Addr, "/healthz")
@@ -102,6 +107,8 @@ func TestHTTP(t *testing.T) {
 	require.EqualValues(t, len(distinct), customers)
 
 	code, body = testkit.Get(t, a.Addr, "/customers/dora")
+	require.Equal(t, http.StatusUnauthorized, code, "a customer's data without signing in: %s", body)
+	code, body = getAs(t, a.Addr, "/customers/dora", "ana")
 	require.Equal(t, http.StatusOK, code, "%s", body)
 	var v httpapi.CustomerView
 	require.NoError(t, json.Unmarshal(body, &v))
@@ -116,7 +123,7 @@ func TestHTTP(t *testing.T) {
 	require.NotEmpty(t, v.Alerts[0].Reason)
 	require.Positive(t, v.Perceived)
 
-	code, _ = testkit.Get(t, a.Addr, "/customers/nobody-at-all")
+	code, _ = getAs(t, a.Addr, "/customers/nobody-at-all", "ana")
 	require.Equal(t, http.StatusNotFound, code)
 
 	// Shutdown: app.Run returns nil within a few seconds and the port closes.
@@ -189,4 +196,18 @@ func TestUnreachableBroker(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("app.Run did not give up on an unreachable broker")
 	}
+}
+
+// getAs is testkit.Get as a user named by the trusted proxy header.
+func getAs(t *testing.T, addr, path, user string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Forwarded-User", user)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, b
 }

@@ -2,6 +2,8 @@ package demo
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/internal/app"
@@ -71,6 +74,10 @@ func Run(ctx context.Context, o Options) error {
 	cfg.Kafka.ExactlyOnce = false
 	cfg.State.Dir = dir
 	cfg.HTTP.Listen = o.Listen
+	password, err := demoAccounts(cfg)
+	if err != nil {
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo: built-in config: %w", err)
 	}
@@ -88,7 +95,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	})
 	err = app.Run(ctx, app.Options{Config: cfg, Logger: o.Logger, Stdout: o.Stdout, Color: o.Color, Listening: func(addr string) {
-		fmt.Fprint(o.Stdout, startup(app.BrowseURL(addr, cfg.HTTP.TLS.CertFile != ""), o.Rate))
+		fmt.Fprint(o.Stdout, startup(app.BrowseURL(addr, cfg.HTTP.TLS.CertFile != ""), o.Rate, password))
 		if o.Listening != nil {
 			o.Listening(addr)
 		}
@@ -103,12 +110,11 @@ func Run(ctx context.Context, o Options) error {
 
 // startup is what the demo prints once its HTTP server listens at base
 // (a URL such as http://localhost:8080).
-func startup(base string, rate int) string {
+func startup(base string, rate int, password string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "peakend demo: metrics at %s/metrics, a customer at %s/customers/cust-00001\n", base, base)
-	// DESK SIGN-IN GOES HERE: once the desk is part of the demo, one line
-	// like the one above with its URL (base + "/") and the demo account's
-	// user and password.
+	fmt.Fprintf(&b, "peakend demo: the recovery desk at %s/ - sign in as %s (agent) or %s (supervisor), password %s\n",
+		base, DemoAgent, DemoSupervisor, password)
+	fmt.Fprintf(&b, "peakend demo: metrics at %s/metrics; a customer (signed in) at %s/customers/cust-00001\n", base, base)
 	if rate == DefaultRate {
 		fmt.Fprintf(&b, "peakend demo: alerts below as they fire, a few a minute (--rate for load). Ctrl-C stops.\n")
 	} else {
@@ -246,4 +252,30 @@ func generate(ctx context.Context, cfg *config.Config, o Options) error {
 			}
 		}
 	}
+}
+
+// The demo's desk accounts: an agent and a supervisor, sharing one password
+// made at start and printed with the desk's URL.
+const (
+	DemoAgent      = "demo"
+	DemoSupervisor = "lead"
+)
+
+// demoAccounts adds the demo's desk accounts to cfg with a fresh random
+// password, and returns it. Only its bcrypt hash is in the configuration.
+func demoAccounts(cfg *config.Config) (string, error) {
+	raw := make([]byte, 9)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("demo: password: %w", err)
+	}
+	password := base64.RawURLEncoding.EncodeToString(raw)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("demo: password hash: %w", err)
+	}
+	cfg.Desk.Accounts = []config.Account{
+		{User: DemoAgent, PasswordHash: string(hash), Role: config.RoleAgent},
+		{User: DemoSupervisor, PasswordHash: string(hash), Role: config.RoleSupervisor},
+	}
+	return password, nil
 }

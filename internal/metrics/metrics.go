@@ -3,6 +3,8 @@
 package metrics
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -45,6 +47,19 @@ type Metrics struct {
 	HeaderCache      *prometheus.CounterVec // result: hit, miss
 	HeaderCacheBytes prometheus.Gauge
 	CustomersExpired prometheus.Counter
+
+	DeskSessions       prometheus.GaugeFunc   // reads the function given to SetDeskSessions
+	DeskSignInFailures *prometheus.CounterVec // reason: password, rate_limited, token
+
+	deskSessions atomic.Pointer[func() float64]
+}
+
+// SetDeskSessions makes peakend_desk_sessions read f at every scrape
+// (package auth counts its live sessions).
+func (m *Metrics) SetDeskSessions(f func() float64) {
+	if m != nil {
+		m.deskSessions.Store(&f)
+	}
 }
 
 // New creates the metrics and registers them, with Go and process collectors,
@@ -74,7 +89,7 @@ func New(journeys []string, detectors []string) *Metrics {
 		Help:    "Time from a record's fetch to its alert being produced.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
 	m.ConsumerLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "peakend", Name: "consumer_lag_records",
-		Help: "Records between the partition's high watermark and the next offset to process."}, []string{"topic", "partition"})
+		Help: "Records waiting in an assigned input partition: its last stable offset minus the next offset to process, a trailing transaction marker not counted; 0 when caught up, measured every 10 s."}, []string{"topic", "partition"})
 	m.Customers = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "state_customers",
 		Help: "Customers held in state, over the partitions this instance owns."})
 	m.Complaints = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "complaints_total",
@@ -121,6 +136,22 @@ func New(journeys []string, detectors []string) *Metrics {
 	f(m.HeaderCacheBytes)
 	m.HeaderCache.WithLabelValues("hit")
 	m.HeaderCache.WithLabelValues("miss")
+	m.DeskSessions = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "peakend", Name: "desk_sessions",
+		Help: "Desk sessions live on this instance: password sign-ins not yet expired or signed out, and proxy users seen within desk.session_ttl."},
+		func() float64 {
+			if f := m.deskSessions.Load(); f != nil {
+				return (*f)()
+			}
+			return 0
+		})
+	m.DeskSignInFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "desk_signin_failures_total",
+		Help: "Refused desk sign-ins by reason: password (wrong user or password), rate_limited (too many failures), token (expired form or cross-site)."},
+		[]string{"reason"})
+	f(m.DeskSessions)
+	f(m.DeskSignInFailures)
+	for _, r := range []string{"password", "rate_limited", "token"} {
+		m.DeskSignInFailures.WithLabelValues(r)
+	}
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "peakend"}))
 	for _, j := range append(append([]string(nil), journeys...), "other") {
