@@ -26,12 +26,16 @@ import (
 type Decoded struct {
 	events     []decoded
 	complaints []complaint
+	feedback   []feedbackLine
+	feedGiven  bool
 	// Lines, Invalid: lines read and bad lines skipped (events and complaints).
 	Lines, Invalid int
 	// First, Last: the earliest and latest event time (unix ns); 0 when empty.
 	First, Last int64
 	// Complaints lists every valid complaint, in time order.
 	Complaints []Complaint
+	// Feedback is the number of valid feedback events read (Options.Feedback).
+	Feedback int
 }
 
 // Complaint is one complaint of a Decoded input.
@@ -50,6 +54,7 @@ type decoded struct {
 type DecodeOptions struct {
 	Input      string // the events file (JSONL); required
 	Complaints string // optional complaints file (JSONL)
+	Feedback   string // optional feedback file (JSONL): applied after each replay, as Run applies it
 	// MaxBytes and Journeys are the config's events.max_bytes and journeys:
 	// every configuration replayed over the result must share them.
 	MaxBytes int
@@ -100,10 +105,14 @@ func DecodeInput(ctx context.Context, o DecodeOptions) (*Decoded, error) {
 		d.First, d.Last = d.events[0].ev.Time, d.events[n-1].ev.Time
 	}
 	var s Summary
-	d.complaints, err = readComplaints(Options{Complaints: o.Complaints, Config: &config.Config{Events: config.Events{MaxBytes: o.MaxBytes}}}, &s)
-	if err != nil {
+	ro := Options{Complaints: o.Complaints, Feedback: o.Feedback, Config: &config.Config{Events: config.Events{MaxBytes: o.MaxBytes}}}
+	if d.complaints, err = readComplaints(ro, &s); err != nil {
 		return nil, err
 	}
+	if d.feedback, err = readFeedback(ro, &s); err != nil {
+		return nil, err
+	}
+	d.feedGiven, d.Feedback = o.Feedback != "", len(d.feedback)
 	d.Invalid += s.Invalid
 	for _, c := range d.complaints {
 		d.Complaints = append(d.Complaints, Complaint{CustomerID: c.cust, Time: c.t})
@@ -166,6 +175,7 @@ func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 
 	s := &Summary{Lines: d.Lines, Invalid: d.Invalid, Complaints: len(d.complaints), Sorted: true}
 	s.eval.init(cfg)
+	s.eval.feedback = d.feedGiven
 	inBatch := 0
 	flush := func() error {
 		if err := pt.Stage(); err != nil {
@@ -219,6 +229,11 @@ func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 		return nil, err
 	}
 	s.Customers = int64(len(s.custs))
+	// Feedback by event time, as Run applies it; unknown alerts are
+	// counted, not written anywhere. A copy: applyFeedback sorts it.
+	if err := applyFeedback(Options{Config: cfg}, s, slices.Clone(d.feedback)); err != nil {
+		return nil, err
+	}
 	if s.Events > 0 {
 		s.First, s.Last = unixUTC(d.First), unixUTC(d.Last)
 	}

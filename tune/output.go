@@ -184,7 +184,7 @@ func row(s Score) string {
 	if s.Flagged > 0 {
 		lead = human.Duration(s.LeadMedian)
 	}
-	if s.WithFeed > 0 {
+	if s.Outcomes > 0 {
 		prec = fmt.Sprintf("%.1f%%", 100*s.Precision)
 	}
 	fits := "yes"

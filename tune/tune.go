@@ -4,7 +4,6 @@
 package tune
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -14,9 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
-	"github.com/peakend/peakend/event"
 	"github.com/peakend/peakend/replay"
 )
 
@@ -30,8 +27,7 @@ const maxExtensions = 3
 // Options configures one search.
 type Options struct {
 	Config *config.Config   // the current, validated configuration
-	Input  *replay.Decoded  // the history, decoded once
-	Feed   []event.Feedback // staff feedback, optional (precision)
+	Input  *replay.Decoded // the history (and any feedback), decoded once
 	// Capacity is the frontline's alerts per day; 0 is unlimited.
 	Capacity float64
 	// HoldOut is the later share of the event-time span kept for scoring
@@ -56,10 +52,10 @@ type Score struct {
 	Flagged     int     // of those, flagged by an alert at most alerting.lookback before it
 	Coverage    float64 // Flagged / Complainers
 	LeadMedian  time.Duration
-	WithFeed    int     // alerts with staff feedback
+	WithFeed    int     // alerts with at least one feedback event
 	FeedShare   float64 // WithFeed / Alerts
-	FalseAlarms int     // of WithFeed, those whose (last) outcome is false_alarm
-	Precision   float64 // 1 − FalseAlarms/WithFeed; meaningful when WithFeed > 0
+	Outcomes    int     // alerts with an outcome (recovered, declined, unreachable, false_alarm)
+	Precision   float64 // 1 − false alarms / Outcomes; meaningful when Outcomes > 0
 	Fits        bool    // PerDay within the capacity (always, when unlimited)
 }
 
@@ -291,116 +287,37 @@ func fingerprint(c *config.Config) string {
 // scorer replays settings and scores them on both periods.
 type scorer struct {
 	o          Options
-	split, end int64
-	lookback   int64
-	complaints []replay.Complaint // first complaint per customer, in time order
-	feed       map[string]string  // alert id → its last outcome
+	split, end time.Time
 }
 
 func newScorer(o Options, split, end int64) *scorer {
-	sc := &scorer{o: o, split: split, end: end, lookback: int64(o.Config.Alerting.Lookback)}
-	first := map[string]bool{}
-	for _, c := range o.Input.Complaints { // in time order: the first wins
-		if !first[c.CustomerID] {
-			first[c.CustomerID] = true
-			sc.complaints = append(sc.complaints, c)
-		}
-	}
-	sc.feed = lastOutcomes(o.Feed)
-	return sc
+	return &scorer{o: o, split: time.Unix(0, split).UTC(), end: time.Unix(0, end+1).UTC()}
 }
 
-// lastOutcomes maps each alert id to the outcome of its latest feedback
-// (docs/reference.md, "Feedback event"): a later record corrects an
-// earlier one.
-func lastOutcomes(feed []event.Feedback) map[string]string {
-	sorted := slices.Clone(feed)
-	slices.SortStableFunc(sorted, func(a, b event.Feedback) int { return cmp.Compare(a.Time, b.Time) })
-	m := make(map[string]string, len(sorted))
-	for _, f := range sorted {
-		m[f.AlertID] = f.Outcome
-	}
-	return m
-}
-
-type alertRec struct {
-	cust string
-	at   int64
-	id   string
-}
-
+// score replays s and scores it with the replay report's figures
+// (replay.Summary.ReportWindow) over each period: alerts detected in it,
+// complainers whose first complaint falls in it, flagged by an alert
+// detected in it, feedback applied by event time as replay --feedback
+// applies it.
 func (sc *scorer) score(ctx context.Context, s *Setting) error {
-	var as []alertRec
-	keepID := len(sc.feed) > 0
-	_, err := replay.RunDecoded(ctx, s.Config, sc.o.Input, replay.DecodedOptions{InMemory: sc.o.InMemory,
-		OnAlert: func(a *alerts.Alert) {
-			r := alertRec{cust: a.CustomerID, at: a.EventTime.UnixNano()}
-			if keepID {
-				r.id = a.AlertID
-			}
-			as = append(as, r)
-		}})
+	sum, err := replay.RunDecoded(ctx, s.Config, sc.o.Input, replay.DecodedOptions{InMemory: sc.o.InMemory})
 	if err != nil {
 		return err
 	}
-	d := sc.o.Input
-	s.Tune = sc.period(as, d.First, sc.split)
-	s.Held = sc.period(as, sc.split, sc.end+1)
+	s.Tune = sc.period(sum.ReportWindow(time.Time{}, sc.split))
+	s.Held = sc.period(sum.ReportWindow(sc.split, sc.end))
 	return nil
 }
 
-// period scores the alerts and first complaints with event time in [from, to).
-func (sc *scorer) period(as []alertRec, from, to int64) Score {
-	var s Score
-	byCust := map[string][]int64{}
-	for _, a := range as {
-		byCust[a.cust] = append(byCust[a.cust], a.at)
-		if a.at < from || a.at >= to {
-			continue
-		}
-		s.Alerts++
-		if out, ok := sc.feed[a.id]; ok && a.id != "" {
-			s.WithFeed++
-			if out == event.FeedbackFalseAlarm {
-				s.FalseAlarms++
-			}
-		}
+func (sc *scorer) period(r replay.Report) Score {
+	t := &r.Totals
+	s := Score{Alerts: t.Alerts, Complainers: t.Complainers, Flagged: t.FlaggedBefore, Coverage: t.Coverage,
+		LeadMedian: time.Duration(t.LeadMedianSeconds * 1e9), WithFeed: t.Feedback, FeedShare: t.FeedbackShare}
+	if t.Precision != nil {
+		s.Precision = *t.Precision
+		s.Outcomes = t.Total()
 	}
-	var leads []time.Duration
-	for _, c := range sc.complaints {
-		if c.Time < from || c.Time >= to {
-			continue
-		}
-		s.Complainers++
-		earliest := int64(-1)
-		for _, at := range byCust[c.CustomerID] {
-			if at <= c.Time && c.Time-at <= sc.lookback && (earliest < 0 || at < earliest) {
-				earliest = at
-			}
-		}
-		if earliest >= 0 {
-			s.Flagged++
-			leads = append(leads, time.Duration(c.Time-earliest))
-		}
-	}
-	days := float64(to-from) / float64(24*time.Hour)
-	if days <= 0 {
-		days = 1
-	}
-	s.PerDay = float64(s.Alerts) / days
-	if s.Complainers > 0 {
-		s.Coverage = float64(s.Flagged) / float64(s.Complainers)
-	}
-	if len(leads) > 0 {
-		slices.Sort(leads)
-		s.LeadMedian = leads[(len(leads)+1)/2-1]
-	}
-	if s.Alerts > 0 {
-		s.FeedShare = float64(s.WithFeed) / float64(s.Alerts)
-	}
-	if s.WithFeed > 0 {
-		s.Precision = 1 - float64(s.FalseAlarms)/float64(s.WithFeed)
-	}
+	s.PerDay = float64(s.Alerts) / t.Days
 	s.Fits = sc.o.Capacity <= 0 || s.PerDay <= sc.o.Capacity
 	return s
 }

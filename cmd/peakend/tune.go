@@ -68,26 +68,17 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
-	d, err := replay.DecodeInput(ctx, replay.DecodeOptions{Input: *input, Complaints: *complaints,
+	d, err := replay.DecodeInput(ctx, replay.DecodeOptions{Input: *input, Complaints: *complaints, Feedback: *feedback,
 		MaxBytes: cfg.Events.MaxBytes, Journeys: cfg.Journeys})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "tune: decoded %d events and %d complaints in %.1fs (%d bad lines skipped)\n",
-		d.Events(), len(d.Complaints), time.Since(start).Seconds(), d.Invalid)
+	fmt.Fprintf(stderr, "tune: decoded %d events, %d complaints and %d feedback events in %.1fs (%d bad lines skipped)\n",
+		d.Events(), len(d.Complaints), d.Feedback, time.Since(start).Seconds(), d.Invalid)
 	o := tune.Options{Config: cfg, Input: d, Capacity: capPerDay, HoldOut: *holdOut, Workers: *workers, MaxSettings: *maxSettings, InMemory: !*onDisk,
 		Progress: func(s *tune.Setting, done int, took time.Duration) {
 			fmt.Fprintf(stderr, "tune: #%d %s: %.1fs\n", s.N, s.Label, took.Seconds())
 		}}
-	if *feedback != "" {
-		fb, err := tune.ReadFeedback(*feedback, cfg.Events.MaxBytes)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "tune: %d feedback outcomes (%d other feedback records, %d bad lines skipped)\n",
-			len(fb.Outcomes), fb.Other, fb.Bad)
-		o.Feed = fb.Outcomes
-	}
 	r, err := tune.Run(ctx, o)
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("tune: interrupted; nothing recommended")
