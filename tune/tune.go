@@ -26,7 +26,7 @@ const maxExtensions = 3
 
 // Options configures one search.
 type Options struct {
-	Config *config.Config   // the current, validated configuration
+	Config *config.Config  // the current, validated configuration
 	Input  *replay.Decoded // the history (and any feedback), decoded once
 	// Capacity is the frontline's alerts per day; 0 is unlimited.
 	Capacity float64
