@@ -46,10 +46,10 @@ type Options struct {
 
 // Score is one setting's figures over one period.
 type Score struct {
-	Alerts      int     // alerts whose event time is in the period
+	Alerts      int     // alerts detected in the period
 	PerDay      float64 // Alerts per day of the period
 	Complainers int     // customers whose first complaint is in the period
-	Flagged     int     // of those, flagged by an alert at most alerting.lookback before it
+	Flagged     int     // of those, flagged by an alert detected in the period at most alerting.lookback before it
 	Coverage    float64 // Flagged / Complainers
 	LeadMedian  time.Duration
 	WithFeed    int     // alerts with at least one feedback event
