@@ -163,7 +163,13 @@ func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 		return nil, err
 	}
 	defer store.Close()
-	eng, err := engine.New(cfg, store, engine.Options{AsyncCommit: true})
+	hs, err := newHotspotReplay(cfg, 1)
+	if err != nil {
+		return nil, err
+	}
+	eo := engine.Options{AsyncCommit: true}
+	hs.engineOptions(&eo)
+	eng, err := engine.New(cfg, store, eo)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +179,7 @@ func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 	}
 	defer pt.Close()
 
-	s := &Summary{Lines: d.Lines, Invalid: d.Invalid, Complaints: len(d.complaints), Sorted: true}
+	s := &Summary{hs: hs, Lines: d.Lines, Invalid: d.Invalid, Complaints: len(d.complaints), Sorted: true}
 	s.eval.init(cfg)
 	s.eval.feedback = d.feedGiven
 	inBatch := 0
@@ -186,6 +192,16 @@ func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 			s.eval.alert(a)
 			if o.OnAlert != nil {
 				o.OnAlert(a)
+			}
+		}
+		if hs != nil { // hotspot alerts, as Run writes them (hotspotReplay.add)
+			for _, a := range hs.agg.Add(&pt.Output().Hotspots) {
+				if a.Hotspot.State == alerts.HotspotOpen {
+					hs.opened[a.Hotspot.Name]++
+				}
+				if o.OnAlert != nil {
+					o.OnAlert(a)
+				}
 			}
 		}
 		inBatch = 0

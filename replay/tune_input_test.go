@@ -69,3 +69,25 @@ func TestRunDecodedMatchesRun(t *testing.T) {
 		require.Equal(t, want.summary.Report(), sums[i].Report())
 	}
 }
+
+// With hotspot rules, RunDecoded writes the hotspot alerts Run writes, in
+// the same place, and counts the same hotspots.
+func TestRunDecodedHotspots(t *testing.T) {
+	input, _, _ := syntheticMonth(t)
+	cfg := hotspotConfig(t)
+	var want strings.Builder
+	s, err := replay.Run(context.Background(), replay.Options{Config: cfg, Input: input, Out: &want})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"carrier_trouble": 1}, s.Hotspots())
+
+	d, err := replay.DecodeInput(context.Background(), replay.DecodeOptions{Input: input, MaxBytes: cfg.Events.MaxBytes, Journeys: cfg.Journeys})
+	require.NoError(t, err)
+	var got strings.Builder
+	s2, err := replay.RunDecoded(context.Background(), cfg, d, replay.DecodedOptions{InMemory: true, OnAlert: func(a *alerts.Alert) {
+		b, _ := json.Marshal(a)
+		got.Write(append(b, '\n'))
+	}})
+	require.NoError(t, err)
+	require.Equal(t, want.String(), got.String())
+	require.Equal(t, s.Hotspots(), s2.Hotspots())
+}
