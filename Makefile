@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/peakend
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-fast test-race test-integration test-integration-3.9 bench-kafka bench bench-micro bench-replay fuzz lint kafka-up kafka-down kafka-wipe clean
+.PHONY: build demo test test-fast test-race test-integration test-integration-3.9 bench-kafka bench bench-micro bench-replay bench-tune fuzz lint kafka-up kafka-down kafka-wipe clean
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/peakend
@@ -50,6 +50,9 @@ bench-micro:
 
 bench-replay:
 	scripts/bench-replay.sh
+
+bench-tune:
+	scripts/bench-tune.sh
 
 # End to end against a real local broker (a throw-away one unless
 # PEAKEND_BENCH_BROKERS is set): events/s and append→alert p50/p99.

@@ -1,5 +1,5 @@
 // Command peakend is the streaming worst-experience detector: run, demo,
-// replay, validate, hash-password and version (see `peakend --help`).
+// replay, tune, validate, hash-password and version (see `peakend --help`).
 package main
 
 import (
@@ -45,6 +45,8 @@ Usage:
   peakend demo [--listen :8080] [--rate 300]          everything on one machine, no set-up
   peakend replay --config FILE --input EVENTS.jsonl     the same detection over a file
                  [--complaints FILE] [--out ALERTS.jsonl] [--dlq BAD.jsonl] [--state DIR] [--report]
+  peakend tune --config FILE --input EVENTS.jsonl       settings tuned to the team's capacity
+               --complaints FILE [--feedback FILE] [--capacity N/day] [--write FILE.yaml]
   peakend validate --config FILE                        check a configuration
   peakend hash-password [--cost N] < PASSWORD           bcrypt hash for a desk account's password_hash
   peakend version                                       version and build information
@@ -71,6 +73,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, rest, stdout, stderr)
 	case "replay":
 		err = cmdReplay(ctx, rest, stdin, stdout, stderr)
+	case "tune":
+		err = cmdTune(ctx, rest, stdout, stderr)
 	case "validate":
 		err = cmdValidate(rest, stdout, stderr)
 	case "hash-password":

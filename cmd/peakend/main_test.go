@@ -41,7 +41,7 @@ func TestNoArguments(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Empty(t, stdout)
 	require.Contains(t, stderr, "Usage:")
-	for _, cmd := range []string{"run", "demo", "replay", "validate", "version"} {
+	for _, cmd := range []string{"run", "demo", "replay", "tune", "validate", "version"} {
 		require.Contains(t, stderr, "peakend "+cmd)
 	}
 }
@@ -60,7 +60,7 @@ func TestHelp(t *testing.T) {
 		require.Contains(t, stdout, "Usage:")
 		require.Empty(t, stderr)
 	}
-	for _, cmd := range []string{"run", "demo", "replay", "validate", "version"} {
+	for _, cmd := range []string{"run", "demo", "replay", "tune", "validate", "version"} {
 		for _, h := range []string{"--help", "-h", "-help"} {
 			t.Run(cmd+h, func(t *testing.T) {
 				code, stdout, stderr := invoke(t, nil, cmd, h)
