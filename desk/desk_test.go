@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -501,4 +502,21 @@ func TestHotspotAlertsAreListedApartNotCases(t *testing.T) {
 		_, q = td.do(t, "ana", "GET", "/api/queue", nil)
 		return len(q["hotspots"].([]any)) == 0
 	})
+}
+
+// TestPageCannotBeFramed: the desk's page forbids other sites to frame it
+// (a framed page could trick an agent into a claim or an approval).
+func TestPageCannotBeFramed(t *testing.T) {
+	brokers := testkit.Cluster(t)
+	td := startDesk(t, testConfig(t, brokers), deskOpts{})
+	req, err := http.NewRequest(http.MethodGet, td.srv.URL+"/", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Test-User", "ana")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+	require.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 }
