@@ -45,29 +45,44 @@ func TestRecoveredBefore(t *testing.T) {
 	h := &harness{t: t, cfg: cfg, store: store, eng: eng, pt: pt}
 	t.Cleanup(func() { _ = pt.Close() })
 
-	h.feedback(outcome("a1", "rec", t0, "outcome", "recovered"))
+	first := map[string]string{} // customer → their first alert's id
+	for _, c := range []string{"rec", "claimed", "declined"} {
+		h.send(delivery(c+"0", c, t0, 100))
+	}
+	for _, a := range h.commit() {
+		first[a.CustomerID] = a.AlertID
+	}
+	require.Len(t, first, 3)
+	at := t0.Add(time.Hour)
+	h.feedback(outcome(first["rec"], "rec", at, "outcome", "recovered"))
 	h.feedback(`{"action":"outcome","outcome":"recovered"}`) // malformed: skipped
-	h.feedback(outcome("a2", "claimed", t0, "claim", ""))
-	h.feedback(`{"alert_id":"a3","customer_id":"declined","time":"` + t0.Format(time.RFC3339) + `","action":"outcome","outcome":"declined"}`)
-	h.commit() // the mark is in the committed header: read back from the store below
-	h.send(delivery("e1", "rec", t0.Add(time.Hour), 100))
-	h.send(delivery("e2", "claimed", t0.Add(time.Hour), 100))
-	h.send(delivery("e3", "declined", t0.Add(time.Hour), 100))
-	h.send(delivery("e4", "rec", t0.Add(-time.Hour), 100)) // before the recovery: not "before"
-	h.send(delivery("e5", "rec", t0.Add(lookback+time.Hour), 100))
+	h.feedback(outcome(first["claimed"], "claimed", at, "claim", ""))
+	h.feedback(outcome(first["declined"], "declined", at, "outcome", "declined"))
+	h.feedback(outcome(first["rec"], "stranger", at, "outcome", "recovered"))                      // not the stranger's alert
+	h.feedback(outcome(first["declined"], "declined", t0.Add(-time.Hour), "outcome", "recovered")) // before the alert
+	fbNext := h.off                                                                                // the next feedback offset
+	h.commit()                                                                                     // the mark is in the committed header, read back below
+	h.send(delivery("e1", "rec", at.Add(time.Hour), 100))
+	h.send(delivery("e2", "claimed", at.Add(time.Hour), 100))
+	h.send(delivery("e3", "declined", at.Add(time.Hour), 100))
+	h.send(delivery("e4", "rec", at.Add(-time.Minute), 100)) // before the recovery: not "before"
+	h.send(delivery("e5", "rec", at.Add(lookback+time.Hour), 100))
 	got := h.commit()
 	require.Len(t, got, 5)
 	for i, want := range []bool{true, false, false, false, false} {
 		require.Equal(t, want, got[i].RecoveredBefore, "alert %d (%s)", i, got[i].CustomerID)
 	}
 	require.Empty(t, pt.Output().Dead, "malformed feedback is the desk's to send to the DLQ")
+	_, stored := h.view("stranger")
+	require.False(t, stored, "feedback for an unknown alert leaves no trace in state")
 	require.Equal(t, 1.0, metricValue(t, m.FeedbackRead.WithLabelValues("recovered")))
+	require.Equal(t, 2.0, metricValue(t, m.FeedbackRead.WithLabelValues("unknown")))
 	require.Equal(t, 2.0, metricValue(t, m.FeedbackRead.WithLabelValues("other")))
 	require.Equal(t, 1.0, metricValue(t, m.FeedbackRead.WithLabelValues("malformed")))
 	// The feedback topic's offset is kept with the state, like the other inputs'.
 	next, err := store.Offset(0, "peakend-feedback")
 	require.NoError(t, err)
-	require.Equal(t, int64(4), next)
+	require.Equal(t, fbNext, next)
 }
 
 // A complaint from a customer flagged twice within the lookback is

@@ -33,21 +33,26 @@ func TestFeedbackRecoveredBefore(t *testing.T) {
 			`{"event_id":%q,"customer_id":%q,"time":%q,"journey":"delivery","outcome":"delivered","metrics":{"delay_hours":%g}}`,
 			id, cust, at.Format(time.RFC3339), delay)}
 	}
-	feedback := func(cust, action, outcome string, at time.Time) testkit.Record {
+	feedback := func(alert, cust, action, outcome string, at time.Time) testkit.Record {
 		o := ""
 		if outcome != "" {
 			o = fmt.Sprintf(`,"outcome":%q`, outcome)
 		}
 		return testkit.Record{Key: []byte(cust), Value: fmt.Appendf(nil,
-			`{"alert_id":"x","customer_id":%q,"time":%q,"action":%q%s,"by":"sam"}`, cust, at.Format(time.RFC3339), action, o)}
+			`{"alert_id":%q,"customer_id":%q,"time":%q,"action":%q%s,"by":"sam"}`, alert, cust, at.Format(time.RFC3339), action, o)}
 	}
 
 	a := testkit.StartApp(t, app.Options{Config: cfg})
 	p1 := testkit.Produce(t, prod, exp, []testkit.Record{ev("a1", "alice", t0, 30), ev("b1", "bob", t0, 30)})
 	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 30*time.Second, exp)
+	first := map[string]string{} // customer → first alert id
+	for _, x := range testkit.Alerts(t, testkit.ReadTopic(t, brokers, cfg.Kafka.Topics.Alerts)) {
+		first[x.CustomerID] = x.AlertID
+	}
+	require.Len(t, first, 2)
 	pf := testkit.Produce(t, prod, fb, []testkit.Record{
-		feedback("alice", "outcome", "recovered", t0.Add(time.Hour)),
-		feedback("bob", "claim", "", t0.Add(time.Hour)),
+		feedback(first["alice"], "alice", "outcome", "recovered", t0.Add(time.Hour)),
+		feedback(first["bob"], "bob", "claim", "", t0.Add(time.Hour)),
 		{Key: []byte("alice"), Value: []byte(`{"customer_id":"alice","action":"outcome"}`)},
 	})
 	require.Equal(t, p1[0].Partition, pf[0].Partition, "feedback must be co-partitioned with experiences")

@@ -35,7 +35,7 @@ type Metrics struct {
 	Complaints       prometheus.Counter
 	FlaggedBefore    prometheus.Counter
 	ComplaintLead    prometheus.Histogram   // first alert within the lookback → complaint
-	FeedbackRead     *prometheus.CounterVec // result: recovered, other, malformed (the engine's reading of the feedback topic)
+	FeedbackRead     *prometheus.CounterVec // result: recovered, unknown, other, malformed (the engine's reading of the feedback topic)
 	Ready            prometheus.Gauge
 	Partitions       prometheus.Gauge
 	CycleSeconds     prometheus.Histogram
@@ -103,7 +103,7 @@ func New(journeys []string, detectors []string) *Metrics {
 		Buckets: []float64{60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 2 * 24 * 3600, 4 * 24 * 3600,
 			7 * 24 * 3600, 14 * 24 * 3600, 30 * 24 * 3600}})
 	m.FeedbackRead = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "engine_feedback_records_total",
-		Help: "Feedback records the engine read for recovered_before, by result: recovered (marked the customer), other (another action or outcome, ignored), malformed (skipped; the desk sends it to the DLQ)."},
+		Help: "Feedback records the engine read for recovered_before, by result: recovered (marked the customer), unknown (names an alert the customer's state does not hold, or not yet: not applied), other (another action or outcome, ignored), malformed (skipped; the desk sends it to the DLQ)."},
 		[]string{"result"})
 	m.Ready = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "ready",
 		Help: "1 when state is restored and partitions are assigned."})
@@ -131,7 +131,7 @@ func New(journeys []string, detectors []string) *Metrics {
 		m.Transactions, m.ComplaintLead, m.FeedbackRead} {
 		f(c)
 	}
-	for _, r := range []string{"recovered", "other", "malformed"} {
+	for _, r := range []string{"recovered", "unknown", "other", "malformed"} {
 		m.FeedbackRead.WithLabelValues(r)
 	}
 	m.HeaderCache = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "header_cache_lookups_total",
