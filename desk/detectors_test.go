@@ -43,8 +43,8 @@ func TestDetectorFigures(t *testing.T) {
 			Key: []byte(cust), Value: []byte(v), Timestamp: at}).FirstErr())
 	}
 	feedback("a1", "c1", ago(8), `"action":"outcome","outcome":"recovered","spent":{"amount":20,"currency":"EUR"}`) // 2 h
-	feedback("a2", "c2", ago(16), `"action":"outcome","outcome":"false_alarm"`)                                    // 4 h
-	feedback("a3", "c3", ago(4), `"action":"outcome","outcome":"unreachable"`)                                     // 1 h
+	feedback("a2", "c2", ago(16), `"action":"outcome","outcome":"false_alarm"`)                                     // 4 h
+	feedback("a3", "c3", ago(4), `"action":"outcome","outcome":"unreachable"`)                                      // 1 h
 	feedback("a4", "c4", ago(0.1), `"action":"claim"`)
 	waitCase(t, td, "c4", "claimed", func(c *desk.Case) bool { return c.Claim != nil })
 	testkit.Eventually(t, 10*time.Second, "three cases closed", func() bool { return len(td.queue(t, "")) == 3 })
