@@ -1,6 +1,8 @@
 package stream_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/internal/app"
 	"github.com/peakend/peakend/internal/testkit"
+	"github.com/peakend/peakend/replay"
 	"github.com/peakend/peakend/state"
 )
 
@@ -43,6 +46,7 @@ func TestFeedbackRecoveredBefore(t *testing.T) {
 	}
 
 	a := testkit.StartApp(t, app.Options{Config: cfg})
+	var all, fbs []testkit.Record // what was produced, for the replay below
 	p1 := testkit.Produce(t, prod, exp, []testkit.Record{ev("a1", "alice", t0, 30), ev("b1", "bob", t0, 30)})
 	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 30*time.Second, exp)
 	first := map[string]string{} // customer → first alert id
@@ -50,17 +54,20 @@ func TestFeedbackRecoveredBefore(t *testing.T) {
 		first[x.CustomerID] = x.AlertID
 	}
 	require.Len(t, first, 2)
-	pf := testkit.Produce(t, prod, fb, []testkit.Record{
+	fbs = []testkit.Record{
 		feedback(first["alice"], "alice", "outcome", "recovered", t0.Add(time.Hour)),
 		feedback(first["bob"], "bob", "claim", "", t0.Add(time.Hour)),
 		{Key: []byte("alice"), Value: []byte(`{"customer_id":"alice","action":"outcome"}`)},
-	})
+	}
+	pf := testkit.Produce(t, prod, fb, fbs)
 	require.Equal(t, p1[0].Partition, pf[0].Partition, "feedback must be co-partitioned with experiences")
 	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 30*time.Second, exp, fb)
 	for member, tps := range testkit.Assignment(t, brokers, cfg.Kafka.Group) {
 		require.Equal(t, tps[exp], tps[fb], "member %s: feedback partitions follow the experiences'", member)
 	}
 	testkit.Produce(t, prod, exp, []testkit.Record{ev("a2", "alice", t0.Add(2*time.Hour), 200), ev("b2", "bob", t0.Add(2*time.Hour), 200)})
+	all = append(all, ev("a1", "alice", t0, 30), ev("b1", "bob", t0, 30), ev("a2", "alice", t0.Add(2*time.Hour), 200),
+		ev("b2", "bob", t0.Add(2*time.Hour), 200), ev("a3", "alice", t0.Add(10*time.Hour), 200))
 	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 30*time.Second, exp, fb)
 	_, body := testkit.Get(t, a.Addr, "/metrics")
 	n, _ := testkit.Metric(body, "peakend_engine_feedback_records_total", "result", "recovered")
@@ -107,4 +114,17 @@ func TestFeedbackRecoveredBefore(t *testing.T) {
 	i := slices.IndexFunc(as, func(x *alerts.Alert) bool { return x.Evidence[0].EventID == "a3" })
 	require.GreaterOrEqual(t, i, 0, "alert for a3")
 	require.True(t, as[i].RecoveredBefore)
+
+	// replay --feedback over the same records says the same.
+	var out bytes.Buffer
+	_, err = replay.Run(context.Background(), replay.Options{Config: cfg, Input: testkit.WriteJSONL(t, all),
+		Feedback: testkit.WriteJSONL(t, fbs), Out: &out})
+	require.NoError(t, err)
+	replayed := testkit.AlertsJSONL(t, out.Bytes())
+	require.Len(t, replayed, len(as))
+	live, _ := testkit.ByID(as)
+	for _, r := range replayed {
+		require.NotNil(t, live[r.AlertID], "replay's alert %s live", r.AlertID)
+		require.Equal(t, live[r.AlertID].RecoveredBefore, r.RecoveredBefore, "recovered_before of %s", r.Evidence[0].EventID)
+	}
 }
