@@ -72,6 +72,48 @@ type Alert struct {
 	ComplainedBefore bool            `json:"complained_before"`
 	RecoveredBefore  bool            `json:"recovered_before"`
 	DeskURL          string          `json:"desk_url,omitempty"`
+	// Kind is KindCustomer for an alert about one customer, KindHotspot for
+	// a cause found across customers (then Hotspot is set).
+	Kind string `json:"kind"`
+	// HotspotID, on a customer alert, is the id of the open hotspot its bad
+	// experience falls in; on a hotspot alert, the episode's id, shared by
+	// its open, escalated and closed alerts.
+	HotspotID string       `json:"hotspot_id,omitempty"`
+	Hotspot   *HotspotInfo `json:"hotspot,omitempty"`
+}
+
+// Alert kinds.
+const (
+	KindCustomer = "customer"
+	KindHotspot  = "hotspot"
+)
+
+// Hotspot states.
+const (
+	HotspotOpen      = "open"
+	HotspotEscalated = "escalated"
+	HotspotClosed    = "closed"
+)
+
+// HotspotInfo is the hotspot block of a hotspot alert (docs/hotspots.md):
+// the window the decision was made on and its figures.
+type HotspotInfo struct {
+	Name        string            `json:"name"`
+	Values      map[string]string `json:"values"`
+	Journey     string            `json:"journey"`
+	WindowStart time.Time         `json:"window_start"`
+	WindowEnd   time.Time         `json:"window_end"`
+	Events      int64             `json:"events"`
+	Bad         int64             `json:"bad"`
+	Rate        float64           `json:"rate"`
+	UsualRate   float64           `json:"usual_rate"`
+	OthersRate  float64           `json:"others_rate"`
+	Customers   int64             `json:"customers"` // distinct customers with a bad experience in the window
+	State       string            `json:"state"`
+	// AlertedCustomers lists (at most 100, sorted) the customers alerted in
+	// the window before the hotspot opened: their alerts could not carry
+	// its hotspot_id. Only on the open alert.
+	AlertedCustomers []string `json:"alerted_customers,omitempty"`
 }
 
 // Evidence is one experience event behind an alert, in the input's shape.

@@ -129,6 +129,7 @@ func (p *Policy) Build(f Finding, c *state.Customer, journey string, identity []
 		Customer:         Customer{Tier: c.Tier, Value: c.Value, Perceived: math.Round(perceived*1000) / 1000},
 		ComplainedBefore: p.ComplainedBefore(c, eventTime.UnixNano()),
 		RecoveredBefore:  p.RecoveredBefore(c, eventTime.UnixNano()),
+		Kind:             KindCustomer,
 	}
 	if p.deskURL != "" {
 		a.DeskURL = p.deskURL + "/customers/" + url.PathEscape(c.ID)

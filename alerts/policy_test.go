@@ -176,6 +176,7 @@ func TestBuild(t *testing.T) {
 		Customer:         alerts.Customer{Tier: "gold", Value: 999, Perceived: 0.556},
 		ComplainedBefore: true,
 		DeskURL:          "http://localhost:8080/customers/Zo%C3%AB%20a%2Fb%3Fc%23d",
+		Kind:             alerts.KindCustomer,
 	}, a)
 	require.False(t, a.Recovery.RequiresApproval, "staff may act at once by default")
 	require.Equal(t, time.UTC, a.EventTime.Location())

@@ -15,6 +15,11 @@ type Config struct {
 	Detectors []Detector `yaml:"detectors"` // at least one
 	Alerting  Alerting   `yaml:"alerting"`
 	Desk      Desk       `yaml:"desk"` // the recovery desk at / (docs/desk.md)
+	// Hotspots are the causes looked for across customers (docs/hotspots.md):
+	// one carrier in one region failing many customers at once. Default
+	// none. Evaluated by `peakend replay` only, so far: `peakend run`
+	// warns that it ignores them.
+	Hotspots []Hotspot `yaml:"hotspots"`
 
 	// File is the path the configuration was loaded from ("" if built in code).
 	File string `yaml:"-"`
@@ -187,6 +192,32 @@ type Detector struct {
 	DeadlineAttribute string   `yaml:"deadline_attribute"` // deadline: RFC 3339 attribute with the promise
 	After             Duration `yaml:"after"`              // deadline: fixed deadline after start (if no attribute)
 	Grace             Duration `yaml:"grace"`              // deadline: slack past the deadline; default 0
+}
+
+// Hotspot is one hotspot rule (docs/hotspots.md): per combination of the
+// By attributes' values on the journey, the rate of bad experiences in a
+// sliding event-time window (steps of window/6) against that combination's
+// usual rate.
+type Hotspot struct {
+	Name    string   `yaml:"name"`    // unique among hotspots and detectors; [a-z0-9_]+; in alerts and keys
+	Journey string   `yaml:"journey"` // the journey whose experiences are counted; required
+	By      []string `yaml:"by"`      // attributes; a hotspot is one combination of their values; required, e.g. [carrier, region]
+	// Bad says which experiences are bad: those a listed detector found bad
+	// (whether or not it alerted), or those with a listed outcome. Exactly
+	// one of the two.
+	Bad       HotspotBad `yaml:"bad"`
+	Window    Duration   `yaml:"window"`     // event time compared with the usual; must divide into 6 whole steps (of at least 1s); default 6h
+	Baseline  Duration   `yaml:"baseline"`   // history before the window the usual rate comes from; at least window; default 168h (7 days)
+	MinEvents int        `yaml:"min_events"` // experiences in the window, for this combination, before it can open; default 30
+	Factor    float64    `yaml:"factor"`     // opens at this many times the usual rate (critical at twice it); must be greater than 1; default 3
+	MinRate   float64    `yaml:"min_rate"`   // ...and at least this rate of bad experiences, in (0,1]; default 0.10
+	Severity  string     `yaml:"severity"`   // of the alert at opening: minor, major or critical; default major
+}
+
+// HotspotBad says what makes an experience bad for a hotspot rule.
+type HotspotBad struct {
+	Detectors []string `yaml:"detectors"` // names of configured detectors (their findings, alerted or not)
+	Outcome   []string `yaml:"outcome"`   // bad outcomes, e.g. [failed, lost]
 }
 
 // Match selects events for start/until conditions.

@@ -94,6 +94,10 @@ func (c *Config) ApplyDefaults() {
 		a.Sinks[i].applyDefaults()
 	}
 
+	for i := range c.Hotspots {
+		c.Hotspots[i].applyDefaults()
+	}
+
 	d := &c.Desk
 	setDuration(&d.ClaimTTL, 30*time.Minute)
 	setDuration(&d.Keep, 720*time.Hour)
@@ -138,6 +142,28 @@ func (d *Detector) applyDefaults() {
 		setString(&d.Severity, SeverityMajor)
 		setString(&d.KeyAttribute, "order_id")
 	}
+}
+
+// Hotspot defaults (docs/hotspots.md).
+const (
+	DefaultHotspotWindow    = 6 * time.Hour
+	DefaultHotspotBaseline  = 168 * time.Hour
+	DefaultHotspotMinEvents = 30
+	DefaultHotspotFactor    = 3
+	DefaultHotspotMinRate   = 0.10
+)
+
+func (h *Hotspot) applyDefaults() {
+	setDuration(&h.Window, DefaultHotspotWindow)
+	setDuration(&h.Baseline, DefaultHotspotBaseline)
+	setInt(&h.MinEvents, DefaultHotspotMinEvents)
+	if h.Factor == 0 {
+		h.Factor = DefaultHotspotFactor
+	}
+	if h.MinRate == 0 {
+		h.MinRate = DefaultHotspotMinRate
+	}
+	setString(&h.Severity, SeverityMajor)
 }
 
 func (s *Sink) applyDefaults() {

@@ -38,6 +38,7 @@ func parse(file string, data []byte, getenv func(string) string) (*Config, error
 	cfg := &Config{}
 	if !d.decodeFile(data, cfg) {
 		d.errs.nameDetectors(cfg.Detectors)
+		d.errs.nameHotspots(cfg.Hotspots)
 		return nil, d.errs.err()
 	}
 
@@ -54,6 +55,7 @@ func parse(file string, data []byte, getenv func(string) string) (*Config, error
 	}
 	if len(d.errs) > 0 {
 		d.errs.nameDetectors(cfg.Detectors)
+		d.errs.nameHotspots(cfg.Hotspots)
 		d.errs.sortByLine()
 		return nil, d.errs.err()
 	}

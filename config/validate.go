@@ -27,6 +27,7 @@ func (c *Config) validate(getenv func(string) string) error {
 	v := &validator{getenv: getenv}
 	v.config(c)
 	v.errs.nameDetectors(c.Detectors)
+	v.errs.nameHotspots(c.Hotspots)
 	return v.errs.err()
 }
 
@@ -69,6 +70,7 @@ func (v *validator) config(c *Config) {
 	v.detectors(c.Detectors, c.Journeys)
 	v.alerting(&c.Alerting, c.Journeys)
 	v.desk(&c.Desk)
+	v.hotspots(c.Hotspots, c.Detectors, c.Journeys)
 }
 
 func (v *validator) kafka(k *Kafka) {

@@ -12,6 +12,7 @@ import (
 	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/detectors"
 	"github.com/peakend/peakend/event"
+	"github.com/peakend/peakend/hotspots"
 	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/state"
 )
@@ -41,6 +42,9 @@ type Engine struct {
 	idle       time.Duration
 	retention  int64 // state.retention, ns
 	halfLife   int64 // alerting.peak_half_life, ns
+
+	hsRules  []*hotspots.Rule // Options.Hotspots: the rules partitions count for
+	hsLookup hotspots.Lookup
 }
 
 // Options configures an Engine.
@@ -65,6 +69,13 @@ type Options struct {
 	// Reads of the store wait for it. Writes are not synced: for replay,
 	// whose store is rebuilt after a crash, never for live.
 	AsyncCommit bool
+	// Hotspots makes every partition count experiences for the
+	// configuration's hotspot rules: partial counts in Output.Hotspots at
+	// Stage (docs/hotspots.md). Replay sets it; run does not yet.
+	Hotspots bool
+	// HotspotLookup, with Hotspots, tells partitions which hotspots are
+	// open, so that customer alerts carry the hotspot_id (may be nil).
+	HotspotLookup hotspots.Lookup
 }
 
 // New builds the engine of a validated configuration.
@@ -79,6 +90,12 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 		window:   cfg.State.Window,
 		journeys: map[string]bool{},
 		outbox:   o.Outbox, allows: o.OutboxAllows,
+	}
+	if o.Hotspots {
+		if e.hsRules, err = hotspots.Compile(cfg); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		e.hsLookup = o.HotspotLookup
 	}
 	hc := o.HeaderCacheBytes
 	if hc == 0 {
@@ -178,6 +195,7 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 		pt.outPending = map[string]int{}
 		e.outbox.Release(p, pt.outSeq)
 	}
+	pt.openHotspots()
 	if err := pt.openTime(); err != nil {
 		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
 	}

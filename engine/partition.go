@@ -13,6 +13,7 @@ import (
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/detectors"
 	"github.com/peakend/peakend/event"
+	"github.com/peakend/peakend/hotspots"
 	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/state"
 )
@@ -45,6 +46,9 @@ type Output struct {
 	Dead   []Dead
 	// Fetched is the fetch time of the record behind each alert (for latency).
 	Fetched []time.Time
+	// Hotspots is the cycle's partial hotspot counts, with the partition's
+	// watermark (set by Stage when the engine counts hotspots).
+	Hotspots hotspots.Partial
 }
 
 // entry is a customer loaded into the cycle's overlay.
@@ -98,6 +102,8 @@ type Partition struct {
 	outKeys              []outKey       // the cycle's outbox entries, in Pebble already (stageOutbox)
 	obatch               *state.Batch   // the outbox's own batch, committed before the cycle's
 	stats                [4]int64       // processed, invalid, duplicate, late: since the partition opened
+
+	hs *hotspots.Counter // hotspot counts of the cycle (nil: not counting; hotspots.go)
 
 	tm timeState // event time: watermark, timers, journeys, retention (watermark.go, timers.go, retention.go)
 }
@@ -267,6 +273,10 @@ func (p *Partition) Apply(r *Record, ev *event.Event) error {
 		return err
 	}
 
+	if p.hs != nil {
+		p.hs.Event(ev, p.findings)
+	}
+
 	// Peak-end memory, then at most one alert: the best finding.
 	best, found := alerts.Finding{}, false
 	for _, f := range p.findings {
@@ -314,6 +324,7 @@ func (p *Partition) alert(f alerts.Finding, en *entry, ev *event.Event, r *Recor
 		detected = time.Now()
 	}
 	a := p.e.policy.Build(f, c, ev.Journey, identity, et, detected, evidence, perceived)
+	a.HotspotID = p.hotspotOf(c.ID)
 	ref := state.AlertRef{ID: a.AlertID, Detector: a.Detector, Severity: uint8(a.Severity), Time: ev.Time, Reason: a.Reason}
 	c.Cooldown = ref
 	c.PushAlert(ref)
@@ -577,6 +588,7 @@ func (p *Partition) Stage() error {
 			return err
 		}
 	}
+	p.stageHotspots()
 	return p.stageOutbox()
 }
 
@@ -673,6 +685,10 @@ func (p *Partition) reset() {
 	p.out.Alerts = p.out.Alerts[:0]
 	p.out.Dead = p.out.Dead[:0]
 	p.out.Fetched = p.out.Fetched[:0]
+	p.out.Hotspots.Cells = p.out.Hotspots.Cells[:0]
+	if p.hs != nil {
+		p.hs.Reset() // after Stage's flush, nothing; after a discard, the cycle's counts
+	}
 	p.newCust = 0
 }
 

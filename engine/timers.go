@@ -339,6 +339,9 @@ func (p *Partition) runJourney(en *entry, i int, d detectors.Timed, k jkey, jr *
 		j.Due = wm + 1 // a detector must move a timer it does not fire; never loop
 	}
 	if fire {
+		if err := p.countTimer(en, d, &f, k.key, j.Start, max(at, j.Start)); err != nil {
+			return err
+		}
 		id, err := p.timerAlert(en, d, f, &j, k.key, at)
 		if err != nil {
 			return err
@@ -393,6 +396,7 @@ func (p *Partition) timerAlert(en *entry, d detectors.Timed, f alerts.Finding, j
 		}
 	}
 	a := p.e.policy.Build(f, c, d.JourneyName(), identity, time.Unix(0, j.Start), detected, evidence, perceived)
+	a.HotspotID = p.hotspotOf(c.ID)
 	// Complained before the alert, not before the journey started ("where
 	// is my parcel?" comes after the promise).
 	a.ComplainedBefore = p.e.policy.ComplainedBefore(c, at)

@@ -42,7 +42,7 @@ func checkPartitions(o Options) (partitioner.Func, error) {
 
 // runPartitions is Run with Options.Partitions > 0, on the opened input,
 // store and engine (Run closes them).
-func runPartitions(ctx context.Context, o Options, f *os.File, eng *engine.Engine, pf partitioner.Func) (*Summary, error) {
+func runPartitions(ctx context.Context, o Options, f *os.File, eng *engine.Engine, pf partitioner.Func, hs *hotspotReplay) (*Summary, error) {
 	n := o.Partitions
 	pts := make([]*engine.Partition, 0, n)
 	closed := false
@@ -61,7 +61,7 @@ func runPartitions(ctx context.Context, o Options, f *os.File, eng *engine.Engin
 		pts = append(pts, pt)
 	}
 
-	s := &Summary{Sorted: true}
+	s := &Summary{Sorted: true, hs: hs}
 	s.eval.init(o.Config)
 	all, err := readComplaints(o, s)
 	if err != nil {
@@ -95,6 +95,9 @@ func runPartitions(ctx context.Context, o Options, f *os.File, eng *engine.Engin
 			if err := writeAlert(w, a); err != nil {
 				return err
 			}
+		}
+		if err := hs.add(pt.Output(), w); err != nil {
+			return err
 		}
 		inBatch[p] = 0
 		return pt.Commit(false)
@@ -172,6 +175,9 @@ func runPartitions(ctx context.Context, o Options, f *os.File, eng *engine.Engin
 		}
 		_, _, dup, _ := pt.Stats()
 		s.Duplicates += int(dup)
+	}
+	if err := hs.finish(pts, w); err != nil {
+		return nil, err
 	}
 	if err := w.Flush(); err != nil {
 		return nil, fmt.Errorf("replay: write alerts: %w", err)

@@ -73,6 +73,7 @@ type Summary struct {
 
 	eval  evaluation
 	custs map[uint64]struct{} // hashes of the customer ids seen (saw)
+	hs    *hotspotReplay      // nil without hotspot rules (hotspots.go)
 }
 
 type idx struct {
@@ -120,12 +121,18 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 	defer store.Close()
-	eng, err := engine.New(o.Config, store, engine.Options{AsyncCommit: !o.SyncCommit})
+	hs, err := newHotspotReplay(o.Config, max(1, o.Partitions))
+	if err != nil {
+		return nil, err
+	}
+	eo := engine.Options{AsyncCommit: !o.SyncCommit}
+	hs.engineOptions(&eo)
+	eng, err := engine.New(o.Config, store, eo)
 	if err != nil {
 		return nil, err
 	}
 	if o.Partitions > 0 {
-		s, err := runPartitions(ctx, o, f, eng, pf)
+		s, err := runPartitions(ctx, o, f, eng, pf, hs)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +153,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		}
 	}()
 
-	s := &Summary{}
+	s := &Summary{hs: hs}
 	s.eval.init(o.Config)
 	complaints, err := readComplaints(o, s)
 	if err != nil {
@@ -229,6 +236,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			if err := writeAlert(w, a); err != nil {
 				return err
 			}
+		}
+		if err := hs.add(out, w); err != nil {
+			return err
 		}
 		inBatch = 0
 		return pt.Commit(false)

@@ -591,6 +591,9 @@ func (s *Summary) WriteReport(w io.Writer) error {
 		fmt.Fprintf(bw, "                  %-*s %7d %8.1f%% %12s %10s %10s %10s\n", nameWidth(r.Order), name, d.Alerts, 100*d.Coverage,
 			lead, pct(share), pct(d.Precision), pct(d.RecoveryRate))
 	}
+	if line := s.hs.line(); line != "" {
+		fmt.Fprintf(bw, "  hotspots        %s\n", line)
+	}
 	b, _ := json.Marshal(r.Totals)
 	bw.Write(b)
 	bw.WriteByte('\n')

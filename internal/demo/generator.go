@@ -69,6 +69,7 @@ type followUp struct {
 	order   string
 	outcome string
 	delay   float64 // delivered: delay_hours
+	where   string  // the order's carrier and region attributes (`,"carrier":…,"region":…`)
 }
 
 // Order timing, on the demo's time scale (seconds, so the demo shows timer
@@ -127,7 +128,7 @@ func (g *Generator) Next(t time.Time) (key, value []byte) {
 			g.delivered(f.c)
 			s += `,"metrics":{"delay_hours":` + num(f.delay) + `}`
 		}
-		return []byte(custID(f.c)), []byte(s + `,"attributes":{"order_id":"` + f.order + `"},` + custBlock(f.c) + "}")
+		return []byte(custID(f.c)), []byte(s + `,"attributes":{"order_id":"` + f.order + `"` + f.where + `},` + custBlock(f.c) + "}")
 	}
 	if c := g.again; c >= 0 { // the second of two failures in a row: the call about it drops too
 		g.again = -1
@@ -172,12 +173,12 @@ func (g *Generator) normal(c int, t time.Time) []byte {
 		g.delivered(c)
 		s = g.head(c, t, "delivery") + `,"outcome":"delivered","metrics":{"delay_hours":` +
 			num(g.delay()) + `},"attributes":{"order_id":"o-` +
-			strconv.Itoa(g.seq) + `","region":"` + []string{"north", "south", "east", "west"}[r.IntN(4)] + `"}`
+			strconv.Itoa(g.seq) + `","region":"` + []string{"north", "south", "east", "west"}[r.IntN(4)] + `","carrier":"` + g.carrier() + `"}`
 	case x < 35: // delivery: promised now, shipped and delivered later (a few hours late at worst, log-normal)
 		order := "o-" + strconv.Itoa(g.seq)
+		where := `,"carrier":"` + g.carrier() + `","region":"` + []string{"north", "south", "east", "west"}[r.IntN(4)] + `"`
 		s = g.head(c, t, "delivery") + `,"outcome":"promised","attributes":{"order_id":"` + order +
-			`","promised_by":"` + t.Add(promiseIn).UTC().Format(time.RFC3339Nano) + `","region":"` +
-			[]string{"north", "south", "east", "west"}[r.IntN(4)] + `"}`
+			`","promised_by":"` + t.Add(promiseIn).UTC().Format(time.RFC3339Nano) + `"` + where + `}`
 		// Delivered about a minute after shipping (log-normal); an ordinary
 		// order is never late (the late ones are LateEvery's, told to OnBad).
 		took := min(time.Duration(60*math.Exp(0.3*r.NormFloat64())*float64(time.Second)), promiseIn-shipIn-5*time.Second)
@@ -185,8 +186,8 @@ func (g *Generator) normal(c int, t time.Time) []byte {
 			took = 2 * promiseIn
 			g.bad(c, t.Add(promiseIn), "broken promise")
 		}
-		g.follow(followUp{at: t.Add(shipIn), c: c, order: order, outcome: "shipped"})
-		g.follow(followUp{at: t.Add(shipIn + took), c: c, order: order, outcome: "delivered", delay: g.delay()})
+		g.follow(followUp{at: t.Add(shipIn), c: c, order: order, outcome: "shipped", where: where})
+		g.follow(followUp{at: t.Add(shipIn + took), c: c, order: order, outcome: "delivered", delay: g.delay(), where: where})
 	case x < 60: // support call: wait log-normal around two minutes
 		s = g.head(c, t, "support_call") + `,"outcome":"` + []string{"ok", "ok", "ok", "ok", "dropped"}[r.IntN(5)] +
 			`","metrics":{"wait_seconds":` + num(math.Exp(4.8+0.6*r.NormFloat64())) + `},"attributes":{"channel":"phone"}`
@@ -200,6 +201,14 @@ func (g *Generator) normal(c int, t time.Time) []byte {
 	}
 	return []byte(s + "," + custBlock(c) + "}")
 }
+
+// carriers deliver the demo's orders (the `carrier` attribute, for hotspot
+// rules such as by: [carrier, region]).
+var carriers = []string{"parcelco", "swiftship", "roadrunner"}
+
+// carrier picks a delivery's carrier from the event's sequence number, not
+// the random source, so that adding it changed no other draw.
+func (g *Generator) carrier() string { return carriers[(g.seq*7)%len(carriers)] }
 
 func (g *Generator) follow(f followUp) {
 	i := len(g.queue)

@@ -357,6 +357,10 @@ func listVariants(typeName string) []variant {
 		c := config.Config{Desk: config.Desk{Accounts: []config.Account{{}}}}
 		c.ApplyDefaults()
 		vs = append(vs, variant{"", reflect.ValueOf(config.Account{}), reflect.ValueOf(c.Desk.Accounts[0])})
+	case "Hotspot":
+		c := config.Config{Hotspots: []config.Hotspot{{}}}
+		c.ApplyDefaults()
+		vs = append(vs, variant{"", reflect.ValueOf(config.Hotspot{}), reflect.ValueOf(c.Hotspots[0])})
 	default:
 		panic("confdoc: no variants for list of " + typeName)
 	}
@@ -370,6 +374,9 @@ func listIntro(typeName string) string {
 			"[detectors.md](detectors.md) says what each type catches, with a worked example."
 	case "Sink":
 		return "Defaults that depend on the type are given by type."
+	case "Hotspot":
+		return "[hotspots.md](hotspots.md) says what a hotspot is and how it is decided. " +
+			"`peakend replay` evaluates them; `peakend run` does not yet, and warns at start."
 	}
 	return ""
 }

@@ -1,0 +1,130 @@
+package hotspots
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/peakend/peakend/alerts"
+)
+
+// snapshot is the Aggregator's state as stored. Rules are named, so a state
+// outlives a configuration change: counts of rules no longer configured are
+// dropped on Decode.
+type snapshot struct {
+	Version    int                 `json:"v"`
+	Watermarks map[int32]int64     `json:"watermarks"`
+	Rules      map[string]ruleSnap `json:"rules"`
+}
+
+type ruleSnap struct {
+	Next    int64                 `json:"next"`
+	Decided bool                  `json:"decided,omitempty"`
+	Total   map[int64]countsSnap  `json:"total"`
+	Keys    map[string]seriesSnap `json:"keys"`
+}
+
+type seriesSnap struct {
+	Values []string             `json:"values"`
+	Steps  map[int64]countsSnap `json:"steps"`
+	Hot    *episodeSnap         `json:"hot,omitempty"`
+}
+
+type countsSnap struct {
+	Events    int64    `json:"e"`
+	Bad       int64    `json:"b"`
+	Customers []uint64 `json:"c,omitempty"`
+	Alerted   []string `json:"a,omitempty"`
+}
+
+type episodeSnap struct {
+	ID       string  `json:"id"`
+	Start    int64   `json:"start"`
+	Severity string  `json:"severity"`
+	Usual    float64 `json:"usual"`
+}
+
+// Encode returns the aggregator's state: counts, source watermarks and open
+// hotspots. The encoding is deterministic (the same state, the same bytes).
+func (a *Aggregator) Encode() ([]byte, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := snapshot{Version: 1, Watermarks: a.wm, Rules: map[string]ruleSnap{}}
+	for ri, r := range a.rules {
+		st := a.rs[ri]
+		rs := ruleSnap{Next: st.next, Decided: st.decided, Total: map[int64]countsSnap{}, Keys: map[string]seriesSnap{}}
+		for step, x := range st.total {
+			rs.Total[step] = x.snap()
+		}
+		for key, se := range st.keys {
+			ss := seriesSnap{Values: se.values, Steps: map[int64]countsSnap{}}
+			for step, x := range se.steps {
+				ss.Steps[step] = x.snap()
+			}
+			if ep := se.hot; ep != nil {
+				ss.Hot = &episodeSnap{ID: ep.id, Start: ep.start, Severity: ep.severity.String(), Usual: ep.usual}
+			}
+			rs.Keys[key] = ss
+		}
+		s.Rules[r.Name] = rs
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("hotspots: encode: %w", err)
+	}
+	return b, nil
+}
+
+func (x *counts) snap() countsSnap {
+	return countsSnap{Events: x.events, Bad: x.bad, Customers: x.customers, Alerted: x.alerted}
+}
+
+// Decode replaces the aggregator's state with one Encode returned.
+func (a *Aggregator) Decode(b []byte) error {
+	var s snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("hotspots: decode: %w", err)
+	}
+	if s.Version != 1 {
+		return fmt.Errorf("hotspots: decode: unknown version %d", s.Version)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.wm = map[int32]int64{}
+	for src, w := range s.Watermarks {
+		a.wm[src] = w
+	}
+	for ri, r := range a.rules {
+		st := &ruleState{keys: map[string]*series{}, total: map[int64]*counts{}}
+		a.rs[ri] = st
+		rs, ok := s.Rules[r.Name]
+		if !ok {
+			continue
+		}
+		st.next, st.decided = rs.Next, rs.Decided
+		for step, x := range rs.Total {
+			st.total[step] = x.counts()
+		}
+		for key, ss := range rs.Keys {
+			if len(ss.Values) != len(r.By) || r.Key(ss.Values) != key {
+				continue // the rule's `by` changed: these counts mean something else
+			}
+			se := &series{values: ss.Values, steps: map[int64]*counts{}}
+			for step, x := range ss.Steps {
+				se.steps[step] = x.counts()
+			}
+			if ep := ss.Hot; ep != nil {
+				sev, err := alerts.ParseSeverity(ep.Severity)
+				if err != nil {
+					return fmt.Errorf("hotspots: decode: %w", err)
+				}
+				se.hot = &episode{id: ep.ID, start: ep.Start, severity: sev, usual: ep.Usual}
+			}
+			st.keys[key] = se
+		}
+	}
+	return nil
+}
+
+func (x countsSnap) counts() *counts {
+	return &counts{events: x.Events, bad: x.Bad, customers: x.Customers, alerted: x.Alerted}
+}
