@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,6 +65,9 @@ func TestRulesAndDashboardUseRealMetrics(t *testing.T) {
 	for _, f := range []string{"prometheus/rules.yaml", "grafana/peakend-dashboard.json"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "deploy", f))
 		require.NoError(t, err)
+		if strings.HasSuffix(f, ".json") {
+			require.True(t, json.Valid(b), "%s is not valid JSON: Grafana would not import it", f)
+		}
 		for _, n := range name.FindAllString(string(b), -1) {
 			base := n
 			for _, suf := range []string{"_bucket", "_count", "_sum"} {
