@@ -70,6 +70,7 @@ type Alert struct {
 	Recovery         config.Recovery `json:"recovery"`
 	Customer         Customer        `json:"customer"`
 	ComplainedBefore bool            `json:"complained_before"`
+	RecoveredBefore  bool            `json:"recovered_before"`
 	DeskURL          string          `json:"desk_url,omitempty"`
 	// Kind is KindCustomer for an alert about one customer, KindHotspot for
 	// a cause found across customers (then Hotspot is set).

@@ -18,7 +18,7 @@ func ExampleAlert() {
 		`"evidence":[{"event_id":"p-981","customer_id":"c-0004211","time":"2026-03-01T10:00:00Z","journey":"delivery",` +
 		`"outcome":"promised","attributes":{"order_id":"o-981","promised_by":"2026-03-02T18:00:00Z"}}],` +
 		`"recovery":{"action":"Call the customer; refund shipping","budget":25,"currency":"EUR","requires_approval":false},` +
-		`"customer":{"tier":"gold","value":1200,"perceived":0.7},"complained_before":false}`)
+		`"customer":{"tier":"gold","value":1200,"perceived":0.7},"complained_before":false,"recovered_before":false}`)
 
 	var a alerts.Alert
 	if err := json.Unmarshal(value, &a); err != nil {

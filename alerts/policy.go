@@ -69,6 +69,12 @@ func (p *Policy) ComplainedBefore(c *state.Customer, now int64) bool {
 	return c.Complaint != 0 && c.Complaint <= now && now-c.Complaint <= p.lookback
 }
 
+// RecoveredBefore reports whether staff recorded a "recovered" outcome for
+// c within the lookback before now (event time: the feedback's time).
+func (p *Policy) RecoveredBefore(c *state.Customer, now int64) bool {
+	return c.Recovered != 0 && c.Recovered <= now && now-c.Recovered <= p.lookback
+}
+
 // Recovery returns the playbook entry for a severity.
 func (p *Policy) Recovery(s Severity) config.Recovery {
 	if s > Critical {
@@ -122,6 +128,7 @@ func (p *Policy) Build(f Finding, c *state.Customer, journey string, identity []
 		Recovery:         p.Recovery(f.Severity),
 		Customer:         Customer{Tier: c.Tier, Value: c.Value, Perceived: math.Round(perceived*1000) / 1000},
 		ComplainedBefore: p.ComplainedBefore(c, eventTime.UnixNano()),
+		RecoveredBefore:  p.RecoveredBefore(c, eventTime.UnixNano()),
 		Kind:             KindCustomer,
 	}
 	if p.deskURL != "" {

@@ -228,7 +228,7 @@ type Match struct {
 // Alerting configures alert policy, playbook and sinks.
 type Alerting struct {
 	Cooldown   Duration `yaml:"cooldown"`     // one alert per customer per cooldown unless severity rises; default 72h
-	Lookback   Duration `yaml:"lookback"`     // complaint lookback; default 720h
+	Lookback   Duration `yaml:"lookback"`     // how far back complained_before and recovered_before look, and the complaint evaluation; default 720h
 	MaxPerHour int      `yaml:"max_per_hour"` // frontline capacity per rolling hour; beyond it only critical alerts reach the frontline sinks; default 0 = unlimited
 	// MaxBacklog bounds each frontline sink's undelivered alerts in the
 	// outbox; above it, new alerts reach the Kafka topic only (counted and

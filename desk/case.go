@@ -55,6 +55,10 @@ type Approval struct {
 
 // Outcome is what became of a case.
 type Outcome struct {
+	// AlertID is the alert the outcome named: its detector and severity
+	// are the ones the outcome counts for (/api/detectors,
+	// peakend_feedback_total). Empty in cases closed before it was kept.
+	AlertID string    `json:"alert_id,omitempty"`
 	Outcome string    `json:"outcome"`
 	By      string    `json:"by"`
 	At      time.Time `json:"at"`

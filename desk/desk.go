@@ -752,7 +752,7 @@ func (d *Desk) close(b *pebble.Batch, e *entry, r *kgo.Record, f *Feedback) {
 	e.c.Status = StatusClosed
 	e.c.ClosedAt = &t
 	e.c.Claim = nil
-	e.c.Outcome = &Outcome{Outcome: f.Outcome, By: f.By, At: f.Time, Note: f.Note, Spent: f.Spent}
+	e.c.Outcome = &Outcome{AlertID: f.AlertID, Outcome: f.Outcome, By: f.By, At: f.Time, Note: f.Note, Spent: f.Spent}
 	delete(d.open, cust)
 	for _, m := range e.meta {
 		delete(d.openIDs, m.AlertID)

@@ -40,6 +40,7 @@ func (d *Desk) Mount(mux *http.ServeMux, require func(http.Handler) http.Handler
 	mux.Handle("GET /api/cases/{id}", guard(d.caseView))
 	mux.Handle("POST /api/cases/{id}/{action}", guard(d.act))
 	mux.Handle("GET /api/events", guard(d.events))
+	mux.Handle("GET /api/detectors", guard(d.detectors))
 }
 
 // Handler is the desk's routes on a mux of their own (tests, benchmarks).

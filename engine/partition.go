@@ -454,10 +454,83 @@ func (p *Partition) Complaint(r *Record) error {
 	c.Complaint = max(c.Complaint, cp.Time)
 	if m := p.e.metrics; m != nil {
 		m.Complaints.Inc()
-		if FlaggedBefore(c, cp.Time, int64(p.e.cfg.Alerting.Lookback)) {
+		if lead, ok := LeadTime(c, cp.Time, int64(p.e.cfg.Alerting.Lookback)); ok {
 			m.FlaggedBefore.Inc()
+			m.ComplaintLead.Observe(lead.Seconds())
 		}
 	}
+	return nil
+}
+
+// LeadTime is how long before a complaint at t peakend flagged c: t minus
+// the first of c's alerts within lookback before t; ok is false when none
+// was (c.Alerts keeps the last state.MaxAlertRefs alerts).
+func LeadTime(c *state.Customer, t, lookback int64) (lead time.Duration, ok bool) {
+	first := int64(math.MaxInt64)
+	for _, a := range c.Alerts {
+		if a.Time <= t && t-a.Time <= lookback {
+			first, ok = min(first, a.Time), true
+		}
+	}
+	if !ok {
+		return 0, false
+	}
+	return time.Duration(t - first), true
+}
+
+// Feedback processes one record of the feedback topic (docs/reference.md,
+// "Feedback event"): an outcome "recovered" for one of the customer's
+// alerts that the engine remembers (the last state.MaxAlertRefs), raised
+// at or before the outcome's time, marks the customer with that time, for
+// the recovered_before of their later alerts. Feedback naming an alert
+// unknown then is not applied (the desk sends it to the DLQ), and every
+// other action and outcome is the desk's business. A malformed record is
+// skipped and counted, not sent to the DLQ: the desk, which reads the same
+// topic, sends it there once. An error is returned only when the store
+// fails.
+func (p *Partition) Feedback(r *Record) error {
+	p.offsets[r.Topic] = r.Offset + 1
+	m := p.e.metrics
+	count := func(result string) {
+		if m != nil {
+			m.FeedbackRead.WithLabelValues(result).Inc()
+		}
+	}
+	f, err := event.DecodeFeedback(r.Value, p.e.cfg.Events.MaxBytes)
+	if err != nil {
+		count("malformed")
+		return nil
+	}
+	if f.Outcome != event.FeedbackRecovered {
+		count("other")
+		return nil
+	}
+	_, inCycle := p.customers[f.CustomerID]
+	en, err := p.customer(f.CustomerID)
+	if err != nil {
+		return err
+	}
+	known := false
+	for _, a := range en.c.Alerts {
+		known = known || (a.ID == f.AlertID && a.Time <= f.Time)
+	}
+	if !known {
+		if !inCycle {
+			// Not loaded for this record: nothing to write back (and no
+			// header for a customer the partition has never seen).
+			delete(p.customers, f.CustomerID)
+			if len(p.free) < maxFreeEntries {
+				p.free = append(p.free, en)
+			}
+		}
+		count("unknown")
+		return nil
+	}
+	if err := p.touch(en, f.Time); err != nil {
+		return err
+	}
+	en.c.Recovered = max(en.c.Recovered, f.Time)
+	count("recovered")
 	return nil
 }
 

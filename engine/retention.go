@@ -9,7 +9,8 @@ import (
 
 // Retention: a customer idle longer than state.retention (event time: the
 // partition's watermark minus their last experience or complaint) is
-// removed with their window, journeys and timers.
+// removed with their window, journeys and timers. A "recovered" outcome on
+// the feedback topic counts as activity too.
 //
 // Idle customers are found through an index of activity buckets ('x'
 // keys; a bucket is retention/16 rounded down to whole days, at least one
@@ -47,8 +48,8 @@ func floorDiv(t, n int64) int64 {
 // (before the header takes t).
 func (p *Partition) touch(en *entry, t int64) error {
 	c := &en.c
-	old := max(c.LastAt, c.Complaint)
-	indexed := c.Seq > 0 || c.Complaint != 0
+	old := lastActive(c)
+	indexed := c.Seq > 0 || c.Complaint != 0 || c.Recovered != 0
 	now := max(old, t)
 	if indexed && p.bucketOf(now) == p.bucketOf(old) {
 		return nil
@@ -110,7 +111,7 @@ func (p *Partition) expire(cut int64) (int64, error) {
 		if err != nil {
 			return n, err
 		}
-		if !found || p.bucketOf(max(c.LastAt, c.Complaint)) != x.day {
+		if !found || p.bucketOf(lastActive(&c)) != x.day {
 			continue // a stale entry: the customer's own is another day's
 		}
 		if err := p.batch.DeleteCustomer(x.cust, c.Seq, p.e.window); err != nil {
@@ -132,6 +133,10 @@ func (p *Partition) expire(cut int64) (int64, error) {
 	}
 	return n, nil
 }
+
+// lastActive is c's last activity for retention: experience, complaint or
+// recovery recorded by staff.
+func lastActive(c *state.Customer) int64 { return max(c.LastAt, c.Complaint, c.Recovered) }
 
 func errorsJoin(a, b error) error {
 	if a != nil {

@@ -400,6 +400,7 @@ func (p *Partition) timerAlert(en *entry, d detectors.Timed, f alerts.Finding, j
 	// Complained before the alert, not before the journey started ("where
 	// is my parcel?" comes after the promise).
 	a.ComplainedBefore = p.e.policy.ComplainedBefore(c, at)
+	a.RecoveredBefore = p.e.policy.RecoveredBefore(c, at)
 	ref := state.AlertRef{ID: a.AlertID, Detector: a.Detector, Severity: uint8(a.Severity), Time: at, Reason: a.Reason}
 	if d.Felt() {
 		// A prediction (overdue) starts no cooldown: it must not hold back

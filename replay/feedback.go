@@ -48,6 +48,20 @@ func readFeedback(o Options, s *Summary) ([]feedbackLine, error) {
 	return fs, err
 }
 
+// withFeedback adds the feedback events to the complaints, in event-time
+// order: the engine reads both (recovered_before, as live reads the
+// feedback topic), each before the first experience at or after its time.
+func withFeedback(cs []complaint, fs []feedbackLine) []complaint {
+	if len(fs) == 0 {
+		return cs
+	}
+	for _, f := range fs {
+		cs = append(cs, complaint{t: f.f.Time, line: f.line, raw: f.raw, cust: f.f.CustomerID, fb: true})
+	}
+	slices.SortStableFunc(cs, func(a, b complaint) int { return cmp.Compare(a.t, b.t) })
+	return cs
+}
+
 // applyFeedback applies the feedback to the replay's alerts by event time,
 // as a live run reads it: an event names an alert raised (detected_at) at
 // or before its time, else the alert is unknown then, and the event goes to

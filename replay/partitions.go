@@ -67,7 +67,12 @@ func runPartitions(ctx context.Context, o Options, f *os.File, eng *engine.Engin
 	if err != nil {
 		return nil, err
 	}
-	// Complaints are keyed by customer id too (co-partitioned): each
+	feedback, err := readFeedback(o, s)
+	if err != nil {
+		return nil, err
+	}
+	all = withFeedback(all, feedback)
+	// Complaints and feedback are keyed by customer id too (co-partitioned): each
 	// partition's, in time order, applied before its first event at or
 	// after their time.
 	comps := make([][]complaint, n)
@@ -181,6 +186,9 @@ func runPartitions(ctx context.Context, o Options, f *os.File, eng *engine.Engin
 		s.First, s.Last = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 	}
 	s.Customers = int64(len(s.custs))
+	if err := applyFeedback(o, s, feedback); err != nil {
+		return nil, err
+	}
 	closed = true
 	var cerr error
 	for _, pt := range pts {

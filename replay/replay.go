@@ -32,7 +32,7 @@ type Options struct {
 	Complaints string
 	// Feedback is an optional feedback events file (JSONL), applied by
 	// event time to the replay's alerts for the report's precision and
-	// recovery rate.
+	// recovery rate, and to the engine for recovered_before, as live.
 	Feedback string
 	// Out receives alerts, one JSON object per line. Required.
 	Out io.Writer
@@ -163,6 +163,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	complaints = withFeedback(complaints, feedback)
 
 	// Passes 1 (and 1b) show as "reading the input" on the progress line.
 	prog := startProgress(o.Progress, 0)
@@ -217,8 +218,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		slices.SortStableFunc(index, func(a, b idx) int { return cmp.Compare(a.t, b.t) })
 	}
 
-	// Pass 2: process in event-time order, applying each complaint before
-	// the first event after it.
+	// Pass 2: process in event-time order, applying each complaint (and
+	// feedback event) before the first event after it.
 	prog.setTotal(int64(s.Lines))
 	w := bufio.NewWriterSize(o.Out, 1<<16)
 	ci := 0

@@ -19,11 +19,14 @@ import (
 	"github.com/peakend/peakend/event"
 )
 
+// complaint is a complaint line, or a feedback line (fb) that the engine
+// reads for recovered_before: both apply to the partition by event time.
 type complaint struct {
 	t    int64
 	line int
 	raw  []byte
 	cust string
+	fb   bool
 }
 
 // readComplaints loads and sorts the complaints file (complaints are few).
@@ -58,6 +61,9 @@ func readComplaints(o Options, s *Summary) ([]complaint, error) {
 }
 
 func applyComplaint(pt *engine.Partition, c *complaint, ev *evaluation) error {
+	if c.fb {
+		return pt.Feedback(&engine.Record{Topic: "feedback", Offset: int64(c.line), Value: c.raw})
+	}
 	ev.complaint(c.cust, c.t)
 	return pt.Complaint(&engine.Record{Topic: "complaints", Offset: int64(c.line), Value: c.raw})
 }

@@ -44,6 +44,9 @@ type Customer struct {
 	Cooldown AlertRef // the alert that started the current cooldown
 	// Complaint is the event time of the last complaint (0 = none).
 	Complaint int64
+	// Recovered is the time of the latest "recovered" outcome staff
+	// recorded for this customer on the feedback topic (0 = none).
+	Recovered int64
 	// Peak-end memory: the worst recent experience and the last one, each a
 	// badness in 0..1 (see engine).
 	WorstBad float64
@@ -159,6 +162,9 @@ const (
 	hasComplaint
 	hasWorst
 	hasCooldown
+	// hasRecovered: a Recovered time follows the peak-end memory. Added
+	// after version 2 shipped: headers without the flag decode as before.
+	hasRecovered
 )
 
 // badnessCodes are the badness values stored in one byte; anything else
@@ -207,6 +213,9 @@ func (c *Customer) AppendBinary(b []byte) []byte {
 	if c.Cooldown != (AlertRef{}) {
 		flags |= hasCooldown
 	}
+	if c.Recovered != 0 {
+		flags |= hasRecovered
+	}
 	base := c.LastAt
 	e := enc(b).byte1(customerV2).byte1(flags).uvarint(c.Seq).varint(base).varint(base - c.FirstAt)
 	if flags&hasTier != 0 {
@@ -252,6 +261,9 @@ func (c *Customer) AppendBinary(b []byte) []byte {
 	e = appendBadness(e, c.LastBad)
 	if flags&hasWorst != 0 {
 		e = appendBadness(e, c.WorstBad).varint(base - c.WorstAt)
+	}
+	if flags&hasRecovered != 0 {
+		e = e.varint(base - c.Recovered)
 	}
 	return e
 }
@@ -387,6 +399,9 @@ func (c *Customer) unmarshalV2(d *dec, old *Customer) {
 	if flags&hasWorst != 0 {
 		c.WorstBad = readBadness(d)
 		c.WorstAt = base - d.varint()
+	}
+	if flags&hasRecovered != 0 {
+		c.Recovered = base - d.varint()
 	}
 }
 

@@ -45,7 +45,7 @@ func EnsureChangelog(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 			return ctx.Err()
 		case <-time.After(wait):
 		}
-		ds, err := adm.ListTopics(ctx, exp, topic)
+		ds, err := adm.ListTopics(ctx, exp, topic, cfg.Kafka.Topics.Feedback)
 		if err != nil {
 			log.Warn("changelog: list topics", "err", err)
 			continue
@@ -56,6 +56,12 @@ func EnsureChangelog(ctx context.Context, cfg *config.Config, log *slog.Logger, 
 			continue
 		}
 		n := len(in.Partitions)
+		if fb, ok := ds[cfg.Kafka.Topics.Feedback]; ok && fb.Err == nil && len(fb.Partitions) != n && wait == 0 {
+			// Feedback is keyed by customer id: on another partition count
+			// it reaches a partition that does not hold the customer.
+			log.Warn("the feedback topic's partition count differs from the experiences topic's: recovered_before misses recoveries",
+				"feedback", cfg.Kafka.Topics.Feedback, "partitions", len(fb.Partitions), "experiences", exp, "experiences_partitions", n)
+		}
 		if ch, ok := ds[topic]; ok && ch.Err == nil {
 			if len(ch.Partitions) < n {
 				return fmt.Errorf("stream: changelog %s has %d partitions, fewer than the %d of %s: delete it or add partitions",

@@ -132,11 +132,7 @@ func (r *Runner) measureLag(ctx context.Context, adm *kadm.Client) {
 	if len(ps) == 0 {
 		return
 	}
-	exp, comp := r.topics()
-	topics := []string{exp}
-	if comp != "" {
-		topics = append(topics, comp)
-	}
+	topics := r.inputs()
 	lctx, cancel := context.WithTimeout(ctx, lagProbeTimeout)
 	ends, err := adm.ListCommittedOffsets(lctx, topics...) // last stable offsets
 	cancel()

@@ -52,12 +52,13 @@ func lagSeries(t *testing.T, addr string) map[string]float64 {
 	return out
 }
 
-// caughtUp is every partition of both input topics at lag 0.
+// caughtUp is every partition of the three input topics at lag 0.
 func caughtUp() map[string]float64 {
 	want := map[string]float64{}
 	for p := range testkit.Partitions {
 		want[fmt.Sprintf("experiences/%d", p)] = 0
 		want[fmt.Sprintf("complaints/%d", p)] = 0
+		want[fmt.Sprintf("peakend-feedback/%d", p)] = 0
 	}
 	return want
 }
@@ -212,7 +213,8 @@ func TestLagSeriesRemovedOnRevoke(t *testing.T) {
 
 	a2 := testkit.StartApp(t, app.Options{Config: cfg2, LagInterval: lagEvery})
 	// owned lists the experiences partitions of an instance's series, if
-	// each is caught up and has its complaints partition beside it.
+	// each is caught up and has its complaints and feedback partitions
+	// beside it.
 	owned := func(series map[string]float64) ([]string, bool) {
 		var ps []string
 		for k, v := range series {
@@ -224,11 +226,14 @@ func TestLagSeriesRemovedOnRevoke(t *testing.T) {
 				if _, ok := series["complaints/"+p]; !ok {
 					return nil, false
 				}
+				if _, ok := series["peakend-feedback/"+p]; !ok {
+					return nil, false
+				}
 				ps = append(ps, p)
 			}
 		}
 		slices.Sort(ps)
-		return ps, len(series) == 2*len(ps)
+		return ps, len(series) == 3*len(ps)
 	}
 	var p1, p2 []string
 	testkit.Eventually(t, 30*time.Second, "the partitions split between the two instances, caught up", func() bool {

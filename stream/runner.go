@@ -107,13 +107,26 @@ func (r *Runner) topics() (exp, comp string) {
 	return t.Experiences, comp
 }
 
-func (r *Runner) clientOpts() []kgo.Opt {
-	k := r.o.Config.Kafka
+// feedbackTopic is the feedback topic, the third co-partitioned input:
+// its "recovered" outcomes set recovered_before (engine.Partition.Feedback).
+func (r *Runner) feedbackTopic() string { return r.o.Config.Kafka.Topics.Feedback }
+
+// inputs lists the topics the group consumes: experiences, complaints
+// (unless disabled) and feedback, all keyed by customer id and
+// co-partitioned.
+func (r *Runner) inputs() []string {
 	exp, comp := r.topics()
 	topics := []string{exp}
 	if comp != "" {
 		topics = append(topics, comp)
 	}
+	return append(topics, r.feedbackTopic())
+}
+
+func (r *Runner) clientOpts() []kgo.Opt {
+	k := r.o.Config.Kafka
+	exp, _ := r.topics()
+	topics := r.inputs()
 	opts := append(r.connOpts(),
 		kgo.WithHooks(brokerHealth{down: r.outage, up: r.recovered, closed: r.stopping.Load, fetchless: r.fetchless.Load}),
 		kgo.SessionTimeout(k.SessionTimeout.D()),
@@ -454,6 +467,7 @@ type work struct {
 	pt        *engine.Partition
 	recs      []*kgo.Record              // experiences, then all records in processing order
 	comps     []*kgo.Record              // complaints
+	fbs       []*kgo.Record              // feedback
 	last      map[string]kgo.EpochOffset // per topic: the next offset after this cycle
 	changelog []*kgo.Record              // the cycle's state writes, then its marker
 	marker    *kgo.Record
@@ -561,6 +575,7 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 		}
 	})
 	exp, comp := r.topics()
+	fb := r.feedbackTopic()
 	c := &batchOut{parts: map[int32]*work{}}
 	fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
 		if len(ftp.Records) == 0 {
@@ -584,9 +599,12 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 			w = &work{pt: pt, last: map[string]kgo.EpochOffset{}}
 			c.parts[ftp.Partition] = w
 		}
-		if ftp.Topic == comp {
+		switch ftp.Topic {
+		case comp:
 			w.comps = append(w.comps, ftp.Records...)
-		} else {
+		case fb:
+			w.fbs = append(w.fbs, ftp.Records...)
+		default:
 			w.recs = append(w.recs, ftp.Records...)
 		}
 		lr := ftp.Records[len(ftp.Records)-1]
@@ -612,14 +630,17 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 		return nil, nil
 	}
 	for _, w := range c.parts {
-		// Experiences and complaints of one partition are joined in
-		// timestamp order, as Kafka Streams does, so that a complaint
-		// counts for the experiences after it (complained_before).
+		// Experiences, complaints and feedback of one partition are
+		// joined in timestamp order, as Kafka Streams does, so that a
+		// complaint or a recovery counts for the experiences after it
+		// (complained_before, recovered_before). Feedback goes first on
+		// equal timestamps, as replay applies it.
 		w.recs = mergeByTimestamp(w.recs, w.comps, comp)
+		w.recs = mergeByTimestamp(w.recs, w.fbs, fb)
 	}
 	var wg sync.WaitGroup
 	for _, w := range c.parts {
-		wg.Go(func() { w.err = r.process(w, exp, comp, start) })
+		wg.Go(func() { w.err = r.process(w, exp, comp, fb, start) })
 	}
 	wg.Wait()
 
@@ -696,8 +717,8 @@ var beforeApply func(alerts int) error
 
 // mergeByTimestamp merges two record lists, each in offset order, into one
 // in timestamp order that keeps each list's own order; on equal timestamps,
-// records of topic first go first (a complaint precedes the experiences of
-// its time, as in replay).
+// records of topic first go first (a complaint or feedback precedes the
+// experiences of its time, as in replay).
 func mergeByTimestamp(a, b []*kgo.Record, first string) []*kgo.Record {
 	if len(a) == 0 || len(b) == 0 {
 		return append(a, b...)
@@ -716,7 +737,7 @@ func mergeByTimestamp(a, b []*kgo.Record, first string) []*kgo.Record {
 
 // process folds w's records into its partition and stages the cycle. On
 // error, prepare discards every partition of the cycle, this one included.
-func (r *Runner) process(w *work, exp, comp string, fetched time.Time) error {
+func (r *Runner) process(w *work, exp, comp, fb string, fetched time.Time) error {
 	for _, kr := range w.recs {
 		rec := engine.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Key: kr.Key,
 			Value: kr.Value, Fetched: fetched}
@@ -726,6 +747,8 @@ func (r *Runner) process(w *work, exp, comp string, fetched time.Time) error {
 			err = w.pt.Experience(&rec)
 		case comp:
 			err = w.pt.Complaint(&rec)
+		case fb:
+			err = w.pt.Feedback(&rec)
 		}
 		if err != nil {
 			return fmt.Errorf("stream: partition %d: %w", w.pt.ID(), err)

@@ -31,9 +31,10 @@ func adminClient(cfg *config.Config, extra []kgo.Opt) (*kadm.Client, error) {
 	return kadm.NewClient(cl), nil
 }
 
-// EnsureTopics creates the topics peakend writes (alerts, DLQ, and the
-// feedback topic when the desk is on) if they are missing, with the
-// configured partitions and replication. With the desk on, the alerts and
+// EnsureTopics creates the topics peakend writes (alerts, DLQ) and the
+// feedback topic (the desk writes it; the engine reads it, co-partitioned
+// with the experiences) if they are missing, with the configured
+// partitions and replication. With the desk on, the alerts and
 // feedback topics keep their records at least desk.keep (and at least
 // Kafka's default week), so that a restarted desk can rebuild its view
 // from them. Topics it only reads are not created: a typo there should not
@@ -44,11 +45,8 @@ func EnsureTopics(ctx context.Context, cfg *config.Config, log *slog.Logger, ext
 		return err
 	}
 	defer adm.Close()
-	want := []string{cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.DLQ}
+	want := []string{cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.DLQ, cfg.Kafka.Topics.Feedback}
 	desk := cfg.Desk.DeskOn()
-	if desk {
-		want = append(want, cfg.Kafka.Topics.Feedback)
-	}
 	// Only missing topics are created: on a cluster with ACLs, creating
 	// an existing topic without the right to create fails with
 	// TOPIC_AUTHORIZATION_FAILED, not TOPIC_ALREADY_EXISTS.

@@ -34,6 +34,8 @@ type Metrics struct {
 	Customers        prometheus.Gauge
 	Complaints       prometheus.Counter
 	FlaggedBefore    prometheus.Counter
+	ComplaintLead    prometheus.Histogram   // first alert within the lookback → complaint
+	FeedbackRead     *prometheus.CounterVec // result: recovered, unknown, other, malformed (the engine's reading of the feedback topic)
 	Ready            prometheus.Gauge
 	Partitions       prometheus.Gauge
 	CycleSeconds     prometheus.Histogram
@@ -96,6 +98,13 @@ func New(journeys []string, detectors []string) *Metrics {
 		Help: "Complaints received."})
 	m.FlaggedBefore = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "peakend", Name: "complaints_flagged_before_total",
 		Help: "Complaints from customers peakend had alerted on within the lookback before they complained."})
+	m.ComplaintLead = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "peakend", Name: "complaint_lead_seconds",
+		Help: "For a complaint from a customer peakend had flagged within the lookback: the time from the first of those alerts to the complaint (event times).",
+		Buckets: []float64{60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 2 * 24 * 3600, 4 * 24 * 3600,
+			7 * 24 * 3600, 14 * 24 * 3600, 30 * 24 * 3600}})
+	m.FeedbackRead = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "engine_feedback_records_total",
+		Help: "Feedback records the engine read for recovered_before, by result: recovered (marked the customer), unknown (names an alert the customer's state does not hold, or not yet: not applied), other (another action or outcome, ignored), malformed (skipped; the desk sends it to the DLQ)."},
+		[]string{"result"})
 	m.Ready = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "ready",
 		Help: "1 when state is restored and partitions are assigned."})
 	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "partitions_owned",
@@ -119,8 +128,11 @@ func New(journeys []string, detectors []string) *Metrics {
 	for _, c := range []prometheus.Collector{m.CustomersExpired, m.Events, m.Alerts, m.AlertsSuppressed, m.Deliveries, m.OutboxBacklog,
 		m.OutboxOldest, m.EventLag, m.DetectLatency, m.ConsumerLag, m.Customers, m.Complaints, m.FlaggedBefore,
 		m.Ready, m.Partitions, m.CycleSeconds, m.Restored, m.RestoreSkipped, m.Restoring, m.RestoreSeconds,
-		m.Transactions} {
+		m.Transactions, m.ComplaintLead, m.FeedbackRead} {
 		f(c)
+	}
+	for _, r := range []string{"recovered", "unknown", "other", "malformed"} {
+		m.FeedbackRead.WithLabelValues(r)
 	}
 	m.HeaderCache = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "header_cache_lookups_total",
 		Help: "Customer header lookups in the in-memory header cache by result (hit; miss: read from Pebble)."}, []string{"result"})
