@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/peakend/peakend/alerts"
@@ -33,7 +34,7 @@ func TestOutboxEntriesWaitForTheirCycle(t *testing.T) {
 	require.NoError(t, err)
 	defer pt.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &outbox.Deliverer{Store: store, Sinks: []alerts.Sink{sink}, Book: book, Poll: 5 * time.Millisecond}
+	d := &outbox.Deliverer{Store: store, Sinks: []alerts.Sink{sink}, Book: book, Poll: 5 * time.Millisecond, Log: testkit.Logger(t)}
 	ran := make(chan error, 1)
 	go func() { ran <- d.Run(ctx) }()
 	defer func() { cancel(); require.NoError(t, <-ran) }() // before the store closes
@@ -69,7 +70,9 @@ func TestOutboxEntriesWaitForTheirCycle(t *testing.T) {
 	id := pt.Output().Alerts[0].AlertID
 	require.NoError(t, pt.Stage())
 	require.NoError(t, pt.Commit(false))
-	require.Eventually(t, func() bool { return hook.Delivered()[id] == 1 }, 10*time.Second, 5*time.Millisecond)
+	if !assert.Eventually(t, func() bool { return hook.Delivered()[id] == 1 }, 10*time.Second, 5*time.Millisecond) {
+		t.Fatalf("the committed cycle's alert %s was not delivered once: delivered %v, queued %d", id, hook.Delivered(), queued())
+	}
 	require.Eventually(t, func() bool { return queued() == 0 }, 10*time.Second, 5*time.Millisecond)
 	require.Len(t, hook.Delivered(), 1, "only the committed cycle's alert, once")
 
