@@ -80,11 +80,12 @@ func (es Errors) sortByLine() {
 	sort.SliceStable(es, func(i, j int) bool { return es[i].Line < es[j].Line })
 }
 
-// nameDetectors rewrites each problem's field "detectors[i]…" as
-// "detectors[name]…" for the detectors that detectorRef names by name.
-func (es Errors) nameDetectors(ds []Detector) {
+// nameEntries rewrites each problem's field "<section>[i]…" as
+// "<section>[name]…" for the entries that entryRef names by name (a
+// detector, a hotspot rule): names[i] is entry i's name.
+func (es Errors) nameEntries(section string, names []string) {
 	for _, e := range es {
-		rest, ok := strings.CutPrefix(e.Field, "detectors[")
+		rest, ok := strings.CutPrefix(e.Field, section+"[")
 		if !ok {
 			continue
 		}
@@ -93,27 +94,42 @@ func (es Errors) nameDetectors(ds []Detector) {
 			continue
 		}
 		i, err := strconv.Atoi(index)
-		if err != nil || i < 0 || i >= len(ds) {
+		if err != nil || i < 0 || i >= len(names) {
 			continue
 		}
-		e.Field = detectorRef(ds, i) + tail
+		e.Field = entryRef(section, names, i) + tail
 	}
 }
 
-// detectorRef is how messages name detector i: "detectors[late_delivery]"
-// when its name is valid and unique among ds, else "detectors[3]" (no name,
-// an invalid one, or one that two detectors share).
-func detectorRef(ds []Detector, i int) string {
-	name := ds[i].Name
-	if !detectorName.MatchString(name) {
-		return fmt.Sprintf("detectors[%d]", i)
+// nameAll names the detectors and hotspot rules of c in es's fields.
+func (es Errors) nameAll(c *Config) {
+	ds := make([]string, len(c.Detectors))
+	for i := range c.Detectors {
+		ds[i] = c.Detectors[i].Name
 	}
-	for j := range ds {
-		if j != i && ds[j].Name == name {
-			return fmt.Sprintf("detectors[%d]", i)
+	hs := make([]string, len(c.Hotspots))
+	for i := range c.Hotspots {
+		hs[i] = c.Hotspots[i].Name
+	}
+	es.nameEntries("detectors", ds)
+	es.nameEntries("hotspots", hs)
+}
+
+// entryRef is how messages name entry i of a section:
+// "detectors[late_delivery]" when its name is valid and unique among
+// names, else "detectors[3]" (no name, an invalid one, or one that two
+// entries share).
+func entryRef(section string, names []string, i int) string {
+	name := names[i]
+	if !detectorName.MatchString(name) {
+		return fmt.Sprintf("%s[%d]", section, i)
+	}
+	for j := range names {
+		if j != i && names[j] == name {
+			return fmt.Sprintf("%s[%d]", section, i)
 		}
 	}
-	return "detectors[" + name + "]"
+	return section + "[" + name + "]"
 }
 
 // List returns the problems in err: the elements of an Errors, a single

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -102,34 +101,5 @@ func (v *validator) hotspots(hs []Hotspot, ds []Detector, journeys []string) {
 			v.add(p+".min_rate", "must be a rate in (0, 1], e.g. 0.10 (got %g)", h.MinRate)
 		}
 		v.severity(p+".severity", h.Severity)
-	}
-}
-
-// nameHotspots rewrites each problem's field "hotspots[i]…" as
-// "hotspots[name]…" when that rule's name is valid and unique.
-func (es Errors) nameHotspots(hs []Hotspot) {
-	for _, e := range es {
-		rest, ok := strings.CutPrefix(e.Field, "hotspots[")
-		if !ok {
-			continue
-		}
-		index, tail, ok := strings.Cut(rest, "]")
-		if !ok {
-			continue
-		}
-		i, err := strconv.Atoi(index)
-		if err != nil || i < 0 || i >= len(hs) {
-			continue
-		}
-		name := hs[i].Name
-		unique := detectorName.MatchString(name)
-		for j := range hs {
-			if j != i && hs[j].Name == name {
-				unique = false
-			}
-		}
-		if unique {
-			e.Field = "hotspots[" + name + "]" + tail
-		}
 	}
 }

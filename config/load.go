@@ -37,8 +37,7 @@ func parse(file string, data []byte, getenv func(string) string) (*Config, error
 	d := &decoder{file: file, lines: map[string]int{}}
 	cfg := &Config{}
 	if !d.decodeFile(data, cfg) {
-		d.errs.nameDetectors(cfg.Detectors)
-		d.errs.nameHotspots(cfg.Hotspots)
+		d.errs.nameAll(cfg)
 		return nil, d.errs.err()
 	}
 
@@ -54,8 +53,7 @@ func parse(file string, data []byte, getenv func(string) string) (*Config, error
 		d.errs = append(d.errs, e)
 	}
 	if len(d.errs) > 0 {
-		d.errs.nameDetectors(cfg.Detectors)
-		d.errs.nameHotspots(cfg.Hotspots)
+		d.errs.nameAll(cfg)
 		d.errs.sortByLine()
 		return nil, d.errs.err()
 	}

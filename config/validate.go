@@ -26,8 +26,7 @@ func (c *Config) Validate() error {
 func (c *Config) validate(getenv func(string) string) error {
 	v := &validator{getenv: getenv}
 	v.config(c)
-	v.errs.nameDetectors(c.Detectors)
-	v.errs.nameHotspots(c.Hotspots)
+	v.errs.nameAll(c)
 	return v.errs.err()
 }
 
