@@ -84,30 +84,7 @@ func BenchmarkShopJourneys(b *testing.B) {
 					cfg.Detectors = cfg.Detectors[:1]
 				}
 				pt := benchPartition(b, cfg, state.Options{FS: vfs.NewMem()}, engine.Options{})
-				rec := engine.Record{Topic: "bench"}
-				fired := 0
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					if i == len(events) {
-						b.Fatal("benchmark ran past its input: pass -benchtime Nx with N at most ", len(events))
-					}
-					rec.Offset, rec.Value = int64(i), events[i]
-					if err := pt.Experience(&rec); err != nil {
-						b.Fatal(err)
-					}
-					if i++; i%4096 == 0 {
-						fired += len(pt.Output().Alerts)
-						if err := pt.Stage(); err != nil {
-							b.Fatal(err)
-						}
-						if err := pt.Commit(false); err != nil {
-							b.Fatal(err)
-						}
-					}
-				}
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-				b.ReportMetric(float64(fired)/float64(b.N), "alerts/event")
+				runCycles(b, pt, events, false)
 			})
 		}
 	}
