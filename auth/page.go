@@ -35,13 +35,21 @@ func (a *Auth) render(w http.ResponseWriter, r *http.Request, code int, v loginV
 		http.Error(w, "page failed", http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
+	PageHeaders(w.Header(), "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(code)
+	_, _ = w.Write(b.Bytes())
+}
+
+// PageHeaders sets the headers of an HTML page that shows or acts on
+// customer data: not cached, never framed by another site (a page's own
+// meta tag cannot forbid framing, so a claim or an approval could be
+// clickjacked), no type sniffing, no referrer to other sites, and csp as
+// its Content-Security-Policy (which should say frame-ancestors 'none').
+func PageHeaders(h http.Header, csp string) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	w.WriteHeader(code)
-	_, _ = w.Write(b.Bytes())
+	h.Set("Content-Security-Policy", csp)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/peakend/peakend/desk"
 	"github.com/peakend/peakend/internal/metrics"
 	"github.com/peakend/peakend/internal/testkit"
+	"github.com/peakend/peakend/partitioner"
 )
 
 func TestAlertOpensCaseAndEscalationJoinsIt(t *testing.T) {
@@ -68,39 +69,6 @@ func TestAlertOpensCaseAndEscalationJoinsIt(t *testing.T) {
 	require.Equal(t, 401, st)
 }
 
-// murmur2 is Kafka's default partitioner hash (the Java client's
-// Utils.murmur2), written out here to check the desk's partitioning.
-func murmur2(data []byte) int32 {
-	const seed, m, r = uint32(0x9747b28c), uint32(0x5bd1e995), 24
-	n := len(data)
-	h := seed ^ uint32(n)
-	for i := 0; i+4 <= n; i += 4 {
-		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
-		k *= m
-		k ^= k >> r
-		k *= m
-		h *= m
-		h ^= k
-	}
-	rest := n % 4
-	tail := data[n-rest:]
-	switch rest {
-	case 3:
-		h ^= uint32(tail[2]) << 16
-		fallthrough
-	case 2:
-		h ^= uint32(tail[1]) << 8
-		fallthrough
-	case 1:
-		h ^= uint32(tail[0])
-		h *= m
-	}
-	h ^= h >> 13
-	h *= m
-	h ^= h >> 15
-	return int32(h)
-}
-
 func TestClaimWritesFeedbackEventAndSecondClaimConflicts(t *testing.T) {
 	brokers := testkit.Cluster(t)
 	cfg := testConfig(t, brokers)
@@ -125,7 +93,7 @@ func TestClaimWritesFeedbackEventAndSecondClaimConflicts(t *testing.T) {
 		require.NoError(t, json.Unmarshal(r.Value, &f))
 		c := f["customer_id"].(string)
 		require.Equal(t, c, string(r.Key), "key = customer id")
-		want := (murmur2(r.Key) & 0x7fffffff) % int32(cfg.Kafka.Partitions)
+		want := partitioner.Murmur2(r.Key, cfg.Kafka.Partitions) // checked against franz-go and the Java client in partitioner/
 		require.Equal(t, want, r.Partition, "partition = murmur2(key) as the Java client picks (record %d)", i)
 		require.Equal(t, "claim", f["action"])
 		require.Equal(t, "ana", f["by"])

@@ -81,15 +81,7 @@ func (d *Desk) index(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the desk page is missing from this build", http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	// The page's own meta tag cannot forbid framing (clickjacking a claim
-	// or an approval): the header does.
-	h.Set("Content-Security-Policy", "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
+	auth.PageHeaders(w.Header(), "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	_, _ = w.Write(b)
 }
 
