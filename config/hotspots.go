@@ -24,15 +24,7 @@ func (v *validator) hotspots(hs []Hotspot, ds []Detector, journeys []string) {
 	for i := range hs {
 		h := &hs[i]
 		p := fmt.Sprintf("hotspots[%d]", i)
-		switch {
-		case h.Name == "":
-			v.add(p+".name", "is required")
-		case !detectorName.MatchString(h.Name):
-			v.add(p+".name", "must match [a-z0-9_]+ (got %q)", h.Name)
-		case names[h.Name] != "":
-			v.add(p+".name", "%q is already the name of %s", h.Name, names[h.Name])
-		default:
-			names[h.Name] = p
+		if v.uniqueName(p, h.Name, names) {
 			if _, clash := detectorJourney[h.Name]; clash {
 				v.add(p+".name", "%q is also a detector's name: hotspot alerts carry it as their detector, so it must differ", h.Name)
 			}

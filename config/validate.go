@@ -221,16 +221,7 @@ func (v *validator) detectors(ds []Detector, journeys []string) {
 	for i := range ds {
 		d := &ds[i]
 		p := fmt.Sprintf("detectors[%d]", i)
-		switch {
-		case d.Name == "":
-			v.add(p+".name", "is required")
-		case !detectorName.MatchString(d.Name):
-			v.add(p+".name", "must match [a-z0-9_]+ (got %q)", d.Name)
-		case names[d.Name] != "":
-			v.add(p+".name", "%q is already the name of %s", d.Name, names[d.Name])
-		default:
-			names[d.Name] = p
-		}
+		v.uniqueName(p, d.Name, names)
 		v.detector(p, d, journeys)
 	}
 }
@@ -261,6 +252,25 @@ var detectorFields = []detectorField{
 	{"deadline_attribute", []string{TypeDeadline}, func(d *Detector) bool { return d.DeadlineAttribute != "" }},
 	{"after", []string{TypeDeadline}, func(d *Detector) bool { return d.After != 0 }},
 	{"grace", []string{TypeDeadline}, func(d *Detector) bool { return d.Grace != 0 }},
+}
+
+// uniqueName checks the name of the entry at field path p (a detector, a
+// hotspot rule): present, of [a-z0-9_]+, and not taken in names (name →
+// path of the entry that has it), where it is then recorded. It reports
+// whether the name is good.
+func (v *validator) uniqueName(p, name string, names map[string]string) bool {
+	switch {
+	case name == "":
+		v.add(p+".name", "is required")
+	case !detectorName.MatchString(name):
+		v.add(p+".name", "must match [a-z0-9_]+ (got %q)", name)
+	case names[name] != "":
+		v.add(p+".name", "%q is already the name of %s", name, names[name])
+	default:
+		names[name] = p
+		return true
+	}
+	return false
 }
 
 func (v *validator) detector(p string, d *Detector, journeys []string) {
