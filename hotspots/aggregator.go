@@ -27,7 +27,10 @@ type Aggregator struct {
 	byName  map[string]int
 	sources int
 	wm      map[int32]int64 // per source: the latest watermark
-	rs      []*ruleState
+	// last: per source, the counts of its last live partial (Partial.Base),
+	// to replace them if the same cycle comes again after a crash.
+	last map[int32]*Partial
+	rs   []*ruleState
 	// Now gives detected_at for live use; nil (replay) uses the window's end.
 	Now func() time.Time
 }
@@ -61,7 +64,7 @@ type episode struct {
 
 // NewAggregator returns an aggregator of rules over sources partitions.
 func NewAggregator(rules []*Rule, sources int) *Aggregator {
-	a := &Aggregator{rules: rules, byName: map[string]int{}, sources: sources, wm: map[int32]int64{}}
+	a := &Aggregator{rules: rules, byName: map[string]int{}, sources: sources, wm: map[int32]int64{}, last: map[int32]*Partial{}}
 	for i, r := range rules {
 		a.byName[r.Name] = i
 		a.rs = append(a.rs, &ruleState{keys: map[string]*series{}, total: map[int64]*counts{}})
@@ -71,11 +74,36 @@ func NewAggregator(rules []*Rule, sources int) *Aggregator {
 
 // Add folds one partial in and returns the hotspot alerts of every window
 // the sources' watermarks now all have passed, in decision order.
+//
+// A live partial (Partial.Live) adds its cells to their keys and its
+// Totals to the journey's; a replay partial adds each cell to both. A live
+// partial of a cycle older than the source's last one counted is a repeat
+// and is dropped; one of the same cycle (the same Base: the cycle was done
+// again after a crash, at least once) replaces the last one's counts.
 func (a *Aggregator) Add(p *Partial) []*alerts.Alert {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if p.Live {
+		if int(p.Sources) > a.sources {
+			a.sources = int(p.Sources)
+		}
+		if l := a.last[p.Source]; l != nil {
+			if p.Base < l.Base {
+				return nil
+			}
+			if p.Base == l.Base {
+				a.sub(l)
+			}
+		}
+		a.last[p.Source] = p.counts()
+	}
 	for i := range p.Cells {
-		a.addCell(&p.Cells[i])
+		a.addCell(&p.Cells[i], !p.Live)
+	}
+	for _, t := range p.Totals {
+		if ri, ok := a.byName[t.Rule]; ok {
+			a.addTotal(ri, t.Step, t.Events, t.Bad)
+		}
 	}
 	if p.Watermark > a.wm[p.Source] {
 		a.wm[p.Source] = p.Watermark
@@ -85,7 +113,7 @@ func (a *Aggregator) Add(p *Partial) []*alerts.Alert {
 	return a.decide()
 }
 
-func (a *Aggregator) addCell(c *Cell) {
+func (a *Aggregator) addCell(c *Cell, total bool) {
 	ri, ok := a.byName[c.Rule]
 	if !ok || len(c.Values) != len(a.rules[ri].By) {
 		return // a rule no longer configured
@@ -112,19 +140,64 @@ func (a *Aggregator) addCell(c *Cell) {
 			x.alerted = append(x.alerted, id)
 		}
 	}
-	t := st.total[c.Step]
+	if total {
+		a.addTotal(ri, c.Step, c.Events, c.Bad)
+	}
+}
+
+// addTotal counts into the journey's counts of rule ri.
+func (a *Aggregator) addTotal(ri int, step, events, bad int64) {
+	r, st := a.rules[ri], a.rs[ri]
+	t := st.total[step]
 	if t == nil {
 		t = &counts{}
-		st.total[c.Step] = t
+		st.total[step] = t
 	}
-	t.events += c.Events
-	t.bad += c.Bad
+	t.events += events
+	t.bad += bad
 	// Nothing decided yet: start at the end of the earliest step seen. Once
 	// deciding, a late step is counted (later windows include it), never
 	// decided again.
-	if !st.decided && (st.next == 0 || c.Step+r.Step < st.next) {
-		st.next = c.Step + r.Step
+	if !st.decided && (st.next == 0 || step+r.Step < st.next) {
+		st.next = step + r.Step
 	}
+}
+
+// sub takes a live partial's event and bad counts back out (customer sets
+// are unions: adding the same customers again changes nothing). Steps
+// already pruned are passed over.
+func (a *Aggregator) sub(p *Partial) {
+	for i := range p.Cells {
+		c := &p.Cells[i]
+		ri, ok := a.byName[c.Rule]
+		if !ok || len(c.Values) != len(a.rules[ri].By) {
+			continue
+		}
+		if s := a.rs[ri].keys[a.rules[ri].Key(c.Values)]; s != nil {
+			if x := s.steps[c.Step]; x != nil {
+				x.events -= c.Events
+				x.bad -= c.Bad
+			}
+		}
+	}
+	for _, t := range p.Totals {
+		if ri, ok := a.byName[t.Rule]; ok {
+			if x := a.rs[ri].total[t.Step]; x != nil {
+				x.events -= t.Events
+				x.bad -= t.Bad
+			}
+		}
+	}
+}
+
+// counts is p without its customer sets: what sub needs.
+func (p *Partial) counts() *Partial {
+	q := &Partial{Source: p.Source, Watermark: p.Watermark, Live: p.Live, Sources: p.Sources, Base: p.Base,
+		Totals: slices.Clone(p.Totals), Cells: make([]Cell, len(p.Cells))}
+	for i, c := range p.Cells {
+		q.Cells[i] = Cell{Rule: c.Rule, Values: c.Values, Step: c.Step, Events: c.Events, Bad: c.Bad}
+	}
+	return q
 }
 
 func (x *counts) addCustomer(h uint64) {
@@ -352,7 +425,7 @@ func (a *Aggregator) alert(w *window, state string) *alerts.Alert {
 	info := &alerts.HotspotInfo{Name: r.Name, Values: values, Journey: r.Journey,
 		WindowStart: time.Unix(0, w.start).UTC(), WindowEnd: time.Unix(0, w.end).UTC(),
 		Events: w.events, Bad: w.bad, Rate: round(w.rate), UsualRate: round(ep.usual), OthersRate: round(w.others),
-		Customers: int64(len(customers)), State: state}
+		Customers: int64(len(customers)), State: state, Key: w.key}
 	if state == alerts.HotspotOpen {
 		var ids []string
 		for step := w.start; step < w.end; step += r.Step {

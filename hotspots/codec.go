@@ -14,6 +14,8 @@ type snapshot struct {
 	Version    int                 `json:"v"`
 	Watermarks map[int32]int64     `json:"watermarks"`
 	Rules      map[string]ruleSnap `json:"rules"`
+	Sources    int                 `json:"sources,omitempty"`
+	Last       map[int32]*Partial  `json:"last,omitempty"`
 }
 
 type ruleSnap struct {
@@ -48,7 +50,7 @@ type episodeSnap struct {
 func (a *Aggregator) Encode() ([]byte, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := snapshot{Version: 1, Watermarks: a.wm, Rules: map[string]ruleSnap{}}
+	s := snapshot{Version: 1, Watermarks: a.wm, Rules: map[string]ruleSnap{}, Sources: a.sources, Last: a.last}
 	for ri, r := range a.rules {
 		st := a.rs[ri]
 		rs := ruleSnap{Next: st.next, Decided: st.decided, Total: map[int64]countsSnap{}, Keys: map[string]seriesSnap{}}
@@ -93,6 +95,11 @@ func (a *Aggregator) Decode(b []byte) error {
 	for src, w := range s.Watermarks {
 		a.wm[src] = w
 	}
+	a.last = map[int32]*Partial{}
+	for src, p := range s.Last {
+		a.last[src] = p
+	}
+	a.sources = max(a.sources, s.Sources)
 	for ri, r := range a.rules {
 		st := &ruleState{keys: map[string]*series{}, total: map[int64]*counts{}}
 		a.rs[ri] = st

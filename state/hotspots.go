@@ -1,0 +1,46 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Live hotspot state of a partition (docs/hotspots.md): the Aggregator of
+// the hotspots-topic partition it owns, and its view of the open hotspots.
+// Partition state like any other: in the changelog, moved with the
+// partition.
+//
+//	'h' p 'a'   the Aggregator (hotspots.Aggregator.Encode)
+//	'h' p 'v'   the open hotspots (hotspots.View.Encode)
+const kindHotspots = 'h'
+
+// Hotspot state parts.
+const (
+	HotspotAggregator byte = 'a'
+	HotspotView       byte = 'v'
+)
+
+func hotspotKey(p int32, part byte) []byte { return append(prefix(nil, kindHotspots, p), part) }
+
+// PutHotspots writes one part of the partition's hotspot state.
+func (b *Batch) PutHotspots(part byte, v []byte) error {
+	return b.b.Set(hotspotKey(b.p, part), v, nil)
+}
+
+// Hotspots returns one part of partition p's hotspot state (nil if none).
+func (s *Store) Hotspots(p int32, part byte) ([]byte, error) {
+	if err := s.fence(p); err != nil {
+		return nil, err
+	}
+	v, closer, err := s.db.Get(hotspotKey(p, part))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: get hotspots: %w", err)
+	}
+	defer closer.Close()
+	return append([]byte(nil), v...), nil
+}
