@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"math"
 	"time"
 
@@ -33,6 +34,10 @@ type hotLive struct {
 	viewDirty bool  // changed this cycle
 	sent      int64 // the watermark of the last partial sent (committed)
 	staged    int64 // the watermark of the partial this cycle sends
+	// seq numbers the partition's partials (committed, in the store): a
+	// cycle done again after a crash sends the same number, so that the
+	// owner replaces its counts rather than adding them twice.
+	seq int64
 }
 
 // viewLookup answers the Counter from the partition's current view.
@@ -76,6 +81,13 @@ func (p *Partition) loadHotspots() error {
 	}
 	if h.view, err = hotspots.DecodeView(b); err != nil {
 		return err
+	}
+	if b, err = p.e.store.Hotspots(p.id, state.HotspotSent); err != nil {
+		return err
+	}
+	h.seq = 0
+	if len(b) == 8 {
+		h.seq = int64(binary.BigEndian.Uint64(b))
 	}
 	h.aggDirty, h.viewDirty = false, false
 	return nil
@@ -139,6 +151,7 @@ func (p *Partition) commitHotspots() {
 	if h := p.hl; h != nil {
 		if p.out.SendHotspots {
 			h.sent = h.staged
+			h.seq = p.out.Hotspots.Base
 		}
 		h.aggDirty, h.viewDirty = false, false
 	}
@@ -204,6 +217,12 @@ func (p *Partition) stageHotspots() error {
 		h.staged = wm
 	} else {
 		p.out.SendHotspots = len(p.out.Hotspots.Cells) > 0
+	}
+	if p.out.SendHotspots {
+		p.out.Hotspots.Base = h.seq + 1
+		if err := p.batch.PutHotspots(state.HotspotSent, binary.BigEndian.AppendUint64(nil, uint64(h.seq+1))); err != nil {
+			return err
+		}
 	}
 	if h.aggDirty {
 		b, err := h.agg.Encode()

@@ -25,9 +25,10 @@ type Partial struct {
 	Live bool `json:"live,omitempty"`
 	// Sources is the number of source partitions (the input topic's).
 	Sources int32 `json:"sources,omitempty"`
-	// Base identifies the source's cycle: its changelog offset when the
-	// cycle began. A cycle done again after a crash has the same Base, so
-	// the Aggregator replaces its counts instead of adding them twice.
+	// Base identifies the source's cycle: the sequence number of its
+	// partial, kept in the source partition's state. A cycle done again
+	// after a crash has the same Base, so the Aggregator replaces its
+	// counts instead of adding them twice.
 	Base   int64   `json:"base,omitempty"`
 	Totals []Total `json:"totals,omitempty"`
 }

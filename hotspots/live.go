@@ -60,12 +60,12 @@ func Owner(key string, n int) int32 { return partitioner.Murmur2([]byte(key), n)
 
 // Split makes the n live partials of p, one per partition of the hotspots
 // topic: partition q's holds the cells of the keys q owns, and every one
-// holds the totals of all cells and p's watermark. base identifies the
-// source's cycle (Partial.Base). Rules are looked up by name for the keys.
-func Split(p *Partial, rules []*Rule, n int, base int64) []*Partial {
+// holds the totals of all cells, p's watermark and p.Base (the source's
+// cycle). Rules are looked up by name for the keys.
+func Split(p *Partial, rules []*Rule, n int) []*Partial {
 	out := make([]*Partial, n)
 	for q := range out {
-		out[q] = &Partial{Source: p.Source, Watermark: p.Watermark, Live: true, Sources: int32(n), Base: base}
+		out[q] = &Partial{Source: p.Source, Watermark: p.Watermark, Live: true, Sources: int32(n), Base: p.Base}
 	}
 	type tk struct {
 		rule string

@@ -14,12 +14,14 @@ import (
 //
 //	'h' p 'a'   the Aggregator (hotspots.Aggregator.Encode)
 //	'h' p 'v'   the open hotspots (hotspots.View.Encode)
+//	'h' p 's'   the sequence number of the last partial sent (uint64 BE)
 const kindHotspots = 'h'
 
 // Hotspot state parts.
 const (
 	HotspotAggregator byte = 'a'
 	HotspotView       byte = 'v'
+	HotspotSent       byte = 's'
 )
 
 func hotspotKey(p int32, part byte) []byte { return append(prefix(nil, kindHotspots, p), part) }

@@ -84,11 +84,7 @@ func (r *Runner) hotspotRecords(out []*kgo.Record, pt *engine.Partition) ([]*kgo
 		return out, nil
 	}
 	if o.SendHotspots {
-		base, err := r.o.Store.Offset(pt.ID(), r.changelog)
-		if err != nil {
-			return out, err
-		}
-		for q, part := range hotspots.Split(&o.Hotspots, r.o.Engine.HotspotRules(), n, base) {
+		for q, part := range hotspots.Split(&o.Hotspots, r.o.Engine.HotspotRules(), n) {
 			b, err := (&hotspots.Msg{Partial: part}).Encode()
 			if err != nil {
 				return out, err
