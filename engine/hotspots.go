@@ -71,10 +71,9 @@ func (p *Partition) loadHotspots() error {
 	if err != nil {
 		return err
 	}
-	if b != nil {
-		if err := h.agg.Decode(b); err != nil {
-			return err
-		}
+	err = h.agg.Load(b, func(fn func(key string, v []byte) error) error { return p.e.store.HotspotKeys(p.id, fn) })
+	if err != nil {
+		return err
 	}
 	if b, err = p.e.store.Hotspots(p.id, state.HotspotView); err != nil {
 		return err
@@ -116,6 +115,13 @@ func (p *Partition) Hotspot(r *Record) error {
 		return nil
 	}
 	h.aggDirty = true
+	if mt := p.e.metrics; mt != nil {
+		result := "counted"
+		if h.agg.Repeat(m.Partial) {
+			result = "repeated"
+		}
+		mt.HotspotPartials.WithLabelValues(result).Inc()
+	}
 	for _, a := range h.agg.Add(m.Partial) {
 		p.out.Alerts = append(p.out.Alerts, a)
 		p.out.Fetched = append(p.out.Fetched, r.Fetched)
@@ -225,11 +231,14 @@ func (p *Partition) stageHotspots() error {
 		}
 	}
 	if h.aggDirty {
-		b, err := h.agg.Encode()
+		// The keys the cycle changed, and the aggregator's own state.
+		err := h.agg.Changes(func(key string, v []byte) error {
+			if key == "" {
+				return p.batch.PutHotspots(state.HotspotAggregator, v)
+			}
+			return p.batch.PutHotspotKey(key, v)
+		})
 		if err != nil {
-			return err
-		}
-		if err := p.batch.PutHotspots(state.HotspotAggregator, b); err != nil {
 			return err
 		}
 	}

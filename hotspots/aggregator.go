@@ -31,6 +31,8 @@ type Aggregator struct {
 	// to replace them if the same cycle comes again after a crash.
 	last map[int32]*Partial
 	rs   []*ruleState
+	// dirty: the keys whose series changed since the last Changes.
+	dirty map[string]bool
 	// Now gives detected_at for live use; nil (replay) uses the window's end.
 	Now func() time.Time
 }
@@ -64,7 +66,8 @@ type episode struct {
 
 // NewAggregator returns an aggregator of rules over sources partitions.
 func NewAggregator(rules []*Rule, sources int) *Aggregator {
-	a := &Aggregator{rules: rules, byName: map[string]int{}, sources: sources, wm: map[int32]int64{}, last: map[int32]*Partial{}}
+	a := &Aggregator{rules: rules, byName: map[string]int{}, sources: sources, wm: map[int32]int64{}, last: map[int32]*Partial{},
+		dirty: map[string]bool{}}
 	for i, r := range rules {
 		a.byName[r.Name] = i
 		a.rs = append(a.rs, &ruleState{keys: map[string]*series{}, total: map[int64]*counts{}})
@@ -113,6 +116,15 @@ func (a *Aggregator) Add(p *Partial) []*alerts.Alert {
 	return a.decide()
 }
 
+// Repeat reports whether a live partial is of a cycle of its source
+// already counted (Add replaces or drops it).
+func (a *Aggregator) Repeat(p *Partial) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l := a.last[p.Source]
+	return p.Live && l != nil && p.Base <= l.Base
+}
+
 func (a *Aggregator) addCell(c *Cell, total bool) {
 	ri, ok := a.byName[c.Rule]
 	if !ok || len(c.Values) != len(a.rules[ri].By) {
@@ -125,6 +137,7 @@ func (a *Aggregator) addCell(c *Cell, total bool) {
 		s = &series{values: slices.Clone(c.Values), steps: map[int64]*counts{}}
 		st.keys[key] = s
 	}
+	a.dirty[key] = true
 	x := s.steps[c.Step]
 	if x == nil {
 		x = &counts{}
@@ -173,7 +186,9 @@ func (a *Aggregator) sub(p *Partial) {
 		if !ok || len(c.Values) != len(a.rules[ri].By) {
 			continue
 		}
-		if s := a.rs[ri].keys[a.rules[ri].Key(c.Values)]; s != nil {
+		key := a.rules[ri].Key(c.Values)
+		if s := a.rs[ri].keys[key]; s != nil {
+			a.dirty[key] = true
 			if x := s.steps[c.Step]; x != nil {
 				x.events -= c.Events
 				x.bad -= c.Bad
@@ -340,13 +355,16 @@ func (a *Aggregator) evaluate(ri int, end int64, out []*alerts.Alert) []*alerts.
 					sev = alerts.Critical
 				}
 				s.hot = &episode{id: episodeID(r.Name, key, ws), start: ws, severity: sev, usual: usual}
+				a.dirty[key] = true
 				out = append(out, a.alert(&w, alerts.HotspotOpen))
 			}
 		case w.rate < r.Factor*ep.usual/2 || w.rate < r.MinRate/2:
 			out = append(out, a.alert(&w, alerts.HotspotClosed))
 			s.hot = nil
+			a.dirty[key] = true
 		case ep.severity < alerts.Critical && ev >= r.MinEvents && w.rate >= 2*r.Factor*ep.usual && w.rate >= r.MinRate:
 			ep.severity = alerts.Critical
+			a.dirty[key] = true
 			out = append(out, a.alert(&w, alerts.HotspotEscalated))
 		}
 	}
@@ -376,10 +394,12 @@ func (a *Aggregator) prune(ri int) {
 		for step := range s.steps {
 			if step < oldest {
 				delete(s.steps, step)
+				a.dirty[key] = true
 			}
 		}
 		if len(s.steps) == 0 && s.hot == nil {
 			delete(st.keys, key)
+			a.dirty[key] = true
 		}
 	}
 }

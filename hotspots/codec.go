@@ -3,6 +3,9 @@ package hotspots
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/peakend/peakend/alerts"
 )
@@ -22,7 +25,7 @@ type ruleSnap struct {
 	Next    int64                 `json:"next"`
 	Decided bool                  `json:"decided,omitempty"`
 	Total   map[int64]countsSnap  `json:"total"`
-	Keys    map[string]seriesSnap `json:"keys"`
+	Keys    map[string]seriesSnap `json:"keys,omitempty"`
 }
 
 type seriesSnap struct {
@@ -58,14 +61,7 @@ func (a *Aggregator) Encode() ([]byte, error) {
 			rs.Total[step] = x.snap()
 		}
 		for key, se := range st.keys {
-			ss := seriesSnap{Values: se.values, Steps: map[int64]countsSnap{}}
-			for step, x := range se.steps {
-				ss.Steps[step] = x.snap()
-			}
-			if ep := se.hot; ep != nil {
-				ss.Hot = &episodeSnap{ID: ep.id, Start: ep.start, Severity: ep.severity.String(), Usual: ep.usual}
-			}
-			rs.Keys[key] = ss
+			rs.Keys[key] = se.snap()
 		}
 		s.Rules[r.Name] = rs
 	}
@@ -112,24 +108,120 @@ func (a *Aggregator) Decode(b []byte) error {
 			st.total[step] = x.counts()
 		}
 		for key, ss := range rs.Keys {
-			if len(ss.Values) != len(r.By) || r.Key(ss.Values) != key {
-				continue // the rule's `by` changed: these counts mean something else
+			if err := st.load(r, key, &ss); err != nil {
+				return err
 			}
-			se := &series{values: ss.Values, steps: map[int64]*counts{}}
-			for step, x := range ss.Steps {
-				se.steps[step] = x.counts()
+		}
+	}
+	clear(a.dirty)
+	return nil
+}
+
+// load puts one key's stored series in.
+func (st *ruleState) load(r *Rule, key string, ss *seriesSnap) error {
+	if len(ss.Values) != len(r.By) || r.Key(ss.Values) != key {
+		return nil // the rule's `by` changed: these counts mean something else
+	}
+	se := &series{values: ss.Values, steps: map[int64]*counts{}}
+	for step, x := range ss.Steps {
+		se.steps[step] = x.counts()
+	}
+	if ep := ss.Hot; ep != nil {
+		sev, err := alerts.ParseSeverity(ep.Severity)
+		if err != nil {
+			return fmt.Errorf("hotspots: decode: %w", err)
+		}
+		se.hot = &episode{id: ep.ID, start: ep.Start, severity: sev, usual: ep.Usual}
+	}
+	st.keys[key] = se
+	return nil
+}
+
+func (se *series) snap() seriesSnap {
+	ss := seriesSnap{Values: se.values, Steps: map[int64]countsSnap{}}
+	for step, x := range se.steps {
+		ss.Steps[step] = x.snap()
+	}
+	if ep := se.hot; ep != nil {
+		ss.Hot = &episodeSnap{ID: ep.id, Start: ep.start, Severity: ep.severity.String(), Usual: ep.usual}
+	}
+	return ss
+}
+
+// Changes stores the aggregator incrementally, as the live owner keeps it
+// in Pebble: put is called with each key whose series changed since the
+// last Changes (nil value: the key was forgotten), then with key "" and
+// the rest (watermarks, totals, the sources' last partials). Load reads
+// them back. A cycle so writes the keys it touched, not every key.
+func (a *Aggregator) Changes(put func(key string, v []byte) error) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, key := range slices.Sorted(maps.Keys(a.dirty)) {
+		var v []byte
+		if se := a.series(key); se != nil {
+			b, err := json.Marshal(se.snap())
+			if err != nil {
+				return fmt.Errorf("hotspots: encode: %w", err)
 			}
-			if ep := ss.Hot; ep != nil {
-				sev, err := alerts.ParseSeverity(ep.Severity)
-				if err != nil {
-					return fmt.Errorf("hotspots: decode: %w", err)
-				}
-				se.hot = &episode{id: ep.ID, start: ep.Start, severity: sev, usual: ep.Usual}
+			v = b
+		}
+		if err := put(key, v); err != nil {
+			return err
+		}
+	}
+	clear(a.dirty)
+	s := snapshot{Version: 1, Watermarks: a.wm, Rules: map[string]ruleSnap{}, Sources: a.sources, Last: a.last}
+	for ri, r := range a.rules {
+		st := a.rs[ri]
+		rs := ruleSnap{Next: st.next, Decided: st.decided, Total: map[int64]countsSnap{}}
+		for step, x := range st.total {
+			rs.Total[step] = x.snap()
+		}
+		s.Rules[r.Name] = rs
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("hotspots: encode: %w", err)
+	}
+	return put("", b)
+}
+
+// series finds a key's series in its rule.
+func (a *Aggregator) series(key string) *series {
+	for ri, r := range a.rules {
+		if strings.HasPrefix(key, "hotspot/"+r.Name+"/") {
+			if se := a.rs[ri].keys[key]; se != nil {
+				return se
 			}
-			st.keys[key] = se
 		}
 	}
 	return nil
+}
+
+// Load replaces the aggregator's state with what Changes stored: meta is
+// the "" part (nil: nothing stored), and keys calls its function with each
+// stored key and series.
+func (a *Aggregator) Load(meta []byte, keys func(fn func(key string, v []byte) error) error) error {
+	if meta == nil {
+		return nil
+	}
+	if err := a.Decode(meta); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return keys(func(key string, v []byte) error {
+		var ss seriesSnap
+		if err := json.Unmarshal(v, &ss); err != nil {
+			return fmt.Errorf("hotspots: decode %s: %w", key, err)
+		}
+		for ri, r := range a.rules {
+			if strings.HasPrefix(key, "hotspot/"+r.Name+"/") {
+				return a.rs[ri].load(r, key, &ss)
+			}
+		}
+		return nil // a rule no longer configured
+	})
 }
 
 func (x countsSnap) counts() *counts {

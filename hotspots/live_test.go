@@ -1,6 +1,7 @@
 package hotspots_test
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -137,4 +138,52 @@ func TestView(t *testing.T) {
 
 	_, err = hotspots.DecodeMsg([]byte(`{}`))
 	require.ErrorContains(t, err, "neither a partial nor a state")
+}
+
+// Changes writes what changed since the last call, and Load reads the
+// parts back into the same state: after every step of a history, the
+// stored parts (keys forgotten deleted) load into what Encode shows.
+func TestChangesLoad(t *testing.T) {
+	rs := rules(t)
+	start := t0.Add(8 * 24 * time.Hour)
+	agg := hotspots.NewAggregator(rs, 1)
+	stored := map[string][]byte{}
+	put := func(key string, v []byte) error {
+		if v == nil {
+			delete(stored, key)
+		} else {
+			stored[key] = v
+		}
+		return nil
+	}
+	full := history(0, start, 60, 60, 60, 60, 60, 60, 60, 2, 2, 2, 2, 2, 2, 2, 2)
+	// A key seen once, long before: forgotten (pruned) as the windows move on.
+	full.Cells = append([]hotspots.Cell{cell([]string{"once", "x"}, start.Add(-8*24*time.Hour), 10, 0)}, full.Cells...)
+	for i := 0; i < len(full.Cells); i += 40 {
+		p := &hotspots.Partial{Source: 0, Cells: full.Cells[i:min(i+40, len(full.Cells))],
+			Watermark: full.Cells[min(i+40, len(full.Cells))-1].Step}
+		agg.Add(p)
+		n := len(stored)
+		require.NoError(t, agg.Changes(put))
+		require.LessOrEqual(t, len(stored), n+41, "at most the keys touched, and the aggregator's own part")
+		back := hotspots.NewAggregator(rs, 1)
+		meta := stored[""]
+		require.NoError(t, back.Load(meta, func(fn func(key string, v []byte) error) error {
+			for _, k := range slices.Sorted(maps.Keys(stored)) {
+				if k != "" {
+					if err := fn(k, stored[k]); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}))
+		want, err := agg.Encode()
+		require.NoError(t, err)
+		got, err := back.Encode()
+		require.NoError(t, err)
+		require.JSONEq(t, string(want), string(got), "after %d cells", i+40)
+	}
+	_, kept := stored["hotspot/carrier_trouble/carrier=once,region=x"]
+	require.False(t, kept, "a pruned key is deleted")
 }

@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,13 +19,20 @@ const hotspotRule = `hotspots:
   - {name: carrier_trouble, journey: delivery, by: [carrier, region], bad: {detectors: [late_delivery]}}
 `
 
-// TestHotspotsSurviveKill (exactly-once): twenty days of deliveries with
-// carrier "rapid" failing region "east" for two days, through two peakend
-// processes in one group on a real broker; one is killed with SIGKILL while
-// it works on the days of the trouble and started again on its state
-// directory. The hotspot alerts are replay's (the same alert_ids and
-// figures), and a read_committed consumer sees every alert_id once.
+// TestHotspotsSurviveKill: twenty days of deliveries with carrier "rapid"
+// failing region "east" for two days, through two peakend processes in one
+// group on a real broker; one is killed with SIGKILL while it works on the
+// days of the trouble and started again on its state directory. The
+// hotspot alerts are replay's (the same alert_ids and figures). Exactly
+// once, a read_committed consumer sees every alert_id once; at least once,
+// alerts may repeat, but a partial count sent again by a cycle done again
+// is not counted twice, so the hotspot alerts are still replay's.
 func TestHotspotsSurviveKill(t *testing.T) {
+	t.Run("exactly_once", func(t *testing.T) { hotspotsSurviveKill(t, true) })
+	t.Run("at_least_once", func(t *testing.T) { hotspotsSurviveKill(t, false) })
+}
+
+func hotspotsSurviveKill(t *testing.T, eos bool) {
 	bs := brokers(t)
 	start := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	recs, badFrom, _ := testkit.HotspotTraffic(20, 15*time.Second, 14, start)
@@ -35,8 +43,9 @@ func TestHotspotsSurviveKill(t *testing.T) {
 	nv.ClientID, nv.State = "peakend-victim", t.TempDir()
 	ns.ClientID = "peakend-survivor"
 	extra := extraYAML{Top: hotspotRule}
-	cfgV, _ := writeConfigWith(t, bs, nv, "  exactly_once: true\n", extra)
-	cfgS, cfg := writeConfigWith(t, bs, ns, "  exactly_once: true\n", extra)
+	kafka := fmt.Sprintf("  exactly_once: %t\n", eos)
+	cfgV, _ := writeConfigWith(t, bs, nv, kafka, extra)
+	cfgS, cfg := writeConfigWith(t, bs, ns, kafka, extra)
 
 	var out bytes.Buffer
 	_, err := replay.Run(t.Context(), replay.Options{Config: cfg, Input: testkit.WriteJSONL(t, recs), Out: &out, Partitions: 4})
@@ -66,11 +75,13 @@ func TestHotspotsSurviveKill(t *testing.T) {
 	// works on them, and comes back on its state directory.
 	doneBefore := victim.metric("peakend_events_total", "result", "processed")
 	testkit.Produce(t, cl, exp, recs[h:h+2000])
+	var working float64
 	testkit.Eventually(t, 30*time.Second, "the victim working on new records", func() bool {
-		return victim.metric("peakend_events_total", "result", "processed") > doneBefore
+		working = victim.metric("peakend_events_total", "result", "processed") - doneBefore
+		return working > 0
 	})
 	victim.kill(t)
-	t.Logf("victim killed after %.0f events of the trouble", victim.metric("peakend_events_total", "result", "processed")-doneBefore)
+	t.Logf("victim killed after %.0f+ events of the trouble", working)
 	testkit.Produce(t, cl, exp, recs[h+2000:h+8000])
 	victim = startPeakend(t, cfgV)
 	testkit.Produce(t, cl, exp, recs[h+8000:])
@@ -92,14 +103,18 @@ func TestHotspotsSurviveKill(t *testing.T) {
 
 	live = testkit.Alerts(t, testkit.ReadCommitted(t, bs, n.Alerts))
 	byID, dup := testkit.ByID(live)
-	require.Zero(t, dup, "a read_committed consumer saw an alert_id twice")
+	if eos {
+		require.Zero(t, dup, "a read_committed consumer saw an alert_id twice")
+	}
+	hotIDs := map[string]bool{}
 	var hot []*alerts.Alert
 	for _, a := range live {
 		if a.Kind == alerts.KindHotspot {
 			hot = append(hot, a)
+			hotIDs[a.AlertID] = true
 		}
 	}
-	require.Len(t, hot, len(wantHot), "hotspot alerts live")
+	require.Len(t, hotIDs, len(wantHot), "hotspot alerts live")
 	for _, w := range wantHot {
 		l := byID[w.AlertID]
 		require.NotNil(t, l, "replay's %s hotspot alert missing live", w.Hotspot.State)
@@ -121,6 +136,6 @@ func TestHotspotsSurviveKill(t *testing.T) {
 		}
 	}
 	testkit.SameIDsAndSeverities(t, wantCust, cust)
-	t.Logf("%d alerts (%d hotspot), each once, equal to replay's; %s in all: %s", len(live), len(hot),
+	t.Logf("%d alerts (%d hotspot, %d repeated), equal to replay's; %s in all: %s", len(live), len(hot), dup,
 		time.Since(began).Round(time.Millisecond), hot[0].Reason)
 }

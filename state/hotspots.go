@@ -12,7 +12,8 @@ import (
 // Partition state like any other: in the changelog, moved with the
 // partition.
 //
-//	'h' p 'a'   the Aggregator (hotspots.Aggregator.Encode)
+//	'h' p 'a'   the Aggregator's own state (hotspots.Aggregator.Changes, key "")
+//	'h' p 'k' key  one hotspot key's counts and episode (Changes, that key)
 //	'h' p 'v'   the open hotspots (hotspots.View.Encode)
 //	'h' p 's'   the sequence number of the last partial sent (uint64 BE)
 const kindHotspots = 'h'
@@ -22,6 +23,7 @@ const (
 	HotspotAggregator byte = 'a'
 	HotspotView       byte = 'v'
 	HotspotSent       byte = 's'
+	hotspotKeyPart    byte = 'k'
 )
 
 func hotspotKey(p int32, part byte) []byte { return append(prefix(nil, kindHotspots, p), part) }
@@ -45,4 +47,37 @@ func (s *Store) Hotspots(p int32, part byte) ([]byte, error) {
 	}
 	defer closer.Close()
 	return append([]byte(nil), v...), nil
+}
+
+// PutHotspotKey writes one hotspot key's series of the partition's
+// Aggregator; nil deletes it.
+func (b *Batch) PutHotspotKey(key string, v []byte) error {
+	k := append(hotspotKey(b.p, hotspotKeyPart), key...)
+	if v == nil {
+		return b.b.Delete(k, nil)
+	}
+	return b.b.Set(k, v, nil)
+}
+
+// HotspotKeys calls fn with every hotspot key's series stored for
+// partition p, in key order, until fn returns an error.
+func (s *Store) HotspotKeys(p int32, fn func(key string, v []byte) error) error {
+	if err := s.fence(p); err != nil {
+		return err
+	}
+	pre := hotspotKey(p, hotspotKeyPart)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: upperBound(pre)})
+	if err != nil {
+		return fmt.Errorf("state: hotspot keys: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := fn(string(it.Key()[len(pre):]), it.Value()); err != nil {
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("state: hotspot keys: %w", err)
+	}
+	return nil
 }
