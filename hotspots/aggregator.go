@@ -31,8 +31,8 @@ type Aggregator struct {
 	// to replace them if the same cycle comes again after a crash.
 	last map[int32]*Partial
 	rs   []*ruleState
-	// dirty: the keys whose series changed since the last Changes.
-	dirty map[string]bool
+	// dirty: what changed since the last Changes, per key.
+	dirty map[string]*dirtyKey
 	// Now gives detected_at for live use; nil (replay) uses the window's end.
 	Now func() time.Time
 }
@@ -67,7 +67,7 @@ type episode struct {
 // NewAggregator returns an aggregator of rules over sources partitions.
 func NewAggregator(rules []*Rule, sources int) *Aggregator {
 	a := &Aggregator{rules: rules, byName: map[string]int{}, sources: sources, wm: map[int32]int64{}, last: map[int32]*Partial{},
-		dirty: map[string]bool{}}
+		dirty: map[string]*dirtyKey{}}
 	for i, r := range rules {
 		a.byName[r.Name] = i
 		a.rs = append(a.rs, &ruleState{keys: map[string]*series{}, total: map[int64]*counts{}})
@@ -116,6 +116,31 @@ func (a *Aggregator) Add(p *Partial) []*alerts.Alert {
 	return a.decide()
 }
 
+// dirtyKey is what changed of one key: its own part (values, episode),
+// and steps.
+type dirtyKey struct {
+	meta  bool
+	steps map[int64]bool
+}
+
+// noStep marks a key's own part in touch.
+const noStep = math.MinInt64
+
+// touch notes a change of key's step, or of its own part (noStep), for
+// Changes.
+func (a *Aggregator) touch(key string, step int64) {
+	d := a.dirty[key]
+	if d == nil {
+		d = &dirtyKey{steps: map[int64]bool{}}
+		a.dirty[key] = d
+	}
+	if step == noStep {
+		d.meta = true
+	} else {
+		d.steps[step] = true
+	}
+}
+
 // Repeat reports whether a live partial is of a cycle of its source
 // already counted (Add replaces or drops it).
 func (a *Aggregator) Repeat(p *Partial) bool {
@@ -136,8 +161,9 @@ func (a *Aggregator) addCell(c *Cell, total bool) {
 	if s == nil {
 		s = &series{values: slices.Clone(c.Values), steps: map[int64]*counts{}}
 		st.keys[key] = s
+		a.touch(key, noStep)
 	}
-	a.dirty[key] = true
+	a.touch(key, c.Step)
 	x := s.steps[c.Step]
 	if x == nil {
 		x = &counts{}
@@ -188,7 +214,7 @@ func (a *Aggregator) sub(p *Partial) {
 		}
 		key := a.rules[ri].Key(c.Values)
 		if s := a.rs[ri].keys[key]; s != nil {
-			a.dirty[key] = true
+			a.touch(key, c.Step)
 			if x := s.steps[c.Step]; x != nil {
 				x.events -= c.Events
 				x.bad -= c.Bad
@@ -355,16 +381,16 @@ func (a *Aggregator) evaluate(ri int, end int64, out []*alerts.Alert) []*alerts.
 					sev = alerts.Critical
 				}
 				s.hot = &episode{id: episodeID(r.Name, key, ws), start: ws, severity: sev, usual: usual}
-				a.dirty[key] = true
+				a.touch(key, noStep)
 				out = append(out, a.alert(&w, alerts.HotspotOpen))
 			}
 		case w.rate < r.Factor*ep.usual/2 || w.rate < r.MinRate/2:
 			out = append(out, a.alert(&w, alerts.HotspotClosed))
 			s.hot = nil
-			a.dirty[key] = true
+			a.touch(key, noStep)
 		case ep.severity < alerts.Critical && ev >= r.MinEvents && w.rate >= 2*r.Factor*ep.usual && w.rate >= r.MinRate:
 			ep.severity = alerts.Critical
-			a.dirty[key] = true
+			a.touch(key, noStep)
 			out = append(out, a.alert(&w, alerts.HotspotEscalated))
 		}
 	}
@@ -394,12 +420,12 @@ func (a *Aggregator) prune(ri int) {
 		for step := range s.steps {
 			if step < oldest {
 				delete(s.steps, step)
-				a.dirty[key] = true
+				a.touch(key, step)
 			}
 		}
 		if len(s.steps) == 0 && s.hot == nil {
 			delete(st.keys, key)
-			a.dirty[key] = true
+			a.touch(key, noStep)
 		}
 	}
 }

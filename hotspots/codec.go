@@ -1,6 +1,7 @@
 package hotspots
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -149,24 +150,45 @@ func (se *series) snap() seriesSnap {
 }
 
 // Changes stores the aggregator incrementally, as the live owner keeps it
-// in Pebble: put is called with each key whose series changed since the
-// last Changes (nil value: the key was forgotten), then with key "" and
-// the rest (watermarks, totals, the sources' last partials). Load reads
-// them back. A cycle so writes the keys it touched, not every key.
-func (a *Aggregator) Changes(put func(key string, v []byte) error) error {
+// in Pebble: put is called, in order, for each part changed since the
+// last Changes — a key's own part (values and open episode; part name
+// key+"\x00") and each step of its counts (key+"\x00"+the step, 8 bytes
+// big-endian, sign-flipped), nil for a part forgotten — then with part ""
+// for the rest (watermarks, totals, the sources' last partials). Load
+// reads them back. A cycle so writes the steps it touched, not the
+// window and baseline of every key.
+func (a *Aggregator) Changes(put func(part string, v []byte) error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, key := range slices.Sorted(maps.Keys(a.dirty)) {
-		var v []byte
-		if se := a.series(key); se != nil {
-			b, err := json.Marshal(se.snap())
-			if err != nil {
-				return fmt.Errorf("hotspots: encode: %w", err)
+		d, se := a.dirty[key], a.series(key)
+		if d.meta {
+			var v []byte
+			if se != nil {
+				b, err := json.Marshal(seriesSnap{Values: se.values, Hot: se.snap().Hot})
+				if err != nil {
+					return fmt.Errorf("hotspots: encode: %w", err)
+				}
+				v = b
 			}
-			v = b
+			if err := put(key+"\x00", v); err != nil {
+				return err
+			}
 		}
-		if err := put(key, v); err != nil {
-			return err
+		for _, step := range slices.Sorted(maps.Keys(d.steps)) {
+			var v []byte
+			if se != nil {
+				if x := se.steps[step]; x != nil {
+					b, err := json.Marshal(x.snap())
+					if err != nil {
+						return fmt.Errorf("hotspots: encode: %w", err)
+					}
+					v = b
+				}
+			}
+			if err := put(stepPart(key, step), v); err != nil {
+				return err
+			}
 		}
 	}
 	clear(a.dirty)
@@ -186,6 +208,10 @@ func (a *Aggregator) Changes(put func(key string, v []byte) error) error {
 	return put("", b)
 }
 
+func stepPart(key string, step int64) string {
+	return key + "\x00" + string(binary.BigEndian.AppendUint64(nil, uint64(step)^(1<<63)))
+}
+
 // series finds a key's series in its rule.
 func (a *Aggregator) series(key string) *series {
 	for ri, r := range a.rules {
@@ -199,9 +225,9 @@ func (a *Aggregator) series(key string) *series {
 }
 
 // Load replaces the aggregator's state with what Changes stored: meta is
-// the "" part (nil: nothing stored), and keys calls its function with each
-// stored key and series.
-func (a *Aggregator) Load(meta []byte, keys func(fn func(key string, v []byte) error) error) error {
+// the "" part (nil: nothing stored), and parts calls its function with
+// every other stored part, in order (a key's own part before its steps).
+func (a *Aggregator) Load(meta []byte, parts func(fn func(part string, v []byte) error) error) error {
 	if meta == nil {
 		return nil
 	}
@@ -210,17 +236,38 @@ func (a *Aggregator) Load(meta []byte, keys func(fn func(key string, v []byte) e
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return keys(func(key string, v []byte) error {
-		var ss seriesSnap
-		if err := json.Unmarshal(v, &ss); err != nil {
+	var cur *series // the series of the key read last
+	curKey := ""
+	return parts(func(part string, v []byte) error {
+		key, rest, ok := strings.Cut(part, "\x00")
+		if !ok {
+			return fmt.Errorf("hotspots: decode: part %q", part)
+		}
+		if rest == "" {
+			cur, curKey = nil, key
+			var ss seriesSnap
+			if err := json.Unmarshal(v, &ss); err != nil {
+				return fmt.Errorf("hotspots: decode %s: %w", key, err)
+			}
+			for ri, r := range a.rules {
+				if strings.HasPrefix(key, "hotspot/"+r.Name+"/") {
+					if err := a.rs[ri].load(r, key, &ss); err != nil {
+						return err
+					}
+					cur = a.rs[ri].keys[key]
+				}
+			}
+			return nil
+		}
+		if cur == nil || key != curKey || len(rest) != 8 {
+			return nil // a rule no longer configured, or a key changed
+		}
+		var x countsSnap
+		if err := json.Unmarshal(v, &x); err != nil {
 			return fmt.Errorf("hotspots: decode %s: %w", key, err)
 		}
-		for ri, r := range a.rules {
-			if strings.HasPrefix(key, "hotspot/"+r.Name+"/") {
-				return a.rs[ri].load(r, key, &ss)
-			}
-		}
-		return nil // a rule no longer configured
+		cur.steps[int64(binary.BigEndian.Uint64([]byte(rest))^(1<<63))] = x.counts()
+		return nil
 	})
 }
 

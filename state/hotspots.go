@@ -13,7 +13,8 @@ import (
 // partition.
 //
 //	'h' p 'a'   the Aggregator's own state (hotspots.Aggregator.Changes, key "")
-//	'h' p 'k' key  one hotspot key's counts and episode (Changes, that key)
+//	'h' p 'k' part one part of a hotspot key (Changes: the key's values and
+//	               episode, or its counts in one step)
 //	'h' p 'v'   the open hotspots (hotspots.View.Encode)
 //	'h' p 's'   the sequence number of the last partial sent (uint64 BE)
 const kindHotspots = 'h'
@@ -49,8 +50,8 @@ func (s *Store) Hotspots(p int32, part byte) ([]byte, error) {
 	return append([]byte(nil), v...), nil
 }
 
-// PutHotspotKey writes one hotspot key's series of the partition's
-// Aggregator; nil deletes it.
+// PutHotspotKey writes one part of a hotspot key of the partition's
+// Aggregator (hotspots.Aggregator.Changes); nil deletes it.
 func (b *Batch) PutHotspotKey(key string, v []byte) error {
 	k := append(hotspotKey(b.p, hotspotKeyPart), key...)
 	if v == nil {
@@ -59,8 +60,8 @@ func (b *Batch) PutHotspotKey(key string, v []byte) error {
 	return b.b.Set(k, v, nil)
 }
 
-// HotspotKeys calls fn with every hotspot key's series stored for
-// partition p, in key order, until fn returns an error.
+// HotspotKeys calls fn with every hotspot key part stored for partition
+// p, in order, until fn returns an error.
 func (s *Store) HotspotKeys(p int32, fn func(key string, v []byte) error) error {
 	if err := s.fence(p); err != nil {
 		return err
