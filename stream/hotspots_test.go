@@ -14,6 +14,7 @@ import (
 	"github.com/peakend/peakend/internal/app"
 	"github.com/peakend/peakend/internal/testkit"
 	"github.com/peakend/peakend/replay"
+	"github.com/peakend/peakend/stream"
 )
 
 // hotspotAlerts splits alerts into hotspot alerts (in topic order) and
@@ -170,4 +171,12 @@ func TestHotspotLive(t *testing.T) {
 	t.Logf("hotspot %s: %s; %d customer alerts tagged, %d on rapid/east while open", open.HotspotID, open.Reason, tagged, inside)
 	require.Greater(t, tagged, inside/2, "most customer alerts made while the hotspot is open carry its id")
 	require.False(t, slices.ContainsFunc(cust, func(a *alerts.Alert) bool { return a.Kind != alerts.KindCustomer }))
+
+	// What the aggregation cost on the wire (docs/hotspots.md).
+	hs := testkit.ReadCommitted(t, brokers, stream.HotspotsTopic(cfg.Kafka.Group))
+	size := 0
+	for _, r := range hs {
+		size += len(r.Value)
+	}
+	t.Logf("hotspots topic: %d records, %d bytes, for %d experiences", len(hs), size, len(recs))
 }
