@@ -2,6 +2,8 @@ package stream_test
 
 import (
 	"bytes"
+	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/hotspots"
 	"github.com/peakend/peakend/internal/app"
 	"github.com/peakend/peakend/internal/testkit"
 	"github.com/peakend/peakend/replay"
@@ -179,4 +182,60 @@ func TestHotspotLive(t *testing.T) {
 		size += len(r.Value)
 	}
 	t.Logf("hotspots topic: %d records, %d bytes, for %d experiences", len(hs), size, len(recs))
+}
+
+// TestHotspotPartialRepeatedAfterCrash (at least once): an instance dies
+// after a cycle's partial counts reached the hotspots topic and before the
+// cycle's changelog markers, so the restart does the cycle again and sends
+// its partials a second time. The owners count them once: the hotspot
+// alerts are replay's, and peakend_hotspot_partials_total counts the
+// repeats. Not parallel: the crash is a package-level hook.
+func TestHotspotPartialRepeatedAfterCrash(t *testing.T) {
+	_, brokers := testkit.FakeCluster(t)
+	start := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	recs, badFrom, _ := testkit.HotspotTraffic(20, 15*time.Second, 14, start)
+	cfg := testkit.HotspotConfig(t, brokers)
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	want, _ := hotspotAlerts(replayHotspots(t, cfg, recs, testkit.Partitions))
+	require.Len(t, want, 2)
+	testkit.Produce(t, testkit.Client(t, brokers), cfg.Kafka.Topics.Experiences, recs)
+
+	// Small fetches: many cycles, the crash lands mid-stream.
+	opts := append(testkit.FastCommits(), kgo.FetchMaxPartitionBytes(32<<10), kgo.FetchMaxBytes(128<<10))
+	// The crash comes in the cycle that sends the first hour of the
+	// trouble for rapid/east: counted twice, it would change the opening
+	// alert's figures.
+	crash := errors.New("crash before the changelog markers")
+	hsTopic := stream.HotspotsTopic(cfg.Kafka.Group)
+	stream.CrashBeforeMarkers(t, func(r *kgo.Record) bool {
+		if r.Topic != hsTopic {
+			return false
+		}
+		m, err := hotspots.DecodeMsg(r.Value)
+		require.NoError(t, err)
+		return m.Partial != nil && slices.ContainsFunc(m.Partial.Cells, func(c hotspots.Cell) bool {
+			return c.Step == badFrom.UnixNano() && slices.Equal(c.Values, []string{"rapid", "east"}) && c.Bad > 0
+		})
+	}, crash)
+	a := testkit.StartApp(t, app.Options{Config: cfg, ClientOpts: opts})
+	testkit.Eventually(t, 60*time.Second, "the crash", func() bool { done, _ := a.Done(); return done })
+	_, err := a.Done()
+	require.ErrorIs(t, err, crash)
+
+	a = testkit.StartApp(t, app.Options{Config: cfg, ClientOpts: opts})
+	var live []*alerts.Alert
+	testkit.Eventually(t, 120*time.Second, "the hotspot's closing alert", func() bool {
+		live, _ = hotspotAlerts(testkit.Alerts(t, testkit.ReadTopic(t, brokers, cfg.Kafka.Topics.Alerts)))
+		return slices.ContainsFunc(live, func(a *alerts.Alert) bool { return a.Hotspot.State == alerts.HotspotClosed })
+	})
+	testkit.WaitConsumed(t, brokers, cfg.Kafka.Group, 60*time.Second, cfg.Kafka.Topics.Experiences)
+	_, body := testkit.Get(t, a.Addr, "/metrics")
+	repeated, _ := testkit.Metric(body, "peakend_hotspot_partials_total", "result", "repeated")
+	counted, _ := testkit.Metric(body, "peakend_hotspot_partials_total", "result", "counted")
+	a.Stop(t, 10*time.Second)
+	t.Logf("after the restart: %.0f partials counted, %.0f repeats of the crashed cycle's", counted, repeated)
+	require.Positive(t, repeated, "the crashed cycle's partials came again")
+	byID, _ := testkit.ByID(live)
+	hot := slices.Collect(maps.Values(byID))
+	sameHotspots(t, want, hot)
 }

@@ -564,6 +564,11 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		}
 		return r.abandoned(ctx, fmt.Errorf("stream: produce alerts and changelog: %w", err))
 	}
+	if h := beforeMarkers; h != nil {
+		if err := h(c.out); err != nil {
+			return err // as a crash would: the records are in Kafka, no marker
+		}
+	}
 	var markers []*kgo.Record
 	for _, w := range c.parts {
 		markers = append(markers, w.marker)
@@ -738,6 +743,11 @@ func (r *Runner) apply(c *batchOut, start time.Time) (map[string]map[int32]kgo.E
 	}
 	return marks, nil
 }
+
+// beforeMarkers, set by tests only (export_test.go), runs in an
+// at-least-once cycle after its records are produced and before its
+// changelog markers; an error ends Run there, as a crash would.
+var beforeMarkers func(out []*kgo.Record) error
 
 // beforeApply, set by tests only (export_test.go), runs in apply before the
 // cycle's Pebble commit, with the number of alerts the cycle fired; an
