@@ -46,7 +46,7 @@ fi
 # Build both sides first: the peer offline when Maven's cache has it.
 echo "== building peakend-bench and the peer (bench/kstreams)"
 go build -o "$work/peakend-bench" ./cmd/peakend-bench
-(cd bench/kstreams && { mvn -q -B -o package -DskipTests 2>/dev/null || mvn -q -B package -DskipTests; })
+(cd bench/kstreams && { mvn -q -B -o package -DskipTests >/dev/null 2>&1 || mvn -q -B package -DskipTests; })
 cp="$PWD/bench/kstreams/target/peakend-peer.jar:$PWD/bench/kstreams/target/lib/*"
 read -r -a javaopts <<<"${PEAKEND_PEER_JAVA_OPTS:--Xms1g -Xmx1g}"
 sets=()
@@ -57,13 +57,14 @@ topic=bench-peer-$(date +%s)
 echo "== $events demo events over $customers customers, once, to $topic on $broker"
 "${bench[@]}" -peer produce -topic "$topic"
 
+load() { uptime | sed 's/.*load average: */load /'; }
 rows=()
 status=0
 for eos in ${PEAKEND_BENCH_EXACTLY_ONCE:-off on}; do
-  echo "== exactly_once=$eos: peakend"
+  echo "== exactly_once=$eos: peakend ($(load))"
   pk=$("${bench[@]}" -peer run -topic "$topic" -exactly-once "$eos")
   echo "$pk"
-  echo "== exactly_once=$eos: the peer (Kafka Streams)"
+  echo "== exactly_once=$eos: the peer, Kafka Streams ($(load))"
   alerts=bench-peer-$eos-$(date +%s)-alerts
   out=$(java "${javaopts[@]}" -cp "$cp" io.github.peakend.peer.PeerBench --brokers "$brokers" --topic "$topic" \
     --events "$events" --exactly-once "$eos" --alerts "$alerts" --app-id "${alerts%-alerts}" "${sets[@]}")
@@ -80,7 +81,7 @@ for eos in ${PEAKEND_BENCH_EXACTLY_ONCE:-off on}; do
 done
 
 echo
-echo "broker: $broker; load: $(uptime | sed 's/.*load average/load average/')"
+echo "broker: $broker; $(load)"
 echo "| exactly_once | peakend events/s | peer events/s | peakend / peer | peakend alerts | peer alerts | same alerts |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
