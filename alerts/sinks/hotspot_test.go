@@ -57,7 +57,7 @@ func TestSlackHotspotGolden(t *testing.T) {
 	var msg struct {
 		Text   string `json:"text"`
 		Blocks []struct {
-			Type     string `json:"type"`
+			Type     string                 `json:"type"`
 			Text     *struct{ Text string } `json:"text"`
 			Elements []struct {
 				URL string `json:"url"`
