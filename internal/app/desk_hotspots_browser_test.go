@@ -79,7 +79,7 @@ func TestDeskHotspotsInBrowser(t *testing.T) {
 	waitPage(t, ana, 30*time.Second, "the hotspot on ana's desk", `document.querySelectorAll("#hotspot-list .hotspot").length === 1`)
 	waitPage(t, ana, 30*time.Second, "three cases", `document.querySelectorAll("#queue .case").length === 3`)
 	hot := pageJS[string](t, ana, `document.querySelector("#hotspot-list .hotspot").innerText`)
-	for _, want := range []string{"MAJOR", "carrier trouble: carrier DHX, region east", "16% of delivery bad", "usually 1.3%",
+	for _, want := range []string{"MAJOR", "carrier trouble: carrier DHX, region east", "16% of deliveries bad", "usually 1.3%",
 		"43 customers affected", "open since 2 h ago", "Not acknowledged by ops yet.", "2 customer alerts inside it, 2 still open on the desk"} {
 		require.Contains(t, hot, want, "the hotspot")
 	}
@@ -95,7 +95,7 @@ func TestDeskHotspotsInBrowser(t *testing.T) {
 	browse(t, ana, "ana opens hana's case", chromedp.Click(caseRow("hana")), chromedp.WaitVisible(`#detail`))
 	waitPage(t, ana, 20*time.Second, "hana's case", `document.querySelector("#detail").getAttribute("aria-busy") === "false"`)
 	cause := pageJS[string](t, ana, `document.querySelector("#d-alerts .cause-note").innerText`)
-	require.Contains(t, cause, "part of a hotspot, carrier DHX, region east: 16% of delivery bad, usually 1.3%")
+	require.Contains(t, cause, "part of a hotspot, carrier DHX, region east: 16% of deliveries bad, usually 1.3%")
 	low, err = testkit.LowContrast(ana)
 	require.NoError(t, err)
 	require.Empty(t, low, "texts below WCAG AA contrast in a case with a cause")
@@ -146,6 +146,10 @@ func TestDeskHotspotsInBrowser(t *testing.T) {
 	require.Empty(t, low, "texts below WCAG AA contrast with a closed hotspot")
 	require.False(t, strings.Contains(pageJS[string](t, ana, `document.querySelector("#hotspot-closed-list").innerHTML`), "ack-btn"),
 		"a closed hotspot offers no acknowledgement")
+
+	// On a phone, the hotspots fit the screen's width.
+	browse(t, ana, "phone width", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile), chromedp.Sleep(300*time.Millisecond))
+	require.LessOrEqual(t, pageJS[int](t, ana, `document.documentElement.scrollWidth`), 375, "the hotspots scroll sideways on a phone")
 
 	// A link to the hotspot (as Slack's button) opens the desk on it.
 	browse(t, sam, "the hotspot's link", chromedp.Navigate(d.base+"/#hotspot/"+hotID), chromedp.WaitVisible(`body[data-ready="true"]`))

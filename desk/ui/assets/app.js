@@ -99,6 +99,13 @@
   function where(h) {
     return Object.keys(h.values || {}).sort().map((k) => `${words(k)} ${h.values[k]}`).join(", ");
   }
+  // "deliveries", "support calls", "checkouts"
+  function plural(journey) {
+    const j = words(journey) || "experience";
+    if (/[^aeiou]y$/.test(j)) return j.slice(0, -1) + "ies";
+    if (/(s|x|ch|sh)$/.test(j)) return j + "es";
+    return j + "s";
+  }
   function pctOf(r) {
     const p = (Number(r) || 0) * 100;
     return p >= 10 ? `${Math.round(p)}%` : `${(Math.round(p * 10) / 10).toString()}%`;
@@ -313,7 +320,7 @@
       el("strong", { text: `${words(h.name)}: ${where(h)}` }),
       el("span", { class: `chip state-${h.state}`, text: hotspotState(h) }));
     const figures = el("p", { class: "figures" },
-      el("span", { class: "rate" }, el("b", { text: pctOf(h.rate) }), ` of ${words(h.journey) || "experiences"} bad`),
+      el("span", { class: "rate" }, el("b", { text: pctOf(h.rate) }), ` of ${plural(h.journey)} bad`),
       `, usually ${pctOf(h.usual_rate)} (others now ${pctOf(h.others_rate)}) · `,
       `${number.format(h.customers || 0)} customers affected · `,
       open ? ["open since ", rel(h.opened_at)] : ["closed ", rel(h.closed_at || h.updated_at)]);
@@ -623,7 +630,7 @@
     const h = hotspotById(id);
     if (!h) return el("p", { class: "cause-note", text: "Part of a hotspot: many customers hit by one cause (ops are told)." });
     return el("p", { class: "cause-note" }, el("strong", { text: "Cause: " }),
-      `part of a hotspot, ${where(h)}: ${pctOf(h.rate)} of ${words(h.journey)} bad, usually ${pctOf(h.usual_rate)}. `,
+      `part of a hotspot, ${where(h)}: ${pctOf(h.rate)} of ${plural(h.journey)} bad, usually ${pctOf(h.usual_rate)}. `,
       h.acknowledged ? `Ops are on it (${h.acknowledged.by}).` : "Ops are told.", " ",
       el("a", { href: "#hotspot/" + encodeURIComponent(h.hotspot_id), "data-hotspot": h.hotspot_id, text: "See the hotspot" }));
   }
