@@ -515,7 +515,7 @@ func (d *Desk) applyAlert(b *pebble.Batch, r *kgo.Record, ch *changes) {
 		return // seen before (a redelivery), or unreadable: logged by get2
 	}
 	if m.Kind == "hotspot" {
-		d.applyHotspotAlert(b, string(r.Key), m, r.Value, ch)
+		d.applyHotspotAlert(b, hotspotKeyOf(r.Key, m), m, r.Value, ch)
 		return
 	}
 	if m.HotspotID != "" {

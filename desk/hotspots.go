@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -171,6 +173,21 @@ func (d *Desk) loadHotspots() error {
 		d.hotCust[string(k[len(pre):])] = g
 		return true, nil
 	})
+}
+
+// hotspotKeyOf is a hotspot alert's key: the record's key
+// (hotspot/<name>/<attr=value,...>), or, from a writer that keyed it
+// otherwise, one made of its name and values (attributes in name order).
+func hotspotKeyOf(recKey []byte, m *alertMeta) string {
+	if k := string(recKey); strings.HasPrefix(k, "hotspot/") || m.Hotspot == nil {
+		return k
+	}
+	keys := slices.Sorted(maps.Keys(m.Hotspot.Values))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = url.QueryEscape(k) + "=" + url.QueryEscape(m.Hotspot.Values[k])
+	}
+	return "hotspot/" + m.Hotspot.Name + "/" + strings.Join(parts, ",")
 }
 
 // applyHotspotAlert puts a hotspot alert into the view: the latest alert
