@@ -212,3 +212,14 @@ func matchAll(t *testing.T, matchers []string, labels map[string]string) bool {
 	}
 	return true
 }
+
+func TestWriterLineHotspot(t *testing.T) {
+	w := NewWriter("stdout", nil, false)
+	w.Location = time.UTC
+	require.Equal(t, "14:00:03 MAJOR    HOTSPOT carrier_trouble opened — carrier rapid in region east: 16% of deliveries bad "+
+		"(late_delivery) in the last 6 hours (to Mar 14 14:00 UTC), usually 1.3%; 43 customers affected",
+		w.Line(hotspotAlert(alerts.HotspotOpen, alerts.Major)))
+	line := w.Line(customerInHotspot())
+	require.Contains(t, line, "c-0004211 (gold, 1,200 EUR) late_delivery — Delivery arrived 7.1 days late")
+	require.Contains(t, line, " [recovered before] [in hotspot 5d0c7e2a9f814b6aa3c1e0b2d4f6a8c0] → Call the customer")
+}
