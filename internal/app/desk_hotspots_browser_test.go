@@ -74,6 +74,10 @@ func TestDeskHotspotsInBrowser(t *testing.T) {
 	)
 	d.produce(t, failedPayment("eve", "silver", 300, now.Add(-20*time.Minute), 1))
 
+	// A stranger (no session) gets no hotspot either.
+	code, _ := testkit.Get(t, strings.TrimPrefix(d.base, "http://"), "/api/hotspots")
+	require.Equal(t, 401, code, "/api/hotspots without a session")
+
 	ana := testkit.Browser(t, 1280, 900)
 	d.signIn(t, ana, "ana")
 	waitPage(t, ana, 30*time.Second, "the hotspot on ana's desk", `document.querySelectorAll("#hotspot-list .hotspot").length === 1`)
