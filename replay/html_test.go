@@ -327,6 +327,10 @@ func TestHTMLReportHotspots(t *testing.T) {
 	low, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](lowContrastJS))
 	require.NoError(t, err)
 	require.Empty(t, low, "WCAG AA contrast")
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)))
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	require.NoError(t, err)
+	require.False(t, overflow, "the page with hotspots fits a phone's width")
 }
 
 // demoLikeEmpty replays a few events with no hotspot rules.
