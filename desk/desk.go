@@ -365,6 +365,7 @@ var errUnknownAlert = errors.New("unknown alert_id")
 type changes struct {
 	touched map[string]bool   // customers whose case changed
 	hot     map[string]bool   // hotspot keys whose view changed
+	groups  map[string]bool   // hotspot_ids whose customer alerts changed
 	results map[string]result // feedback_id → answer
 	dlq     []*kgo.Record
 }
@@ -373,7 +374,7 @@ type changes struct {
 // feedback in log order per partition; writes the view and the offsets in
 // one batch; then answers writes and tells event streams.
 func (d *Desk) process(ctx context.Context, adm *kadm.Client, fs kgo.Fetches) error {
-	ch := &changes{touched: map[string]bool{}, hot: map[string]bool{}, results: map[string]result{}}
+	ch := &changes{touched: map[string]bool{}, hot: map[string]bool{}, groups: map[string]bool{}, results: map[string]result{}}
 	b := d.db.NewIndexedBatch()
 	defer b.Close()
 	var fb []*kgo.Record
@@ -406,8 +407,12 @@ func (d *Desk) process(ctx context.Context, adm *kadm.Client, fs kgo.Fetches) er
 	return nil
 }
 
-// stage writes the touched cases and the offsets into b. Call with mu held.
+// stage writes the touched cases, hotspot groups and the offsets into b.
+// Call with mu held.
 func (d *Desk) stage(b *pebble.Batch, ch *changes) error {
+	if err := d.stageHotGroups(b, ch); err != nil {
+		return err
+	}
 	for cust := range ch.touched {
 		var err error
 		if e := d.open[cust]; e != nil {
@@ -519,7 +524,7 @@ func (d *Desk) applyAlert(b *pebble.Batch, r *kgo.Record, ch *changes) {
 		return
 	}
 	if m.HotspotID != "" {
-		d.joinHotspot(b, m, r.Value, ch)
+		d.joinHotspot(m, r.Value, ch)
 	}
 	e := d.open[m.CustomerID]
 	if e == nil {

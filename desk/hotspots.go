@@ -213,7 +213,7 @@ func (d *Desk) applyHotspotAlert(b *pebble.Batch, key string, m *alertMeta, raw 
 
 // joinHotspot records a customer alert under the hotspot_id it carries.
 // Call with mu held.
-func (d *Desk) joinHotspot(b *pebble.Batch, m *alertMeta, raw []byte, ch *changes) {
+func (d *Desk) joinHotspot(m *alertMeta, raw []byte, ch *changes) {
 	g := d.hotCust[m.HotspotID]
 	if g == nil {
 		g = &hotGroup{}
@@ -226,15 +226,31 @@ func (d *Desk) joinHotspot(b *pebble.Batch, m *alertMeta, raw []byte, ch *change
 	}
 	g.Total++
 	g.Last = maxTime(g.Last, m.DetectedAt)
-	v, err := json.Marshal(g)
-	if err == nil {
-		_ = b.Set(hotGroupKey(m.HotspotID), v, nil)
-	}
+	ch.groups[m.HotspotID] = true // written once per poll, by stageHotGroups
 	for key, h := range d.hot {
 		if h.m.HotspotID == m.HotspotID {
 			ch.hot[key] = true
 		}
 	}
+}
+
+// stageHotGroups writes the customer-alert groups this poll changed. Call
+// with mu held.
+func (d *Desk) stageHotGroups(b *pebble.Batch, ch *changes) error {
+	for id := range ch.groups {
+		g := d.hotCust[id]
+		if g == nil {
+			continue
+		}
+		v, err := json.Marshal(g)
+		if err != nil {
+			return fmt.Errorf("desk: stage hotspot customers: %w", err)
+		}
+		if err := b.Set(hotGroupKey(id), v, nil); err != nil {
+			return fmt.Errorf("desk: stage: %w", err)
+		}
+	}
+	return nil
 }
 
 // applyHotspotFeedback applies feedback naming a hotspot alert: a claim
