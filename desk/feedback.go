@@ -48,6 +48,9 @@ type Feedback struct {
 	By         string    `json:"by,omitempty"`
 	Note       string    `json:"note,omitempty"`
 	Spent      *Money    `json:"spent,omitempty"`
+	// Mute, on a hotspot's claim (its acknowledgement), also mutes its
+	// grouped customer alerts in Slack.
+	Mute bool `json:"mute,omitempty"`
 }
 
 // maxFeedbackBytes bounds one feedback record.
