@@ -193,7 +193,10 @@ func (b *Book) Backlog(sink string) int64 {
 // Deliverer delivers the outbox's entries to its sinks. One goroutine per
 // sink scans that sink's entries and delivers up to its concurrency at once,
 // retrying each until delivered (or rejected for good); a sink that is down
-// holds back only its own entries.
+// holds back only its own entries. For an alerts.GroupingSink (Slack with
+// group_for), entries of a group are held in memory, still in the store,
+// until the group is due, then go in one DeliverGroup call and are deleted
+// once it returns nil.
 type Deliverer struct {
 	Store   *state.Store
 	Sinks   []alerts.Sink // Name() must match the Book's names
