@@ -114,6 +114,10 @@ type HotspotInfo struct {
 	// the window before the hotspot opened: their alerts could not carry
 	// its hotspot_id. Only on the open alert.
 	AlertedCustomers []string `json:"alerted_customers,omitempty"`
+	// Key is the hotspot key, "hotspot/<name>/<attr=value,...>": the
+	// alert's record key on the alerts topic (not in the JSON: Name and
+	// Values say the same).
+	Key string `json:"-"`
 }
 
 // Evidence is one experience event behind an alert, in the input's shape.

@@ -17,8 +17,8 @@ type Config struct {
 	Desk      Desk       `yaml:"desk"` // the recovery desk at / (docs/desk.md)
 	// Hotspots are the causes looked for across customers (docs/hotspots.md):
 	// one carrier in one region failing many customers at once. Default
-	// none. Evaluated by `peakend replay` only, so far: `peakend run`
-	// warns that it ignores them.
+	// none. `peakend run` and `peakend replay` evaluate them alike; live,
+	// through the internal topic peakend-<group>-hotspots.
 	Hotspots []Hotspot `yaml:"hotspots"`
 
 	// File is the path the configuration was loaded from ("" if built in code).

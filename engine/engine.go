@@ -45,6 +45,7 @@ type Engine struct {
 
 	hsRules  []*hotspots.Rule // Options.Hotspots: the rules partitions count for
 	hsLookup hotspots.Lookup
+	hsLive   bool // each partition owns an Aggregator and a View (hotspots.go)
 }
 
 // Options configures an Engine.
@@ -71,10 +72,14 @@ type Options struct {
 	AsyncCommit bool
 	// Hotspots makes every partition count experiences for the
 	// configuration's hotspot rules: partial counts in Output.Hotspots at
-	// Stage (docs/hotspots.md). Replay sets it; run does not yet.
+	// Stage (docs/hotspots.md). With Live, each partition also owns the
+	// partition of the same number of the hotspots topic: it sums the
+	// partials sent to it (Partition.Hotspot) and keeps a view of the open
+	// hotspots for its customer alerts' hotspot_id.
 	Hotspots bool
-	// HotspotLookup, with Hotspots, tells partitions which hotspots are
-	// open, so that customer alerts carry the hotspot_id (may be nil).
+	// HotspotLookup, with Hotspots and not Live (replay), tells partitions
+	// which hotspots are open, so that customer alerts carry the
+	// hotspot_id (may be nil).
 	HotspotLookup hotspots.Lookup
 }
 
@@ -96,6 +101,7 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
 		e.hsLookup = o.HotspotLookup
+		e.hsLive = o.Live && len(e.hsRules) > 0
 	}
 	hc := o.HeaderCacheBytes
 	if hc == 0 {
@@ -131,6 +137,10 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 	}
 	return e, nil
 }
+
+// HotspotRules returns the compiled hotspot rules the partitions count
+// for (none without Options.Hotspots).
+func (e *Engine) HotspotRules() []*hotspots.Rule { return e.hsRules }
 
 // Detectors returns the names of the engine's detectors, in config order.
 func (e *Engine) Detectors() []string {
@@ -195,7 +205,9 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 		pt.outPending = map[string]int{}
 		e.outbox.Release(p, pt.outSeq)
 	}
-	pt.openHotspots()
+	if err := pt.openHotspots(); err != nil {
+		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
+	}
 	if err := pt.openTime(); err != nil {
 		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
 	}

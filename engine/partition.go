@@ -49,6 +49,12 @@ type Output struct {
 	// Hotspots is the cycle's partial hotspot counts, with the partition's
 	// watermark (set by Stage when the engine counts hotspots).
 	Hotspots hotspots.Partial
+	// SendHotspots (live): Hotspots is due on the hotspots topic (it has
+	// counts, or the watermark passed a step's end since the last one sent).
+	SendHotspots bool
+	// HotspotStates (live): the news of the cycle's hotspot alerts, for
+	// every partition's view.
+	HotspotStates []*hotspots.State
 }
 
 // entry is a customer loaded into the cycle's overlay.
@@ -104,6 +110,7 @@ type Partition struct {
 	stats                [4]int64       // processed, invalid, duplicate, late: since the partition opened
 
 	hs *hotspots.Counter // hotspot counts of the cycle (nil: not counting; hotspots.go)
+	hl *hotLive          // live: the aggregator and view this partition owns (hotspots.go)
 
 	tm timeState // event time: watermark, timers, journeys, retention (watermark.go, timers.go, retention.go)
 }
@@ -588,7 +595,9 @@ func (p *Partition) Stage() error {
 			return err
 		}
 	}
-	p.stageHotspots()
+	if err := p.stageHotspots(); err != nil {
+		return fmt.Errorf("engine: stage: %w", err)
+	}
 	return p.stageOutbox()
 }
 
@@ -604,6 +613,7 @@ func (p *Partition) Commit(sync bool) error {
 		return err
 	}
 	p.count += p.newCust
+	p.commitHotspots()
 	p.commitTime()
 	p.publish()
 	p.committedOutbox()
@@ -641,6 +651,9 @@ func (p *Partition) discard(keepOutbox bool) error {
 	p.reset()
 	p.discardTime()
 	p.counts = nil
+	if err := p.discardHotspots(); err != nil {
+		return errors.Join(oerr, fmt.Errorf("engine: discard partition %d: %w", p.id, err))
+	}
 	for i, pop := range p.pops {
 		if pop == nil {
 			continue
@@ -686,6 +699,9 @@ func (p *Partition) reset() {
 	p.out.Dead = p.out.Dead[:0]
 	p.out.Fetched = p.out.Fetched[:0]
 	p.out.Hotspots.Cells = p.out.Hotspots.Cells[:0]
+	p.out.SendHotspots = false
+	clear(p.out.HotspotStates)
+	p.out.HotspotStates = p.out.HotspotStates[:0]
 	if p.hs != nil {
 		p.hs.Reset() // after Stage's flush, nothing; after a discard, the cycle's counts
 	}

@@ -126,7 +126,9 @@ func (p *Partition) Tick(now time.Time) (bool, error) {
 	}
 	t.clock.Watermark, t.now = wm, now
 	if wm < t.nextDue && t.swept != math.MinInt64 && wm-t.swept < p.e.sweepEvery {
-		return false, nil // nothing due, no sweep of parked journeys due
+		// Nothing due, no sweep of parked journeys due; live hotspots may
+		// still need the watermark sent (a step's end passed).
+		return p.hotspotsDue(wm), nil
 	}
 	return true, p.fireDue()
 }

@@ -27,7 +27,12 @@ type Aggregator struct {
 	byName  map[string]int
 	sources int
 	wm      map[int32]int64 // per source: the latest watermark
-	rs      []*ruleState
+	// last: per source, the counts of its last live partial (Partial.Base),
+	// to replace them if the same cycle comes again after a crash.
+	last map[int32]*Partial
+	rs   []*ruleState
+	// dirty: what changed since the last Changes, per key.
+	dirty map[string]*dirtyKey
 	// Now gives detected_at for live use; nil (replay) uses the window's end.
 	Now func() time.Time
 }
@@ -61,7 +66,8 @@ type episode struct {
 
 // NewAggregator returns an aggregator of rules over sources partitions.
 func NewAggregator(rules []*Rule, sources int) *Aggregator {
-	a := &Aggregator{rules: rules, byName: map[string]int{}, sources: sources, wm: map[int32]int64{}}
+	a := &Aggregator{rules: rules, byName: map[string]int{}, sources: sources, wm: map[int32]int64{}, last: map[int32]*Partial{},
+		dirty: map[string]*dirtyKey{}}
 	for i, r := range rules {
 		a.byName[r.Name] = i
 		a.rs = append(a.rs, &ruleState{keys: map[string]*series{}, total: map[int64]*counts{}})
@@ -71,11 +77,36 @@ func NewAggregator(rules []*Rule, sources int) *Aggregator {
 
 // Add folds one partial in and returns the hotspot alerts of every window
 // the sources' watermarks now all have passed, in decision order.
+//
+// A live partial (Partial.Live) adds its cells to their keys and its
+// Totals to the journey's; a replay partial adds each cell to both. A live
+// partial of a cycle older than the source's last one counted is a repeat
+// and is dropped; one of the same cycle (the same Base: the cycle was done
+// again after a crash, at least once) replaces the last one's counts.
 func (a *Aggregator) Add(p *Partial) []*alerts.Alert {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if p.Live {
+		if int(p.Sources) > a.sources {
+			a.sources = int(p.Sources)
+		}
+		if l := a.last[p.Source]; l != nil {
+			if p.Base < l.Base {
+				return nil
+			}
+			if p.Base == l.Base {
+				a.sub(l)
+			}
+		}
+		a.last[p.Source] = p.counts()
+	}
 	for i := range p.Cells {
-		a.addCell(&p.Cells[i])
+		a.addCell(&p.Cells[i], !p.Live)
+	}
+	for _, t := range p.Totals {
+		if ri, ok := a.byName[t.Rule]; ok {
+			a.addTotal(ri, t.Step, t.Events, t.Bad)
+		}
 	}
 	if p.Watermark > a.wm[p.Source] {
 		a.wm[p.Source] = p.Watermark
@@ -85,7 +116,41 @@ func (a *Aggregator) Add(p *Partial) []*alerts.Alert {
 	return a.decide()
 }
 
-func (a *Aggregator) addCell(c *Cell) {
+// dirtyKey is what changed of one key: its own part (values, episode),
+// and steps.
+type dirtyKey struct {
+	meta  bool
+	steps map[int64]bool
+}
+
+// noStep marks a key's own part in touch.
+const noStep = math.MinInt64
+
+// touch notes a change of key's step, or of its own part (noStep), for
+// Changes.
+func (a *Aggregator) touch(key string, step int64) {
+	d := a.dirty[key]
+	if d == nil {
+		d = &dirtyKey{steps: map[int64]bool{}}
+		a.dirty[key] = d
+	}
+	if step == noStep {
+		d.meta = true
+	} else {
+		d.steps[step] = true
+	}
+}
+
+// Repeat reports whether a live partial is of a cycle of its source
+// already counted (Add replaces or drops it).
+func (a *Aggregator) Repeat(p *Partial) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l := a.last[p.Source]
+	return p.Live && l != nil && p.Base <= l.Base
+}
+
+func (a *Aggregator) addCell(c *Cell, total bool) {
 	ri, ok := a.byName[c.Rule]
 	if !ok || len(c.Values) != len(a.rules[ri].By) {
 		return // a rule no longer configured
@@ -96,7 +161,9 @@ func (a *Aggregator) addCell(c *Cell) {
 	if s == nil {
 		s = &series{values: slices.Clone(c.Values), steps: map[int64]*counts{}}
 		st.keys[key] = s
+		a.touch(key, noStep)
 	}
+	a.touch(key, c.Step)
 	x := s.steps[c.Step]
 	if x == nil {
 		x = &counts{}
@@ -112,19 +179,66 @@ func (a *Aggregator) addCell(c *Cell) {
 			x.alerted = append(x.alerted, id)
 		}
 	}
-	t := st.total[c.Step]
+	if total {
+		a.addTotal(ri, c.Step, c.Events, c.Bad)
+	}
+}
+
+// addTotal counts into the journey's counts of rule ri.
+func (a *Aggregator) addTotal(ri int, step, events, bad int64) {
+	r, st := a.rules[ri], a.rs[ri]
+	t := st.total[step]
 	if t == nil {
 		t = &counts{}
-		st.total[c.Step] = t
+		st.total[step] = t
 	}
-	t.events += c.Events
-	t.bad += c.Bad
+	t.events += events
+	t.bad += bad
 	// Nothing decided yet: start at the end of the earliest step seen. Once
 	// deciding, a late step is counted (later windows include it), never
 	// decided again.
-	if !st.decided && (st.next == 0 || c.Step+r.Step < st.next) {
-		st.next = c.Step + r.Step
+	if !st.decided && (st.next == 0 || step+r.Step < st.next) {
+		st.next = step + r.Step
 	}
+}
+
+// sub takes a live partial's event and bad counts back out (customer sets
+// are unions: adding the same customers again changes nothing). Steps
+// already pruned are passed over.
+func (a *Aggregator) sub(p *Partial) {
+	for i := range p.Cells {
+		c := &p.Cells[i]
+		ri, ok := a.byName[c.Rule]
+		if !ok || len(c.Values) != len(a.rules[ri].By) {
+			continue
+		}
+		key := a.rules[ri].Key(c.Values)
+		if s := a.rs[ri].keys[key]; s != nil {
+			a.touch(key, c.Step)
+			if x := s.steps[c.Step]; x != nil {
+				x.events -= c.Events
+				x.bad -= c.Bad
+			}
+		}
+	}
+	for _, t := range p.Totals {
+		if ri, ok := a.byName[t.Rule]; ok {
+			if x := a.rs[ri].total[t.Step]; x != nil {
+				x.events -= t.Events
+				x.bad -= t.Bad
+			}
+		}
+	}
+}
+
+// counts is p without its customer sets: what sub needs.
+func (p *Partial) counts() *Partial {
+	q := &Partial{Source: p.Source, Watermark: p.Watermark, Live: p.Live, Sources: p.Sources, Base: p.Base,
+		Totals: slices.Clone(p.Totals), Cells: make([]Cell, len(p.Cells))}
+	for i, c := range p.Cells {
+		q.Cells[i] = Cell{Rule: c.Rule, Values: c.Values, Step: c.Step, Events: c.Events, Bad: c.Bad}
+	}
+	return q
 }
 
 func (x *counts) addCustomer(h uint64) {
@@ -267,13 +381,16 @@ func (a *Aggregator) evaluate(ri int, end int64, out []*alerts.Alert) []*alerts.
 					sev = alerts.Critical
 				}
 				s.hot = &episode{id: episodeID(r.Name, key, ws), start: ws, severity: sev, usual: usual}
+				a.touch(key, noStep)
 				out = append(out, a.alert(&w, alerts.HotspotOpen))
 			}
 		case w.rate < r.Factor*ep.usual/2 || w.rate < r.MinRate/2:
 			out = append(out, a.alert(&w, alerts.HotspotClosed))
 			s.hot = nil
+			a.touch(key, noStep)
 		case ep.severity < alerts.Critical && ev >= r.MinEvents && w.rate >= 2*r.Factor*ep.usual && w.rate >= r.MinRate:
 			ep.severity = alerts.Critical
+			a.touch(key, noStep)
 			out = append(out, a.alert(&w, alerts.HotspotEscalated))
 		}
 	}
@@ -303,10 +420,12 @@ func (a *Aggregator) prune(ri int) {
 		for step := range s.steps {
 			if step < oldest {
 				delete(s.steps, step)
+				a.touch(key, step)
 			}
 		}
 		if len(s.steps) == 0 && s.hot == nil {
 			delete(st.keys, key)
+			a.touch(key, noStep)
 		}
 	}
 }
@@ -352,7 +471,7 @@ func (a *Aggregator) alert(w *window, state string) *alerts.Alert {
 	info := &alerts.HotspotInfo{Name: r.Name, Values: values, Journey: r.Journey,
 		WindowStart: time.Unix(0, w.start).UTC(), WindowEnd: time.Unix(0, w.end).UTC(),
 		Events: w.events, Bad: w.bad, Rate: round(w.rate), UsualRate: round(ep.usual), OthersRate: round(w.others),
-		Customers: int64(len(customers)), State: state}
+		Customers: int64(len(customers)), State: state, Key: w.key}
 	if state == alerts.HotspotOpen {
 		var ids []string
 		for step := w.start; step < w.end; step += r.Step {

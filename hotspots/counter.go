@@ -15,25 +15,46 @@ import (
 // watermark: the unit the next slice produces to `peakend-<group>-hotspots`
 // (each Cell keyed by its hotspot key) and the Aggregator consumes.
 type Partial struct {
-	Source    int32 // the input partition
-	Watermark int64 // unix ns: the source's watermark after this cycle
-	Cells     []Cell
+	Source    int32  `json:"source"`    // the input partition
+	Watermark int64  `json:"watermark"` // unix ns: the source's watermark after this cycle
+	Cells     []Cell `json:"cells,omitempty"`
+	// Live partials (the hotspots topic, live.go) carry the rest: each
+	// destination partition gets the cells of its keys (Split), and the
+	// totals of every key, so that the journey's overall rate is the same
+	// on every owner.
+	Live bool `json:"live,omitempty"`
+	// Sources is the number of source partitions (the input topic's).
+	Sources int32 `json:"sources,omitempty"`
+	// Base identifies the source's cycle: the sequence number of its
+	// partial, kept in the source partition's state. A cycle done again
+	// after a crash has the same Base, so the Aggregator replaces its
+	// counts instead of adding them twice.
+	Base   int64   `json:"base,omitempty"`
+	Totals []Total `json:"totals,omitempty"`
+}
+
+// Total is one cycle's counts of every key of one rule in one step.
+type Total struct {
+	Rule   string `json:"rule"`
+	Step   int64  `json:"step"`
+	Events int64  `json:"e"`
+	Bad    int64  `json:"b"`
 }
 
 // Cell is the counts of one hotspot key in one event-time step, added by
 // one cycle of one partition (deltas).
 type Cell struct {
-	Rule   string
-	Values []string // in the rule's `by` order; None for a missing attribute
-	Step   int64    // the step's start, unix ns
-	Events int64
-	Bad    int64
+	Rule   string   `json:"rule"`
+	Values []string `json:"values"` // in the rule's `by` order; None for a missing attribute
+	Step   int64    `json:"step"`   // the step's start, unix ns
+	Events int64    `json:"e"`
+	Bad    int64    `json:"b"`
 	// Customers are hashes (xxhash64 of the id) of the distinct customers
 	// with a bad experience, at most MaxStepCustomers per cell.
-	Customers []uint64
+	Customers []uint64 `json:"c,omitempty"`
 	// Alerted are the ids of customers whose alert came from a bad
 	// experience counted here, at most MaxAlerted per cell.
-	Alerted []string
+	Alerted []string `json:"a,omitempty"`
 }
 
 // MaxStepCustomers bounds the distinct customers counted per key and step

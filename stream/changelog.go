@@ -109,21 +109,22 @@ func markerRecord(topic string, p int32) *kgo.Record {
 		Value: binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixMilli()))}
 }
 
-// partitioner sends changelog records to the partition they name and every
+// partitioner sends changelog and hotspots-topic records to the partition they name and every
 // other record where franz-go's default partitioner would.
 type partitioner struct {
 	changelog string
+	hotspots  string // records name their partition (hotspots.go)
 	manual    kgo.Partitioner
 	def       kgo.Partitioner
 }
 
-func newPartitioner(changelog string) kgo.Partitioner {
-	return partitioner{changelog: changelog, manual: kgo.ManualPartitioner(),
+func newPartitioner(changelog, hotspots string) kgo.Partitioner {
+	return partitioner{changelog: changelog, hotspots: hotspots, manual: kgo.ManualPartitioner(),
 		def: kgo.UniformBytesPartitioner(64<<10, true, true, nil)} // franz-go's default
 }
 
 func (p partitioner) ForTopic(t string) kgo.TopicPartitioner {
-	if t == p.changelog {
+	if t == p.changelog || (t == p.hotspots && t != "") {
 		return p.manual.ForTopic(t)
 	}
 	return p.def.ForTopic(t)

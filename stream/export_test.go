@@ -1,9 +1,12 @@
 package stream
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // CrashBeforeStateCommit makes the runner fail, as a crash would, in the
@@ -44,4 +47,20 @@ func HoldBeforeStateCommit(t *testing.T) (held <-chan struct{}, release func()) 
 	}
 	t.Cleanup(func() { release(); beforeApply = nil })
 	return h, release
+}
+
+// CrashBeforeMarkers makes the runner fail, as a crash would, in the
+// first at-least-once cycle whose records match, once they are in Kafka and
+// before its changelog markers: the restart does the cycle again. Tests
+// that call it must not run in parallel with others of the package.
+func CrashBeforeMarkers(t *testing.T, match func(*kgo.Record) bool, err error) {
+	fired := false
+	beforeMarkers = func(out []*kgo.Record) error {
+		if fired || !slices.ContainsFunc(out, match) {
+			return nil
+		}
+		fired = true
+		return err
+	}
+	t.Cleanup(func() { beforeMarkers = nil })
 }

@@ -16,13 +16,18 @@ const (
 	HeaderSource = "peakend-source"
 )
 
-// AlertRecord is the alerts-topic record of a: key customer_id, value JSON.
+// AlertRecord is the alerts-topic record of a: key customer_id (a hotspot
+// alert's: its hotspot key), value JSON.
 func AlertRecord(topic string, a *alerts.Alert) (*kgo.Record, error) {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return nil, fmt.Errorf("stream: encode alert %s: %w", a.AlertID, err)
 	}
-	return &kgo.Record{Topic: topic, Key: []byte(a.CustomerID), Value: b,
+	key := a.CustomerID
+	if a.Hotspot != nil && a.Hotspot.Key != "" {
+		key = a.Hotspot.Key
+	}
+	return &kgo.Record{Topic: topic, Key: []byte(key), Value: b,
 		Headers: []kgo.RecordHeader{{Key: "peakend-alert-id", Value: []byte(a.AlertID)}}}, nil
 }
 

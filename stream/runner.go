@@ -71,6 +71,8 @@ type Runner struct {
 	lagKick     chan struct{}   // assigned asks the lag goroutine to measure
 	conn        []kgo.Opt       // every client's options (ConnOpts, logging, Options.ConnOpts); set by Run
 	changelog   string          // the changelog topic
+	hsTopic     string          // the hotspots topic ("" without hotspot rules)
+	hsParts     int             // its partitions (set by Run)
 	runCtx      context.Context // Run's context: restores end with it
 
 	mu            sync.Mutex
@@ -91,7 +93,15 @@ func New(o Options) *Runner {
 	}
 	return &Runner{o: o, log: o.Logger, parts: map[int32]*engine.Partition{}, restores: map[int32]*restoreTask{},
 		assignedParts: map[int32]bool{}, changelog: ChangelogTopic(o.Config.Kafka.Group), runCtx: context.Background(),
-		lag: newLagTracker(), lagKick: make(chan struct{}, 1)}
+		lag: newLagTracker(), lagKick: make(chan struct{}, 1), hsTopic: hotspotsTopicOf(o)}
+}
+
+// hotspotsTopicOf is the hotspots topic when the engine counts hotspots.
+func hotspotsTopicOf(o Options) string {
+	if o.Engine == nil || len(o.Engine.HotspotRules()) == 0 {
+		return ""
+	}
+	return HotspotsTopic(o.Config.Kafka.Group)
 }
 
 // Ready reports whether the group has assigned partitions, every one of
@@ -113,14 +123,19 @@ func (r *Runner) feedbackTopic() string { return r.o.Config.Kafka.Topics.Feedbac
 
 // inputs lists the topics the group consumes: experiences, complaints
 // (unless disabled) and feedback, all keyed by customer id and
-// co-partitioned.
+// co-partitioned, and with hotspot rules the hotspots topic (partition p
+// goes with experiences partition p: hotspots.go).
 func (r *Runner) inputs() []string {
 	exp, comp := r.topics()
 	topics := []string{exp}
 	if comp != "" {
 		topics = append(topics, comp)
 	}
-	return append(topics, r.feedbackTopic())
+	topics = append(topics, r.feedbackTopic())
+	if r.hsTopic != "" {
+		topics = append(topics, r.hsTopic)
+	}
+	return topics
 }
 
 func (r *Runner) clientOpts() []kgo.Opt {
@@ -141,7 +156,7 @@ func (r *Runner) clientOpts() []kgo.Opt {
 		kgo.OnPartitionsRevoked(r.revoked),
 		kgo.OnPartitionsLost(r.lost),
 		kgo.ProducerLinger(0),
-		kgo.RecordPartitioner(newPartitioner(r.changelog)),
+		kgo.RecordPartitioner(newPartitioner(r.changelog, r.hsTopic)),
 	)
 	if k.ExactlyOnce {
 		// The transaction timeout stays below the group session timeout: a
@@ -334,7 +349,14 @@ func (r *Runner) Run(ctx context.Context) error {
 		if err := EnsureTopics(ctx, cfg, r.log, r.o.ConnOpts...); err != nil {
 			return err
 		}
-		return EnsureChangelog(ctx, cfg, r.log, r.o.ConnOpts...)
+		if err := EnsureChangelog(ctx, cfg, r.log, r.o.ConnOpts...); err != nil {
+			return err
+		}
+		if r.hsTopic == "" {
+			return nil
+		}
+		r.hsParts, err = EnsureHotspotsTopic(ctx, cfg, r.log, r.o.ConnOpts...)
+		return err
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -468,6 +490,7 @@ type work struct {
 	recs      []*kgo.Record              // experiences, then all records in processing order
 	comps     []*kgo.Record              // complaints
 	fbs       []*kgo.Record              // feedback
+	hss       []*kgo.Record              // hotspots topic: processed first
 	last      map[string]kgo.EpochOffset // per topic: the next offset after this cycle
 	changelog []*kgo.Record              // the cycle's state writes, then its marker
 	marker    *kgo.Record
@@ -541,6 +564,11 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		}
 		return r.abandoned(ctx, fmt.Errorf("stream: produce alerts and changelog: %w", err))
 	}
+	if h := beforeMarkers; h != nil {
+		if err := h(c.out); err != nil {
+			return err // as a crash would: the records are in Kafka, no marker
+		}
+	}
 	var markers []*kgo.Record
 	for _, w := range c.parts {
 		markers = append(markers, w.marker)
@@ -604,6 +632,8 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 			w.comps = append(w.comps, ftp.Records...)
 		case fb:
 			w.fbs = append(w.fbs, ftp.Records...)
+		case r.hsTopic:
+			w.hss = append(w.hss, ftp.Records...)
 		default:
 			w.recs = append(w.recs, ftp.Records...)
 		}
@@ -666,6 +696,10 @@ func (r *Runner) prepare(fetches kgo.Fetches, start time.Time) (*batchOut, error
 			c.out = append(c.out, DeadRecord(topics.DLQ, &o.Dead[i]))
 		}
 		c.out = append(c.out, w.changelog[:len(w.changelog)-1]...) // the marker goes separately
+		var herr error
+		if c.out, herr = r.hotspotRecords(c.out, w.pt); herr != nil {
+			err = errors.Join(err, herr)
+		}
 	}
 	if err != nil {
 		return nil, errors.Join(err, c.discard(false))
@@ -710,6 +744,11 @@ func (r *Runner) apply(c *batchOut, start time.Time) (map[string]map[int32]kgo.E
 	return marks, nil
 }
 
+// beforeMarkers, set by tests only (export_test.go), runs in an
+// at-least-once cycle after its records are produced and before its
+// changelog markers; an error ends Run there, as a crash would.
+var beforeMarkers func(out []*kgo.Record) error
+
 // beforeApply, set by tests only (export_test.go), runs in apply before the
 // cycle's Pebble commit, with the number of alerts the cycle fired; an
 // error ends Run there, as a crash would.
@@ -738,6 +777,15 @@ func mergeByTimestamp(a, b []*kgo.Record, first string) []*kgo.Record {
 // process folds w's records into its partition and stages the cycle. On
 // error, prepare discards every partition of the cycle, this one included.
 func (r *Runner) process(w *work, exp, comp, fb string, fetched time.Time) error {
+	// Hotspot news and partials first: an opening read now counts for the
+	// customer alerts of this cycle.
+	for _, kr := range w.hss {
+		rec := engine.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Key: kr.Key,
+			Value: kr.Value, Fetched: fetched}
+		if err := w.pt.Hotspot(&rec); err != nil {
+			return fmt.Errorf("stream: partition %d: %w", w.pt.ID(), err)
+		}
+	}
 	for _, kr := range w.recs {
 		rec := engine.Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Key: kr.Key,
 			Value: kr.Value, Fetched: fetched}

@@ -2,7 +2,8 @@
 // (`make bench-kafka`): sustained events/s from produce to alert and the
 // latency from a record's append to its alert's arrival, at full and half
 // load, with exactly_once off and on; and the rate at which a fresh instance
-// restores a partition's changelog from the broker, in keys/s.
+// restores a partition's changelog from the broker, in keys/s. With -peer it
+// is peakend's side of `make bench-peer` (peer.go).
 package main
 
 import (
@@ -45,9 +46,19 @@ func main() {
 	halfRate := flag.Float64("half-rate", 0, "events/s offered in the half-load phase; 0: half the full-load rate just measured")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of each phase to PREFIX-<phase>.pprof")
 	feedbackEvery := flag.Int("feedback-every", 0, "also produce one staff outcome (recovered) to the feedback topic after every N events, for the event's customer; 0: none")
+	peer := flag.String("peer", "", "the peer comparison (make bench-peer): produce (-events to -topic), run (peakend over all of -topic, per -exactly-once) or count (the alerts in -topic)")
+	topic := flag.String("topic", "", "-peer: the topic")
+	seed := flag.Uint64("seed", 1, "-peer produce: the generator's seed")
 	flag.Parse()
 	b := bench{brokers: strings.Split(*brokers, ","), n: *events, customers: *customers, profile: *profile, halfRate: *halfRate, loads: *loads,
 		feedbackEvery: *feedbackEvery}
+	if *peer != "" {
+		if err := b.peerMain(*peer, *topic, *modes, *seed); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-peer:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := b.run(*modes, *restoreCust); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-kafka:", err)
 		os.Exit(1)

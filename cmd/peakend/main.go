@@ -189,15 +189,8 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d detectors, %d sinks)\n", *path, len(cfg.Detectors), len(cfg.Alerting.Sinks))
-	if n := len(cfg.Hotspots); n > 0 {
-		fmt.Fprintf(stdout, "warning: %s (%d rules)\n", hotspotsNotLive, n)
-	}
 	return nil
 }
-
-// hotspotsNotLive is what validate and run say of a hotspots section.
-const hotspotsNotLive = "hotspots are evaluated by `peakend replay` only: `peakend run` does not evaluate them yet " +
-	"and sends no hotspot alerts (docs/hotspots.md)"
 
 func cmdVersion(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("version", "peakend version", stdout, stderr)

@@ -28,9 +28,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if n := len(cfg.Hotspots); n > 0 {
-		log.Warn(hotspotsNotLive, "hotspots", n)
-	}
 	return app.Run(ctx, app.Options{Config: cfg, Logger: log})
 }
 

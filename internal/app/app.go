@@ -118,7 +118,9 @@ func Run(ctx context.Context, o Options) error {
 			allows[sk.Name()] = f.Allows
 		}
 	}
-	eo := engine.Options{Live: true, Metrics: m}
+	// Live hotspots: every partition counts, and sums its share of the
+	// hotspot keys (stream/hotspots.go).
+	eo := engine.Options{Live: true, Metrics: m, Hotspots: len(cfg.Hotspots) > 0}
 	var deliverer *outbox.Deliverer
 	if len(queued) > 0 {
 		book := outbox.NewBook(names, cfg.Alerting.MaxBacklog, log, m)

@@ -36,6 +36,7 @@ type Metrics struct {
 	FlaggedBefore    prometheus.Counter
 	ComplaintLead    prometheus.Histogram   // first alert within the lookback → complaint
 	FeedbackRead     *prometheus.CounterVec // result: recovered, unknown, other, malformed (the engine's reading of the feedback topic)
+	HotspotPartials  *prometheus.CounterVec // result: counted, repeated (the owners' reading of the hotspots topic)
 	Ready            prometheus.Gauge
 	Partitions       prometheus.Gauge
 	CycleSeconds     prometheus.Histogram
@@ -105,6 +106,9 @@ func New(journeys []string, detectors []string) *Metrics {
 	m.FeedbackRead = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "engine_feedback_records_total",
 		Help: "Feedback records the engine read for recovered_before, by result: recovered (marked the customer), unknown (names an alert the customer's state does not hold, or not yet: not applied), other (another action or outcome, ignored), malformed (skipped; the desk sends it to the DLQ)."},
 		[]string{"result"})
+	m.HotspotPartials = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "hotspot_partials_total",
+		Help: "Partial hotspot counts read from the hotspots topic by the partitions that own them, by result: counted, repeated (a cycle done again after a crash: its counts replace the first ones, or are dropped if older)."},
+		[]string{"result"})
 	m.Ready = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "ready",
 		Help: "1 when state is restored and partitions are assigned."})
 	m.Partitions = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "peakend", Name: "partitions_owned",
@@ -128,11 +132,14 @@ func New(journeys []string, detectors []string) *Metrics {
 	for _, c := range []prometheus.Collector{m.CustomersExpired, m.Events, m.Alerts, m.AlertsSuppressed, m.Deliveries, m.OutboxBacklog,
 		m.OutboxOldest, m.EventLag, m.DetectLatency, m.ConsumerLag, m.Customers, m.Complaints, m.FlaggedBefore,
 		m.Ready, m.Partitions, m.CycleSeconds, m.Restored, m.RestoreSkipped, m.Restoring, m.RestoreSeconds,
-		m.Transactions, m.ComplaintLead, m.FeedbackRead} {
+		m.Transactions, m.ComplaintLead, m.FeedbackRead, m.HotspotPartials} {
 		f(c)
 	}
 	for _, r := range []string{"recovered", "unknown", "other", "malformed"} {
 		m.FeedbackRead.WithLabelValues(r)
+	}
+	for _, r := range []string{"counted", "repeated"} {
+		m.HotspotPartials.WithLabelValues(r)
 	}
 	m.HeaderCache = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "header_cache_lookups_total",
 		Help: "Customer header lookups in the in-memory header cache by result (hit; miss: read from Pebble)."}, []string{"result"})

@@ -242,14 +242,19 @@ func readTopic(t testing.TB, brokers []string, topic string, committed bool) []*
 	return out
 }
 
-// Alerts decodes the alerts of alerts-topic records, in record order.
+// Alerts decodes the alerts of alerts-topic records, in record order, and
+// requires each record's key: the customer id, or a hotspot alert's key.
 func Alerts(t testing.TB, recs []*kgo.Record) []*alerts.Alert {
 	t.Helper()
 	out := make([]*alerts.Alert, 0, len(recs))
 	for _, r := range recs {
 		a := new(alerts.Alert)
 		require.NoError(t, json.Unmarshal(r.Value, a), "alert record %s/%d/%d", r.Topic, r.Partition, r.Offset)
-		require.Equal(t, a.CustomerID, string(r.Key), "alert record key")
+		if a.Kind == alerts.KindHotspot {
+			require.True(t, strings.HasPrefix(string(r.Key), "hotspot/"+a.Detector+"/"), "hotspot alert record key %q", r.Key)
+		} else {
+			require.Equal(t, a.CustomerID, string(r.Key), "alert record key")
+		}
 		out = append(out, a)
 	}
 	return out

@@ -376,7 +376,7 @@ func listIntro(typeName string) string {
 		return "Defaults that depend on the type are given by type."
 	case "Hotspot":
 		return "[hotspots.md](hotspots.md) says what a hotspot is and how it is decided. " +
-			"`peakend replay` evaluates them; `peakend run` does not yet, and warns at start."
+			"`peakend run` and `peakend replay` evaluate them alike."
 	}
 	return ""
 }
