@@ -164,6 +164,27 @@ type WrappingSink interface {
 	Unwrap() Sink
 }
 
+// GroupingSink is the optional interface of a sink that posts some alerts
+// as one message per group (Slack: a hotspot's customer alerts). The
+// outbox holds an alert of a group until the group is due (Group's every
+// after its oldest pending alert, and after the group's last message),
+// then calls DeliverGroup with all the group's pending alerts and deletes
+// them only when it returns nil, so a crash before then sends them again.
+type GroupingSink interface {
+	Sink
+	// Group returns a's group and how often at most the group is posted;
+	// "" (or every <= 0) delivers a on its own with Deliver.
+	Group(a *Alert) (key string, every time.Duration)
+	// DeliverGroup delivers as (one group's alerts, oldest first) as one
+	// message. Errors are those of Deliver, and ErrMuted: the group is
+	// muted, its alerts are done without a message.
+	DeliverGroup(ctx context.Context, key string, as []*Alert) error
+}
+
+// ErrMuted is returned by a GroupingSink's DeliverGroup for a muted group:
+// the alerts are dropped for this sink only (counted as result "muted").
+var ErrMuted = errors.New("alerts: group muted")
+
 // ErrPermanent marks a delivery failure that retrying will not fix.
 var ErrPermanent = errors.New("alerts: permanent delivery failure")
 

@@ -271,6 +271,9 @@ type Sink struct {
 	Tiers       []string `yaml:"tiers"`        // only these customer tiers; empty = all
 	Timeout     Duration `yaml:"timeout"`      // per request; default 10s
 	Concurrency int      `yaml:"concurrency"`  // in-flight deliveries; default 4
+	// slack: customer alerts of one hotspot (with a hotspot_id) go out as
+	// one message per hotspot at most this often; default 10m, 0 = one by one
+	GroupFor *Duration `yaml:"group_for"`
 }
 
 // Duration is a time.Duration that reads "90s", "72h" and also "7d" in YAML.

@@ -170,6 +170,10 @@ func (s *Sink) applyDefaults() {
 	setString(&s.Name, s.Type)
 	setDuration(&s.Timeout, 10*time.Second)
 	setInt(&s.Concurrency, 4)
+	if s.Type == SinkSlack && s.GroupFor == nil {
+		d := Duration(10 * time.Minute)
+		s.GroupFor = &d
+	}
 	if s.Type == SinkPagerDuty {
 		setString(&s.MinSeverity, SeverityCritical)
 		if s.URLEnv == "" {

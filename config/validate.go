@@ -583,6 +583,14 @@ func (v *validator) sink(p string, s *Sink, journeys []string) {
 	if s.Concurrency < 1 {
 		v.add(p+".concurrency", "must be at least 1 (got %d)", s.Concurrency)
 	}
+	if s.GroupFor != nil {
+		switch {
+		case s.Type != SinkSlack:
+			v.add(p+".group_for", "applies to slack sinks only (this one is %s)", s.Type)
+		case *s.GroupFor < 0:
+			v.add(p+".group_for", "must not be negative (got %s); 0 posts each alert on its own", s.GroupFor.D())
+		}
+	}
 }
 
 // env returns the value of the environment variable named at field, and

@@ -48,6 +48,9 @@ type Feedback struct {
 	By         string    `json:"by,omitempty"`
 	Note       string    `json:"note,omitempty"`
 	Spent      *Money    `json:"spent,omitempty"`
+	// Mute, on a hotspot's claim (its acknowledgement), also mutes its
+	// grouped customer alerts in Slack.
+	Mute bool `json:"mute,omitempty"`
 }
 
 // maxFeedbackBytes bounds one feedback record.
@@ -81,6 +84,7 @@ func DecodeFeedback(b []byte) (*Feedback, error) {
 		By         *string         `json:"by"`
 		Note       *string         `json:"note"`
 		Spent      json.RawMessage `json:"spent"`
+		Mute       bool            `json:"mute"`
 	}
 	t := bytes.TrimSpace(b)
 	if len(t) == 0 || t[0] != '{' {
@@ -100,7 +104,7 @@ func DecodeFeedback(b []byte) (*Feedback, error) {
 		return *p
 	}
 	f := &Feedback{FeedbackID: s(raw.FeedbackID), AlertID: s(raw.AlertID), CustomerID: s(raw.CustomerID),
-		Action: s(raw.Action), Outcome: s(raw.Outcome), By: s(raw.By), Note: s(raw.Note)}
+		Action: s(raw.Action), Outcome: s(raw.Outcome), By: s(raw.By), Note: s(raw.Note), Mute: raw.Mute}
 	switch {
 	case f.AlertID == "":
 		return nil, bad(`missing field "alert_id"`)

@@ -61,6 +61,9 @@ type HotspotAck struct {
 	By   string    `json:"by"`
 	At   time.Time `json:"at"`
 	Note string    `json:"note,omitempty"`
+	// Muted: the supervisor also muted the hotspot's grouped customer
+	// alerts in Slack (docs/hotspots.md, "Slack grouping and mute").
+	Muted bool `json:"muted,omitempty"`
 }
 
 // HotspotCustomer is a customer alert that carries a hotspot's id.
@@ -270,7 +273,7 @@ func (d *Desk) applyHotspotFeedback(b *pebble.Batch, r *kgo.Record, f *Feedback,
 		if h.Ack != nil && h.Ack.By != f.By {
 			return result{status: http.StatusConflict, err: "acknowledged by " + h.Ack.By, holder: h.Ack.By}, nil
 		}
-		h.Ack = &HotspotAck{By: f.By, At: r.Timestamp.UTC(), Note: f.Note}
+		h.Ack = &HotspotAck{By: f.By, At: r.Timestamp.UTC(), Note: f.Note, Muted: f.Mute}
 	case ActionRelease:
 		if h.Ack == nil || h.Ack.By != f.By {
 			return conflict("the hotspot is not acknowledged by %s", f.By), nil
@@ -405,6 +408,28 @@ func (d *Desk) hotspotsAPI(w http.ResponseWriter, r *http.Request) {
 // ackBody is the body of POST /api/hotspots/{hotspot_id}/ack.
 type ackBody struct {
 	Note string `json:"note"`
+	// Mute also mutes the hotspot's grouped customer alerts in Slack, until
+	// unack or the ack renewed without it.
+	Mute bool `json:"mute"`
+}
+
+// HotspotStatus reports, by hotspot_id, the hotspot's name and attribute
+// values and whether a supervisor muted it (an acknowledgement with
+// mute), for a Slack sink's grouped messages (sinks.HotspotStatus). A
+// hotspot not on the desk is unnamed and not muted. Safe for concurrent use.
+func (d *Desk) HotspotStatus(id string) (name string, values map[string]string, muted bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, h := range d.hot {
+		if h.m.HotspotID != id {
+			continue
+		}
+		if hi := h.m.Hotspot; hi != nil {
+			name, values = hi.Name, maps.Clone(hi.Values)
+		}
+		return name, values, h.Ack != nil && h.Ack.Muted
+	}
+	return "", nil, false
 }
 
 // hotspotAct serves POST /api/hotspots/{hotspot_id}/{ack,unack}: a
@@ -431,7 +456,7 @@ func (d *Desk) hotspotAct(w http.ResponseWriter, r *http.Request) {
 	var body ackBody
 	if r.ContentLength != 0 {
 		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body); err != nil && err != io.EOF {
-			writeErr(w, http.StatusBadRequest, "the body must be JSON: {\"note\": \"...\"}")
+			writeErr(w, http.StatusBadRequest, "the body must be JSON: {\"note\": \"...\", \"mute\": true|false}")
 			return
 		}
 	}
@@ -472,7 +497,7 @@ func (d *Desk) hotspotAct(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, st, out)
 		return
 	}
-	f := &Feedback{AlertID: alertID, CustomerID: key, Action: fa, By: u.Name, Note: body.Note}
+	f := &Feedback{AlertID: alertID, CustomerID: key, Action: fa, By: u.Name, Note: body.Note, Mute: body.Mute && fa == ActionClaim}
 	res := d.write(r.Context(), f, d.o.Now())
 	if res.status != http.StatusOK {
 		out := map[string]string{"error": strings.ReplaceAll(res.err, "claim", "acknowledgement")}

@@ -208,6 +208,28 @@ func TestHotspotsAPI(t *testing.T) {
 	require.Equal(t, "sam", fb["by"])
 	require.Equal(t, "Called rapid's east depot", fb["note"])
 
+	// Mute: the acknowledgement renewed with mute; Slack's grouping asks
+	// the desk by hotspot_id.
+	name, values, muted := td.HotspotStatus(open.HotspotID)
+	require.Equal(t, "carrier_trouble", name)
+	require.Equal(t, map[string]string{"carrier": "rapid", "region": "east"}, values)
+	require.False(t, muted)
+	st, v = td.do(t, "kim:supervisor", "POST", path, map[string]any{"mute": true})
+	require.Equal(t, 409, st, "only the acknowledging supervisor may mute: %v", v)
+	st, v = td.do(t, "sam:supervisor", "POST", path, map[string]any{"note": "Muted while rapid fixes it", "mute": true})
+	require.Equal(t, 200, st, "%v", v)
+	require.Equal(t, true, v["hotspot"].(map[string]any)["acknowledged"].(map[string]any)["muted"])
+	_, _, muted = td.HotspotStatus(open.HotspotID)
+	require.True(t, muted)
+	_, _, muted = td.HotspotStatus("not-a-hotspot")
+	require.False(t, muted)
+	recs = testkit.ReadTopic(t, brokers, cfg.Kafka.Topics.Feedback)
+	require.Len(t, recs, 2)
+	fb = nil
+	require.NoError(t, json.Unmarshal(recs[1].Value, &fb))
+	require.Equal(t, "claim", fb["action"])
+	require.Equal(t, true, fb["mute"])
+
 	// A customer's case closing shows in the hotspot's list.
 	first := inside[0]
 	st, v = td.do(t, "ana", "POST", "/api/cases/"+first.CustomerID+"/claim", nil)
@@ -227,6 +249,16 @@ func TestHotspotsAPI(t *testing.T) {
 	require.Len(t, hs, 1)
 	require.Equal(t, "sam", hs[0]["acknowledged"].(map[string]any)["by"])
 	require.EqualValues(t, len(inside), hs[0]["customer_alerts_total"])
+	_, _, muted = td.HotspotStatus(open.HotspotID)
+	require.True(t, muted, "the mute survives a restart (rebuilt from the feedback topic)")
+	// Unack lifts the mute; ack again without it.
+	st, v = td.do(t, "sam:supervisor", "POST", "/api/hotspots/"+open.HotspotID+"/unack", nil)
+	require.Equal(t, 200, st, "%v", v)
+	_, _, muted = td.HotspotStatus(open.HotspotID)
+	require.False(t, muted)
+	st, v = td.do(t, "sam:supervisor", "POST", path, map[string]string{"note": "Called rapid's east depot"})
+	require.Equal(t, 200, st, "%v", v)
+	require.Nil(t, v["hotspot"].(map[string]any)["acknowledged"].(map[string]any)["muted"])
 
 	// Another hotspot, made up, opens after: the open one is listed first.
 	other := *open

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,7 +193,10 @@ func (b *Book) Backlog(sink string) int64 {
 // Deliverer delivers the outbox's entries to its sinks. One goroutine per
 // sink scans that sink's entries and delivers up to its concurrency at once,
 // retrying each until delivered (or rejected for good); a sink that is down
-// holds back only its own entries.
+// holds back only its own entries. For an alerts.GroupingSink (Slack with
+// group_for), entries of a group are held in memory, still in the store,
+// until the group is due, then go in one DeliverGroup call and are deleted
+// once it returns nil.
 type Deliverer struct {
 	Store   *state.Store
 	Sinks   []alerts.Sink // Name() must match the Book's names
@@ -205,6 +209,8 @@ type Deliverer struct {
 	Backoff sinks.Backoff
 	// Poll is how often an idle deliverer looks at the store anyway; default 1s.
 	Poll time.Duration
+	// Now is the clock groups are timed by (alerts.GroupingSink); default time.Now.
+	Now func() time.Time
 }
 
 // Run delivers until ctx is done. In-flight attempts are cancelled; their
@@ -218,6 +224,9 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	}
 	if d.Backoff == (sinks.Backoff{}) {
 		d.Backoff = sinks.DefaultBackoff
+	}
+	if d.Now == nil {
+		d.Now = time.Now
 	}
 	// What a previous run left behind is the starting backlog.
 	for _, s := range d.Sinks {
@@ -257,16 +266,15 @@ func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
 	}
 	tick := time.NewTicker(d.Poll)
 	defer tick.Stop()
-	type key struct {
-		p   int32
-		seq uint64
-	}
+	type key = entryKey
 	// handed: entries handed to a worker: true while in flight, false once
 	// done. A done entry is deleted from the store, but a scan that began
 	// before the delete may still see it; it is forgotten at the start of
 	// the next scan.
 	var mu sync.Mutex
 	handed := map[key]bool{}
+	gs := groupingOf(s)
+	groups := map[string]*group{} // under mu
 	work := make(chan state.OutboxEntry)
 	var wg sync.WaitGroup
 	for range conc {
@@ -301,6 +309,9 @@ func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
 			}
 			c := *e
 			c.Alert = append([]byte(nil), e.Alert...)
+			if gs != nil && d.gather(s, gs, groups, &mu, handed, c) {
+				return true // held for its group
+			}
 			todo = append(todo, c)
 			return len(todo) < batch
 		})
@@ -308,11 +319,22 @@ func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
 			d.Log.Error("outbox: scan failed", "sink", name, "err", err)
 		}
 		d.gauges(name, oldest)
+		next := d.sendDue(ctx, gs, groups, &mu, handed, &wg)
 		if len(todo) == 0 {
+			var due <-chan time.Time
+			var t *time.Timer
+			if next > 0 && next < d.Poll {
+				t = time.NewTimer(next)
+				due = t.C
+			}
 			select {
 			case <-ctx.Done():
 			case <-l.wake:
 			case <-tick.C:
+			case <-due:
+			}
+			if t != nil {
+				t.Stop()
 			}
 			continue
 		}
@@ -325,6 +347,174 @@ func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
 			case <-ctx.Done():
 				return
 			}
+		}
+	}
+}
+
+// entryKey names an outbox entry of the sink.
+type entryKey struct {
+	p   int32
+	seq uint64
+}
+
+// maxGroup bounds the alerts one group message carries (and holds in memory).
+const maxGroup = 1000
+
+// group is one GroupingSink group's entries held for its next message.
+type group struct {
+	key     string
+	every   time.Duration
+	entries []state.OutboxEntry // held, in scan order
+	alerts  []*alerts.Alert
+	oldest  int64     // enqueue time (unix ns) of the oldest held entry
+	last    time.Time // when its last message was accepted (zero: none in this run)
+	sending int       // entries[:sending] are in a delivery now
+}
+
+// groupingOf returns s, or the sink it wraps, as a GroupingSink, or nil.
+func groupingOf(s alerts.Sink) alerts.GroupingSink {
+	for s != nil {
+		if g, ok := s.(alerts.GroupingSink); ok {
+			return g
+		}
+		w, ok := s.(alerts.WrappingSink)
+		if !ok {
+			return nil
+		}
+		s = w.Unwrap()
+	}
+	return nil
+}
+
+// gather holds e in its group if its alert belongs to one (marking it in
+// flight so scans skip it); it reports whether it did. An unreadable entry,
+// or one s filters out, is left to deliver, which drops it.
+func (d *Deliverer) gather(s alerts.Sink, gs alerts.GroupingSink, groups map[string]*group, mu *sync.Mutex,
+	handed map[entryKey]bool, e state.OutboxEntry) bool {
+	var a alerts.Alert
+	if json.Unmarshal(e.Alert, &a) != nil {
+		return false
+	}
+	if f, ok := s.(alerts.FilteringSink); ok && !f.Allows(&a) {
+		return false // Deliver drops it
+	}
+	k, every := gs.Group(&a)
+	if k == "" || every <= 0 {
+		return false
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	g := groups[k]
+	if g == nil {
+		g = &group{key: k}
+		groups[k] = g
+	}
+	if len(g.entries) >= maxGroup {
+		return true // stays in the store for the group's next message
+	}
+	g.every = every
+	if len(g.entries) == g.sending || e.Enqueued < g.oldest {
+		g.oldest = e.Enqueued
+	}
+	g.entries = append(g.entries, e)
+	g.alerts = append(g.alerts, &a)
+	handed[entryKey{e.Partition, e.Seq}] = true
+	return true
+}
+
+// sendDue starts a delivery for every group that is due and returns how
+// long until the next one is (0: none waiting).
+func (d *Deliverer) sendDue(ctx context.Context, gs alerts.GroupingSink, groups map[string]*group, mu *sync.Mutex,
+	handed map[entryKey]bool, wg *sync.WaitGroup) time.Duration {
+	if gs == nil {
+		return 0
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	now := d.Now()
+	var next time.Duration
+	for k, g := range groups {
+		if g.sending > 0 {
+			continue
+		}
+		if len(g.entries) == 0 {
+			if now.Sub(g.last) >= g.every {
+				delete(groups, k) // idle for a whole interval: nothing to remember
+			}
+			continue
+		}
+		due := time.Unix(0, g.oldest).Add(g.every)
+		if !g.last.IsZero() && g.last.Add(g.every).After(due) {
+			due = g.last.Add(g.every)
+		}
+		if wait := due.Sub(now); wait > 0 {
+			if next == 0 || wait < next {
+				next = wait
+			}
+			continue
+		}
+		g.sending = len(g.entries)
+		es := slices.Clone(g.entries)
+		as := slices.Clone(g.alerts)
+		wg.Go(func() {
+			ok := d.deliverGroup(ctx, gs, k, es, as)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range es {
+				handed[entryKey{e.Partition, e.Seq}] = false
+			}
+			g.entries, g.alerts = slices.Delete(g.entries, 0, g.sending), slices.Delete(g.alerts, 0, g.sending)
+			g.sending = 0
+			if ok {
+				g.last = d.Now()
+			}
+			g.oldest = 0
+			for _, e := range g.entries {
+				if e.Enqueued < g.oldest || g.oldest == 0 {
+					g.oldest = e.Enqueued
+				}
+			}
+		})
+	}
+	return next
+}
+
+// deliverGroup tries one group message until accepted, rejected for good,
+// muted, or ctx ends; it deletes the entries and reports true unless ctx
+// ended first (then they stay in the store for the next run).
+func (d *Deliverer) deliverGroup(ctx context.Context, gs alerts.GroupingSink, k string, es []state.OutboxEntry, as []*alerts.Alert) bool {
+	name := gs.Name()
+	for attempt := 1; ; attempt++ {
+		err := gs.DeliverGroup(ctx, k, as)
+		result := ""
+		switch {
+		case err == nil:
+			result = "delivered"
+		case ctx.Err() != nil:
+			return false
+		case errors.Is(err, alerts.ErrMuted):
+			result = "muted"
+		case errors.Is(err, alerts.ErrPermanent):
+			d.Log.Error("alert group rejected by sink; not retried", "sink", name, "group", k, "alerts", len(as), "err", err)
+			result = "rejected"
+		}
+		if result != "" {
+			for i := range es {
+				d.count(name, result)
+				d.remove(&es[i])
+			}
+			return true
+		}
+		wait := d.Backoff.Delay(attempt, err, nil)
+		d.count(name, "retried")
+		d.Log.Warn("alert group delivery failed; retrying", "sink", name, "group", k, "alerts", len(as), "attempt", attempt,
+			"retry_in", wait.Round(time.Millisecond), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/peakend/peakend/alerts"
 	"github.com/peakend/peakend/config"
@@ -24,6 +25,9 @@ type Deps struct {
 	Client  *http.Client // nil: a client with spec.Timeout (default 10s) that does not follow redirects
 	Stdout  io.Writer    // stdout sink; nil = os.Stdout
 	Color   bool         // stdout sink: ANSI colours
+	// Hotspots names and mutes hotspots for a Slack sink's grouped
+	// messages (the desk's HotspotStatus); nil: unnamed, never muted.
+	Hotspots HotspotStatus
 }
 
 // FromConfig builds the sink for spec, wrapped in its Filter (see FilterFor).
@@ -52,7 +56,15 @@ func FromConfig(spec config.Sink, d Deps) (alerts.Sink, error) {
 	case "webhook":
 		s, err = NewWebhook(name, d.URL, d.Secret, client)
 	case "slack":
-		s, err = NewSlack(name, d.URL, d.DeskURL, client)
+		var sl *Slack
+		sl, err = NewSlack(name, d.URL, d.DeskURL, client)
+		if err == nil {
+			var every time.Duration // a spec not from config.Load: one by one
+			if spec.GroupFor != nil {
+				every = spec.GroupFor.D()
+			}
+			s = sl.GroupHotspots(every, d.Hotspots)
+		}
 	case "alertmanager":
 		s, err = NewAlertmanager(name, d.URL, d.DeskURL, client)
 	case "pagerduty":

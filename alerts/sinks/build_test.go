@@ -49,3 +49,23 @@ func TestFromConfig(t *testing.T) {
 	var _ alerts.Sink = (*PagerDuty)(nil)
 	var _ alerts.Sink = (*Writer)(nil)
 }
+
+// A slack spec's group_for and the desk's hotspot status reach the sink:
+// grouping is on, and a muted hotspot posts nothing.
+func TestFromConfigSlackGrouping(t *testing.T) {
+	every := config.Duration(5 * time.Minute)
+	s, err := FromConfig(config.Sink{Type: "slack", Name: "ops", GroupFor: &every},
+		Deps{URL: "https://hooks.example.com/x", Hotspots: func(string) (string, map[string]string, bool) { return "", nil, true }})
+	require.NoError(t, err)
+	g, ok := s.(alerts.WrappingSink).Unwrap().(alerts.GroupingSink)
+	require.True(t, ok, "a slack sink groups")
+	key, d := g.Group(customerInHotspot())
+	require.Equal(t, customerInHotspot().HotspotID, key)
+	require.Equal(t, 5*time.Minute, d)
+	require.ErrorIs(t, g.DeliverGroup(context.Background(), key, []*alerts.Alert{customerInHotspot()}), alerts.ErrMuted)
+
+	s, err = FromConfig(config.Sink{Type: "slack", Name: "ops"}, Deps{URL: "https://hooks.example.com/x"})
+	require.NoError(t, err)
+	key, _ = s.(alerts.WrappingSink).Unwrap().(alerts.GroupingSink).Group(customerInHotspot())
+	require.Empty(t, key, "group_for unset outside config.Load: one by one")
+}

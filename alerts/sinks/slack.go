@@ -19,6 +19,9 @@ type Slack struct {
 	ep      endpoint
 	deskURL string
 	p       poster
+
+	groupFor time.Duration // GroupHotspots
+	status   HotspotStatus
 }
 
 // NewSlack returns a Slack sink for an incoming-webhook URL (a secret: errors

@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -78,7 +79,16 @@ func Run(ctx context.Context, o Options) error {
 	}()
 	m := metrics.New(engine.MetricJourneys(cfg), detectorNames(cfg))
 	m.Register(metrics.NewPebbleCollector(store.Metrics))
-	ss, err := buildSinks(cfg, o)
+	// Slack's grouped hotspot messages ask the desk (built below, in this
+	// process) for the hotspot's name and whether it is muted.
+	var deskRef atomic.Pointer[desk.Desk]
+	hotspots := func(id string) (string, map[string]string, bool) {
+		if d := deskRef.Load(); d != nil {
+			return d.HotspotStatus(id)
+		}
+		return "", nil, false
+	}
+	ss, err := buildSinks(cfg, o, hotspots)
 	if err != nil {
 		return err
 	}
@@ -91,7 +101,7 @@ func Run(ctx context.Context, o Options) error {
 		// Export every sink's delivery series at zero, so dashboards and
 		// alert rules see them before the first alert: the results each
 		// kind of sink records.
-		results := []string{"delivered", "retried", "rejected", "dropped_backlog_full"}
+		results := []string{"delivered", "retried", "rejected", "dropped_backlog_full", "muted"}
 		if sinks.IsLocal(sk) {
 			results = []string{"delivered", "failed"}
 		}
@@ -162,6 +172,7 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
+		deskRef.Store(dk)
 		mount = func(mux *http.ServeMux, require func(http.Handler) http.Handler) {
 			if o.DeskGuard != nil {
 				require = o.DeskGuard
@@ -249,13 +260,13 @@ func detectorNames(cfg *config.Config) []string {
 
 // buildSinks builds the non-Kafka sinks (the alerts topic is written by the
 // runner itself).
-func buildSinks(cfg *config.Config, o Options) ([]alerts.Sink, error) {
+func buildSinks(cfg *config.Config, o Options, hotspots sinks.HotspotStatus) ([]alerts.Sink, error) {
 	var out []alerts.Sink
 	for i, spec := range cfg.Alerting.Sinks {
 		if spec.Type == config.SinkKafka {
 			continue
 		}
-		d := sinks.Deps{URL: spec.URL, DeskURL: cfg.HTTP.PublicURL, Stdout: o.Stdout, Color: o.Color}
+		d := sinks.Deps{URL: spec.URL, DeskURL: cfg.HTTP.PublicURL, Stdout: o.Stdout, Color: o.Color, Hotspots: hotspots}
 		if spec.URLEnv != "" {
 			d.URL = os.Getenv(spec.URLEnv)
 		}

@@ -165,6 +165,7 @@ type feedbackEvent struct {
 	Outcome    string `json:"outcome"`
 	By         string `json:"by"`
 	Note       string `json:"note"`
+	Mute       bool   `json:"mute"`
 	Spent      *struct {
 		Amount   float64 `json:"amount"`
 		Currency string  `json:"currency"`

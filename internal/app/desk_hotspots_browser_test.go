@@ -62,7 +62,7 @@ func (d *deskRun) produceAlerts(t *testing.T, recs ...testkit.Record) {
 // desk above the queue (where, its rate against the usual, customers,
 // since when), its customer alerts show their cause in the queue and in
 // the case; an agent cannot acknowledge it, a supervisor can (with a note,
-// the anti-forgery token required), and the agent sees the acknowledgement
+// the anti-forgery token required, muting it in Slack), and the agent sees the acknowledgement
 // live; when it closes it moves to "Recently closed".
 func TestDeskHotspotsInBrowser(t *testing.T) {
 	d := startDeskUI(t)
@@ -115,11 +115,13 @@ func TestDeskHotspotsInBrowser(t *testing.T) {
 	waitPage(t, sam, 30*time.Second, "the Acknowledge button", `!!document.querySelector("#hotspot-list .ack-btn")`)
 	status = pageJS[int](t, sam, `fetch("/api/hotspots/`+hotID+`/ack", {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"}).then(r => r.status)`)
 	require.Equal(t, 403, status, "an acknowledgement without the anti-forgery token")
-	browse(t, sam, "sam acknowledges", chromedp.SendKeys(`#hotspot-list .ack-note`, "Escalated to DHX east depot"),
-		chromedp.Click(`#hotspot-list .ack-btn`))
+	browse(t, sam, "sam acknowledges and mutes it in Slack", chromedp.SendKeys(`#hotspot-list .ack-note`, "Escalated to DHX east depot"),
+		chromedp.Click(`#hotspot-list .ack-mute-box`), chromedp.Click(`#hotspot-list .ack-btn`))
 	waitPage(t, sam, 20*time.Second, "the acknowledgement on sam's screen", `document.querySelector("#hotspot-list .ack").innerText.startsWith("Acknowledged by sam")`)
 	waitPage(t, ana, 20*time.Second, "the acknowledgement on ana's screen, live",
 		`document.querySelector("#hotspot-list .ack").innerText.includes("Escalated to DHX east depot")`)
+	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#hotspot-list .ack").innerText`), "Muted in Slack")
+	require.True(t, pageJS[bool](t, sam, `document.querySelector("#hotspot-list .ack-mute-box").checked`), "sam's box shows the mute")
 	require.Contains(t, pageJS[string](t, ana, `document.querySelector("#d-alerts .cause-note").innerText`), "Ops are on it (sam).")
 
 	var ack *feedbackEvent
@@ -136,6 +138,7 @@ func TestDeskHotspotsInBrowser(t *testing.T) {
 	require.Equal(t, hotKey, ack.key)
 	require.Equal(t, "hot-open", ack.AlertID)
 	require.Equal(t, "Escalated to DHX east depot", ack.Note)
+	require.True(t, ack.Mute, "the mute is on the feedback event")
 
 	// It closes: off the open list, under "Recently closed".
 	d.produceAlerts(t, hotspotRecord(t, "hot-closed", alerts.HotspotClosed, alerts.Major, now))

@@ -325,15 +325,19 @@
       `${number.format(h.customers || 0)} customers affected · `,
       open ? ["open since ", rel(h.opened_at)] : ["closed ", rel(h.closed_at || h.updated_at)]);
     const who = el("p", { class: "ack" + (ack ? " acked" : "") },
-      ack ? `Acknowledged by ${ack.by} at ${fmtClock(ack.at)}` + (ack.note ? `: “${ack.note}”` : ".")
+      ack ? `Acknowledged by ${ack.by} at ${fmtClock(ack.at)}` + (ack.note ? `: “${ack.note}”` : ".") +
+        (ack.muted ? " Muted in Slack: its customer alerts are not posted there." : "")
         : (open ? "Not acknowledged by ops yet." : "Closed without an acknowledgement."));
     const parts = [head, figures, el("p", { class: "small", text: h.reason || "" }), who];
     if (open && supervisor() && (!ack || ack.by === state.me.user)) {
       const note = el("input", { type: "text", class: "ack-note", maxLength: 2000, placeholder: "What ops is doing (optional)",
         "aria-label": `Note for the acknowledgement of ${where(h)}` });
       const btn = el("button", { type: "button", class: "btn btn-primary ack-btn", text: ack ? "Update acknowledgement" : "Acknowledge" });
-      btn.addEventListener("click", () => acknowledge(h, note.value.trim(), btn));
-      parts.push(el("div", { class: "buttons" }, note, btn));
+      const box = el("input", { type: "checkbox", class: "ack-mute-box" });
+      box.checked = !!(ack && ack.muted);
+      const mute = el("label", { class: "ack-mute" }, box, " Mute in Slack");
+      btn.addEventListener("click", () => acknowledge(h, note.value.trim(), box.checked, btn));
+      parts.push(el("div", { class: "buttons" }, note, mute, btn));
     }
     const list = custs.length ? el("details", { class: "custs" },
       el("summary", { text: `${h.customer_alerts_total} customer alert${h.customer_alerts_total === 1 ? "" : "s"} inside it` +
@@ -383,7 +387,7 @@
     renderHotspots();
   }
 
-  async function acknowledge(h, note, button) {
+  async function acknowledge(h, note, mute, button) {
     clearError();
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
@@ -391,12 +395,12 @@
     try {
       let res;
       try {
-        res = await api(path, { method: "POST", body: { note } });
+        res = await api(path, { method: "POST", body: { note, mute } });
       } catch (err) {
         if (err.status !== 403 || !/token|forg|csrf/i.test(err.message)) throw err;
         state.me = await api("/api/me");
         $("#signout-token").value = state.me.csrf_token || "";
-        res = await api(path, { method: "POST", body: { note } });
+        res = await api(path, { method: "POST", body: { note, mute } });
       }
       if (res && res.hotspot) upsertHotspot(res.hotspot);
       say(`Acknowledged the hotspot ${where(h)}.`);
