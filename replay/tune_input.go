@@ -141,6 +141,11 @@ type DecodedOptions struct {
 // without reading or decoding anything again. It is safe to call
 // concurrently on one Decoded.
 func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOptions) (*Summary, error) {
+	return runDecoded(ctx, cfg, d, o, engine.Options{})
+}
+
+// runDecoded is RunDecoded with engine options (a Judge: trace.go).
+func runDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOptions, eo engine.Options) (*Summary, error) {
 	if o.BatchEvents <= 0 {
 		o.BatchEvents = 4096
 	}
@@ -167,7 +172,7 @@ func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 	if err != nil {
 		return nil, err
 	}
-	eo := engine.Options{AsyncCommit: true}
+	eo.AsyncCommit = true
 	hs.engineOptions(&eo)
 	eng, err := engine.New(cfg, store, eo)
 	if err != nil {
