@@ -139,6 +139,10 @@ func NewTrace(ctx context.Context, base *config.Config, variants []config.Detect
 	return t, nil
 }
 
+// Variants is the number of detector settings traced (the configuration's
+// detectors and their variants).
+func (t *Trace) Variants() int { return len(t.names) }
+
 // detectorKey identifies a detector's settings.
 func detectorKey(d config.Detector) string {
 	b, _ := json.Marshal(d)
