@@ -17,8 +17,9 @@ import (
 type knob struct {
 	name   string
 	lo, hi int
-	// cheap: the knob's variants cost the trace only a Detect each (no
-	// population, no timers), so the trace holds its whole ladder.
+	// cheap: the knob's variants cost the trace little (a Detect each, and
+	// for rarity a population: no journeys or timers), so the first trace
+	// holds its whole ladder.
 	cheap bool
 	// at returns cfg with the knob at pos (a copy), and a label for the
 	// table; ok is false past the knob's ladder or for an invalid setting.
@@ -60,7 +61,7 @@ func knobs(cfg *config.Config) []knob {
 				return v, fmt.Sprintf("%s ×%s: %s", d.Name, num(s), describeCutoffs(&v)), true
 			})))
 		case (d.Type == config.TypeRarity || d.Type == config.TypeOverdue) && len(cuts) > 0:
-			ks = append(ks, detectorKnob(i, d.Name, -2, 2, func(pos int) (config.Detector, string, bool) {
+			k := detectorKnob(i, d.Name, -2, 2, func(pos int) (config.Detector, string, bool) {
 				ok := true
 				v := d
 				setCutoffs(&v, func(c float64) float64 {
@@ -72,7 +73,11 @@ func knobs(cfg *config.Config) []knob {
 					return quantileNines[j]
 				})
 				return v, fmt.Sprintf("%s %s", d.Name, describeCutoffs(&v)), ok && increasing(cutoffs(&v))
-			}))
+			})
+			if d.Type == config.TypeRarity {
+				k = cheap(k) // overdue's variants each keep journeys and timers
+			}
+			ks = append(ks, k)
 		case d.Type == config.TypeBaseline:
 			ks = append(ks, cheap(detectorKnob(i, d.Name, -1, 2, func(pos int) (config.Detector, string, bool) {
 				j := nearest(baselineFactors, d.Factor) + pos
