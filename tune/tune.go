@@ -120,7 +120,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Start: time.Unix(0, d.First).UTC(), Split: time.Unix(0, split).UTC(), End: time.Unix(0, end).UTC()}
 	sc := newScorer(o, split, end)
 	ks := knobs(o.Config)
-	sc.variants = traceVariants(o.Config, ks)
+	sc.ks = ks
 
 	seen := map[string]*Setting{}
 	var mu sync.Mutex
@@ -184,7 +184,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	r.Current = cur
 	best := cur
-	for _, k := range ks {
+	for ki, k := range ks {
+		sc.knob = ki
 		// First grid, then outwards while the best is at an edge.
 		tried := map[int]*Setting{0: best}
 		var batch []*Setting
@@ -305,16 +306,16 @@ type scorer struct {
 	// a setting it covers costs a run of the alert policy, not a replay.
 	// nil when the configuration cannot be traced (hotspot rules): then
 	// each setting is replayed.
-	tr       *replay.Trace
-	variants []config.Detector
-	noTrace  bool
+	tr      *replay.Trace
+	ks      []knob
+	knob    int // the knob the search is at: those before it are settled
+	noTrace bool
 	traces   int // trace passes made
 }
 
-// traceVariants lists the detector settings the first trace records: every
-// knob's first grid, and the whole ladder of the cheap knobs (whose
-// variants cost a Detect each), so that the search seldom asks for one
-// it does not hold.
+// traceVariants lists the detector settings a trace records for the knobs
+// ks: every knob's first grid, and the whole ladder of the cheap knobs, so
+// that the search seldom asks for a setting the trace does not hold.
 func traceVariants(cfg *config.Config, ks []knob) []config.Detector {
 	var out []config.Detector
 	for _, k := range ks {
@@ -332,27 +333,31 @@ func traceVariants(cfg *config.Config, ks []knob) []config.Detector {
 }
 
 // prepare makes sure the trace covers every setting of batch, recording a
-// new one (with the settings it lacked added to its variants) if not.
+// new one if not: the batch's settings and the knobs not settled yet (an
+// earlier knob's variants are of no more use: the search holds its best).
 func (sc *scorer) prepare(ctx context.Context, batch []*Setting) error {
 	if sc.noTrace {
 		return nil
 	}
-	missing := false
+	var variants []config.Detector
 	for _, s := range batch {
 		if sc.tr == nil || !sc.tr.Covers(s.Config) {
-			missing = true
-			sc.variants = append(sc.variants, s.Config.Detectors...)
+			variants = append(variants, s.Config.Detectors...)
 		}
 	}
-	if !missing {
+	if variants == nil {
 		return nil
 	}
+	for _, s := range batch {
+		variants = append(variants, s.Config.Detectors...)
+	}
+	variants = append(variants, traceVariants(sc.o.Config, sc.ks[sc.knob:])...)
 	if len(sc.o.Config.Hotspots) > 0 {
 		sc.noTrace = true // hotspot counts follow the findings: replay each setting
 		return nil
 	}
 	t0 := time.Now()
-	tr, err := replay.NewTrace(ctx, sc.o.Config, sc.variants, sc.o.Input,
+	tr, err := replay.NewTrace(ctx, sc.o.Config, variants, sc.o.Input,
 		replay.TraceOptions{DecodedOptions: replay.DecodedOptions{InMemory: sc.o.InMemory}})
 	if err != nil {
 		return fmt.Errorf("tune: %w", err)
