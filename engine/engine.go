@@ -98,7 +98,7 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 		window:   cfg.State.Window,
 		journeys: map[string]bool{},
 		outbox:   o.Outbox, allows: o.OutboxAllows,
-		judge:    o.Judge,
+		judge: o.Judge,
 	}
 	if err := silence(dets, o.NoLearn); err != nil {
 		return nil, err

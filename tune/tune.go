@@ -310,7 +310,7 @@ type scorer struct {
 	ks      []knob
 	knob    int // the knob the search is at: those before it are settled
 	noTrace bool
-	traces   int // trace passes made
+	traces  int // trace passes made
 }
 
 // traceVariants lists the detector settings a trace records for the knobs
