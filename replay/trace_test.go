@@ -164,3 +164,24 @@ func copyPtr(p *float64) *float64 {
 	v := *p
 	return &v
 }
+
+// A variant of no configured detector, or of another type, and a
+// configuration with hotspot rules are refused with the reason.
+func TestTraceRefuses(t *testing.T) {
+	events := writeLines(t, "events.jsonl", demoLines(100))
+	cfg, err := config.Load(filepath.Join("..", "examples", "replay.yaml"))
+	require.NoError(t, err)
+	d, err := replay.DecodeInput(context.Background(), replay.DecodeOptions{Input: events, MaxBytes: cfg.Events.MaxBytes, Journeys: cfg.Journeys})
+	require.NoError(t, err)
+	o := replay.TraceOptions{DecodedOptions: replay.DecodedOptions{InMemory: true}}
+	_, err = replay.NewTrace(context.Background(), cfg, []config.Detector{{Name: "nobody", Type: config.TypeThreshold}}, d, o)
+	require.ErrorContains(t, err, `no threshold detector "nobody"`)
+	other := cfg.Detectors[2] // rare_wait
+	other.Type = config.TypeThreshold
+	_, err = replay.NewTrace(context.Background(), cfg, []config.Detector{other}, d, o)
+	require.ErrorContains(t, err, `no threshold detector "rare_wait"`)
+	hs := *cfg
+	hs.Hotspots = []config.Hotspot{{Name: "carrier_trouble", Journey: "delivery", By: []string{"carrier"}}}
+	_, err = replay.NewTrace(context.Background(), &hs, nil, d, o)
+	require.ErrorContains(t, err, "hotspot rules")
+}
