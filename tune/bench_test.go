@@ -1,3 +1,5 @@
+//go:build unix
+
 package tune_test
 
 import (
