@@ -63,6 +63,10 @@ func BenchmarkTune(b *testing.B) {
 	b.ReportMetric(float64(tuneTook)/float64(replayTook), "tune/replay")
 	b.ReportMetric(float64(tuneCPU)/float64(replayCPU), "tune/replay-cpu")
 	b.ReportMetric(float64(d.Events())*float64(b.N)/replayTook.Seconds(), "replay-events/s")
+	b.ReportMetric(replayTook.Seconds()/float64(b.N), "replay-s")
+	b.ReportMetric(replayCPU.Seconds()/float64(b.N), "replay-cpu-s")
+	b.ReportMetric(tuneTook.Seconds()/float64(b.N), "tune-s")
+	b.ReportMetric(tuneCPU.Seconds()/float64(b.N), "tune-cpu-s")
 	b.ReportMetric(float64(settings), "settings")
 	b.ReportMetric(float64(traces), "traces")
 }
