@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/peakend
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-fast test-race test-integration test-integration-3.9 bench-kafka bench bench-micro bench-replay bench-tune fuzz lint kafka-up kafka-down kafka-wipe clean
+.PHONY: build demo test test-fast test-race test-integration test-integration-3.9 bench-kafka bench-peer bench bench-micro bench-replay bench-tune fuzz lint kafka-up kafka-down kafka-wipe clean
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/peakend
@@ -58,6 +58,12 @@ bench-tune:
 # PEAKEND_BENCH_BROKERS is set): events/s and append→alert p50/p99.
 bench-kafka:
 	scripts/bench-kafka.sh
+
+# peakend against its peer, the same detection as a Kafka Streams application
+# (bench/kstreams/, Maven): both over one topic on a real local broker,
+# at-least-once and exactly-once. Needs Java 17 and Maven; not part of CI.
+bench-peer:
+	scripts/bench-peer.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./event/

@@ -85,12 +85,11 @@ type alertMeta struct {
 		Tier  string  `json:"tier"`
 		Value float64 `json:"value"`
 	} `json:"customer"`
-	Kind    string `json:"kind"`
-	Hotspot *struct {
-		Name   string            `json:"name"`
-		Values map[string]string `json:"values"`
-		State  string            `json:"state"`
-	} `json:"hotspot"`
+	Kind string `json:"kind"`
+	// HotspotID: on a customer alert, the open hotspot it falls in; on a
+	// hotspot alert, its episode.
+	HotspotID string              `json:"hotspot_id"`
+	Hotspot   *alerts.HotspotInfo `json:"hotspot"`
 
 	sev alerts.Severity
 }

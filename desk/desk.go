@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,7 +78,8 @@ type Desk struct {
 	mu      sync.RWMutex
 	open    map[string]*entry          // customer id → open case
 	openIDs map[string]string          // alert id → customer id, open cases only
-	hot     map[string]json.RawMessage // hotspot key → its latest open alert
+	hot     map[string]*hotspot        // hotspot key → its latest episode (closed ones kept desk.keep)
+	hotCust map[string]*hotGroup       // hotspot_id → the customer alerts carrying it
 	next    map[string]map[int32]int64 // topic → partition → next offset (reader; under mu)
 
 	cl       atomic.Pointer[kgo.Client]
@@ -126,7 +126,7 @@ func New(o Options) (*Desk, error) {
 	d := &Desk{o: o, log: o.Logger.With("component", "desk"), db: o.Store.DB(),
 		alertsT: cfg.Kafka.Topics.Alerts, feedT: cfg.Kafka.Topics.Feedback,
 		ttl: cfg.Desk.ClaimTTL.D(), keep: cfg.Desk.Keep.D(),
-		open: map[string]*entry{}, openIDs: map[string]string{}, hot: map[string]json.RawMessage{},
+		open: map[string]*entry{}, openIDs: map[string]string{}, hot: map[string]*hotspot{}, hotCust: map[string]*hotGroup{},
 		next: map[string]map[int32]int64{}, pend: map[int32][]*kgo.Record{},
 		waiters: map[string]chan result{}, hub: newHub(o.StreamBuffer, o.Metrics), quit: make(chan struct{})}
 	if d.ttl <= 0 {
@@ -166,15 +166,10 @@ func (d *Desk) load() error {
 	if err != nil {
 		return err
 	}
-	pre := dkey(subHotspot)
-	err = scan(d.db, pre, false, func(k, v []byte) (bool, error) {
-		d.hot[string(k[len(pre):])] = append(json.RawMessage(nil), v...)
-		return true, nil
-	})
-	if err != nil {
+	if err := d.loadHotspots(); err != nil {
 		return err
 	}
-	pre = dkey(subOffset)
+	pre := dkey(subOffset)
 	err = scan(d.db, pre, false, func(k, v []byte) (bool, error) {
 		rest := k[len(pre):]
 		if len(rest) < 5 || len(v) != 8 {
@@ -356,10 +351,8 @@ type result struct {
 	err    string // why not
 	holder string // the claim's holder, on a lost claim
 	e      *entry // the case, on success
+	hot    string // the hotspot key, on a hotspot's success
 }
-
-// applied is the answer to an event applied with nothing to show (a hotspot's).
-var applied = result{status: http.StatusOK}
 
 func conflict(format string, a ...any) result {
 	return result{status: http.StatusConflict, err: fmt.Sprintf(format, a...)}
@@ -371,6 +364,8 @@ var errUnknownAlert = errors.New("unknown alert_id")
 // changes collects one poll's effects, published after its batch commits.
 type changes struct {
 	touched map[string]bool   // customers whose case changed
+	hot     map[string]bool   // hotspot keys whose view changed
+	groups  map[string]bool   // hotspot_ids whose customer alerts changed
 	results map[string]result // feedback_id → answer
 	dlq     []*kgo.Record
 }
@@ -379,7 +374,7 @@ type changes struct {
 // feedback in log order per partition; writes the view and the offsets in
 // one batch; then answers writes and tells event streams.
 func (d *Desk) process(ctx context.Context, adm *kadm.Client, fs kgo.Fetches) error {
-	ch := &changes{touched: map[string]bool{}, results: map[string]result{}}
+	ch := &changes{touched: map[string]bool{}, hot: map[string]bool{}, groups: map[string]bool{}, results: map[string]result{}}
 	b := d.db.NewIndexedBatch()
 	defer b.Close()
 	var fb []*kgo.Record
@@ -412,8 +407,12 @@ func (d *Desk) process(ctx context.Context, adm *kadm.Client, fs kgo.Fetches) er
 	return nil
 }
 
-// stage writes the touched cases and the offsets into b. Call with mu held.
+// stage writes the touched cases, hotspot groups and the offsets into b.
+// Call with mu held.
 func (d *Desk) stage(b *pebble.Batch, ch *changes) error {
+	if err := d.stageHotGroups(b, ch); err != nil {
+		return err
+	}
 	for cust := range ch.touched {
 		var err error
 		if e := d.open[cust]; e != nil {
@@ -473,10 +472,24 @@ func (d *Desk) publish(ch *changes) {
 		}
 	}
 	d.wmu.Unlock()
+	now := d.o.Now()
+	if len(ch.hot) > 0 {
+		keys := make([]string, 0, len(ch.hot))
+		for k := range ch.hot {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		d.mu.RLock()
+		for _, k := range keys {
+			if h := d.hot[k]; h != nil {
+				d.hub.send("hotspot", d.renderHotspot(k, h, now))
+			}
+		}
+		d.mu.RUnlock()
+	}
 	if len(ch.touched) == 0 {
 		return
 	}
-	now := d.o.Now()
 	custs := make([]string, 0, len(ch.touched))
 	for c := range ch.touched {
 		custs = append(custs, c)
@@ -507,17 +520,11 @@ func (d *Desk) applyAlert(b *pebble.Batch, r *kgo.Record, ch *changes) {
 		return // seen before (a redelivery), or unreadable: logged by get2
 	}
 	if m.Kind == "hotspot" {
-		key := string(r.Key)
-		ref := alertRef{hotspot: true, owner: key}
-		_ = b.Set(alertKey(m.AlertID), ref.encode(), nil)
-		if m.Hotspot != nil && m.Hotspot.State == "closed" {
-			delete(d.hot, key)
-			_ = b.Delete(hotspotKey(key), nil)
-		} else {
-			d.hot[key] = append(json.RawMessage(nil), r.Value...)
-			_ = b.Set(hotspotKey(key), r.Value, nil)
-		}
+		d.applyHotspotAlert(b, hotspotKeyOf(r.Key, m), m, r.Value, ch)
 		return
+	}
+	if m.HotspotID != "" {
+		d.joinHotspot(m, r.Value, ch)
 	}
 	e := d.open[m.CustomerID]
 	if e == nil {
@@ -679,7 +686,7 @@ func (d *Desk) applyFeedback(b *pebble.Batch, r *kgo.Record, f *Feedback, ch *ch
 		}
 	}
 	if ref.hotspot {
-		return applied, nil // acknowledged by ops on the hotspot list
+		return d.applyHotspotFeedback(b, r, f, ref.owner, ch)
 	}
 	if ref.owner != f.CustomerID {
 		return result{}, fmt.Errorf("alert_id %q is of another customer than customer_id %q", f.AlertID, f.CustomerID)
@@ -777,6 +784,9 @@ func (d *Desk) prune(now time.Time) error {
 	cutoff := now.Add(-d.keep).UnixNano()
 	b := d.db.NewBatch()
 	defer b.Close()
+	d.mu.Lock()
+	d.pruneHotspots(b, time.Unix(0, cutoff))
+	d.mu.Unlock()
 	n := 0
 	err := scan(d.db, dkey(subClosed), false, func(k, _ []byte) (bool, error) {
 		rest := k[2:]
@@ -804,7 +814,7 @@ func (d *Desk) prune(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if b.Empty() {
 		return nil
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {

@@ -470,6 +470,17 @@ func TestHotspotAlertsAreListedApartNotCases(t *testing.T) {
 		_, q = td.do(t, "ana", "GET", "/api/queue", nil)
 		return len(q["hotspots"].([]any)) == 0
 	})
+
+	// A hotspot alert keyed otherwise (another writer) is still one hotspot, by its values.
+	require.NoError(t, cl.ProduceSync(context.Background(), &kgo.Record{Topic: cfg.Kafka.Topics.Alerts, Value: []byte(
+		`{"alert_id":"h3","kind":"hotspot","hotspot_id":"e2","detector":"carrier_trouble","severity":"major",` +
+			`"hotspot":{"name":"carrier_trouble","values":{"region":"north east","carrier":"ups"},"state":"open"}}`)}).FirstErr())
+	var hs map[string]any
+	testkit.Eventually(t, 10*time.Second, "the unkeyed hotspot listed", func() bool {
+		_, hs = td.do(t, "ana", "GET", "/api/hotspots?state=open", nil)
+		return len(hs["hotspots"].([]any)) == 1
+	})
+	require.Equal(t, "hotspot/carrier_trouble/carrier=ups,region=north+east", hs["hotspots"].([]any)[0].(map[string]any)["key"])
 }
 
 // TestPageCannotBeFramed: the desk's page forbids other sites to frame it

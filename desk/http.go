@@ -41,6 +41,8 @@ func (d *Desk) Mount(mux *http.ServeMux, require func(http.Handler) http.Handler
 	mux.Handle("POST /api/cases/{id}/{action}", guard(d.act))
 	mux.Handle("GET /api/events", guard(d.events))
 	mux.Handle("GET /api/detectors", guard(d.detectors))
+	mux.Handle("GET /api/hotspots", guard(d.hotspotsAPI))
+	mux.Handle("POST /api/hotspots/{id}/{action}", guard(d.hotspotAct))
 }
 
 // Handler is the desk's routes on a mux of their own (tests, benchmarks).
@@ -133,7 +135,9 @@ func (d *Desk) Queue(f QueueFilter) *Queue {
 		}
 	}
 	for _, h := range d.hot {
-		q.Hotspots = append(q.Hotspots, h)
+		if !h.closed() {
+			q.Hotspots = append(q.Hotspots, h.Alert)
+		}
 	}
 	d.mu.RUnlock()
 	slices.SortFunc(q.Cases, func(a, b *Case) int {

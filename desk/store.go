@@ -17,18 +17,20 @@ import (
 //	D h len(cust) cust closedAt    closed case (JSON), kept for desk.keep
 //	D x closedAt len(cust) cust    index of closed cases by closing time (pruning)
 //	D a alert_id                   alert index: kind (c customer, h hotspot) + closedAt (0: open) + customer id or hotspot key
-//	D s key                        open hotspot alert (JSON), by hotspot key
+//	D s key                        hotspot: its latest alert, episode, acknowledgement (JSON), by hotspot key
+//	D g hotspot_id                 the customer alerts carrying hotspot_id (JSON)
 //	D o topic 0 partition          next offset to read on topic/partition
 //
 // closedAt is unix nanoseconds, big-endian. The offsets are written in the
 // same batch as the view they produced.
 const (
-	subOpen    = 'c'
-	subHistory = 'h'
-	subClosed  = 'x'
-	subAlert   = 'a'
-	subHotspot = 's'
-	subOffset  = 'o'
+	subOpen     = 'c'
+	subHistory  = 'h'
+	subClosed   = 'x'
+	subAlert    = 'a'
+	subHotspot  = 's'
+	subHotGroup = 'g'
+	subOffset   = 'o'
 )
 
 func dkey(sub byte, parts ...[]byte) []byte {
@@ -57,6 +59,7 @@ func closedKey(closed int64, cust string) []byte {
 }
 func alertKey(id string) []byte    { return dkey(subAlert, []byte(id)) }
 func hotspotKey(key string) []byte { return dkey(subHotspot, []byte(key)) }
+func hotGroupKey(id string) []byte { return dkey(subHotGroup, []byte(id)) }
 func offsetKey(topic string, p int32) []byte {
 	return dkey(subOffset, []byte(topic), []byte{0}, binary.BigEndian.AppendUint32(nil, uint32(p)))
 }

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -74,6 +75,16 @@ type htmlPage struct {
 	Silent     chart
 	Top        chart
 	Rows       []detectorRow
+	Hot        chart
+	HotRows    []hotRow
+}
+
+// hotRow is a hotspot episode as the report's table shows it.
+type hotRow struct {
+	H      *ReportHotspot
+	Where  string // "carrier rapid, region east"
+	Opened string
+	Closed string // "still open" when it had not closed by the end of the input
 }
 
 type leadChart struct {
@@ -130,6 +141,14 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			}, []legend{{"prec", "precision"}, {"rec", "recovery rate"}})
 	}
 	p.Silent = silentChart(p.Rows)
+	for _, h := range r.Hotspots {
+		row := hotRow{H: h, Where: where(h.Values), Opened: h.OpenedAt.UTC().Format("2 Jan 15:04"), Closed: "still open"}
+		if h.ClosedAt != nil {
+			row.Closed = h.ClosedAt.UTC().Format("2 Jan 15:04")
+		}
+		p.HotRows = append(p.HotRows, row)
+	}
+	p.Hot = hotspotChart(p.HotRows)
 	p.Top = topChart(r.TopCustomers)
 	if err := reportTemplate.Execute(w, &p); err != nil {
 		return fmt.Errorf("replay: write HTML report: %w", err)
@@ -351,6 +370,55 @@ func topChart(top []FlaggedCustomer) chart {
 		c.Bars = append(c.Bars, bar{labelW + 8, y + 1, w, 16, "top", fmt.Sprintf("%s: %d alerts", t.CustomerID, t.Alerts)})
 		c.Texts = append(c.Texts, text{labelW + 8 + w + 6, y + 13, "start", "value", strconv.Itoa(t.Alerts)})
 		y += 24
+	}
+	c.H = y + 4
+	return c
+}
+
+// where is "carrier rapid, region east" (attributes in name order).
+func where(values map[string]string) string {
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = strings.ReplaceAll(k, "_", " ") + " " + values[k]
+	}
+	return strings.Join(parts, ", ")
+}
+
+// hotspotChart draws, per hotspot episode, its bad rate at opening beside
+// its usual rate.
+func hotspotChart(rows []hotRow) chart {
+	c := chart{ID: "hotspots", Title: "Hotspots: bad rate at opening against the usual rate", W: chartW,
+		Desc:   "For each hotspot that opened, two bars: the share of its experiences that went bad in the window that opened it, and its usual share.",
+		Legend: []legend{{"hot", "bad rate at opening"}, {"usual", "usual rate"}}}
+	scale := 0.0
+	for _, r := range rows {
+		scale = math.Max(scale, math.Max(r.H.Rate, r.H.UsualRate))
+	}
+	if scale == 0 {
+		scale = 1
+	}
+	const barH, gap, valueW = 14.0, 4.0, 48.0
+	plotW := chartW - padRight - valueW - 8
+	y := 8.0
+	for _, r := range rows {
+		name := r.H.Name + ": " + r.Where
+		c.Texts = append(c.Texts, text{8, y + 13, "start", "label", name})
+		y += 20
+		for _, v := range []struct {
+			class, label string
+			v            float64
+		}{{"hot", "bad rate at opening", r.H.Rate}, {"usual", "usual rate", r.H.UsualRate}} {
+			w := math.Max(plotW*v.v/scale, 1)
+			c.Bars = append(c.Bars, bar{8, y, w, barH, v.class, fmt.Sprintf("%s: %s %.1f%%", name, v.label, 100*v.v)})
+			c.Texts = append(c.Texts, text{8 + w + 6, y + 11, "start", "value", fmt.Sprintf("%.1f%%", 100*v.v)})
+			y += barH + gap
+		}
+		y += 8
 	}
 	c.H = y + 4
 	return c

@@ -242,3 +242,104 @@ func TestHTMLReportInBrowser(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join("..", "docs", "report.png"), png, 0o644))
 	}
 }
+
+// TestHTMLReportHotspots: the report of the synthetic month with its
+// planted bad carrier has a hotspots section, in --report-json and on the
+// page (a chart with data and a table), with the customer alerts that
+// carried its id counted.
+func TestHTMLReportHotspots(t *testing.T) {
+	input, badFrom, badTo := syntheticMonth(t)
+	var out strings.Builder
+	s, err := replay.Run(context.Background(), replay.Options{Config: hotspotConfig(t), Input: input, Out: &out, BatchEvents: 256})
+	require.NoError(t, err)
+	tagged := 0
+	for line := range strings.Lines(out.String()) {
+		var a struct {
+			HotspotID string `json:"hotspot_id"`
+			Kind      string `json:"kind"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &a))
+		if a.Kind == "customer" && a.HotspotID != "" {
+			tagged++
+		}
+	}
+	rep := s.Report()
+
+	var js strings.Builder
+	require.NoError(t, rep.WriteJSON(&js))
+	var doc struct {
+		Hotspots []struct {
+			HotspotID      string            `json:"hotspot_id"`
+			Name           string            `json:"name"`
+			Values         map[string]string `json:"values"`
+			OpenedAt       time.Time         `json:"opened_at"`
+			ClosedAt       *time.Time        `json:"closed_at"`
+			Rate           float64           `json:"rate"`
+			UsualRate      float64           `json:"usual_rate"`
+			PeakRate       float64           `json:"peak_rate"`
+			CustomerAlerts int               `json:"customer_alerts"`
+			AlertedBefore  int               `json:"alerted_before"`
+			Severity       string            `json:"severity"`
+		} `json:"hotspots"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(js.String()), &doc))
+	require.Len(t, doc.Hotspots, 1)
+	h := doc.Hotspots[0]
+	require.Equal(t, "carrier_trouble", h.Name)
+	require.Equal(t, map[string]string{"carrier": "rapid", "region": "east"}, h.Values)
+	require.True(t, h.OpenedAt.After(badFrom) && h.OpenedAt.Before(badFrom.Add(4*time.Hour)), "opened %s", h.OpenedAt)
+	require.NotNil(t, h.ClosedAt)
+	require.True(t, h.ClosedAt.After(badTo), "closed %s", h.ClosedAt)
+	require.Equal(t, tagged, h.CustomerAlerts, "customer alerts carrying its hotspot_id")
+	require.Positive(t, h.AlertedBefore)
+	require.GreaterOrEqual(t, h.PeakRate, h.Rate)
+	require.Greater(t, h.Rate, 3*h.UsualRate)
+	want := "major"
+	if h.Rate >= 2*3*h.UsualRate { // critical at 2 × factor
+		want = "critical"
+	}
+	require.Equal(t, want, h.Severity)
+
+	// Without hotspot rules, an empty list, not null.
+	var none strings.Builder
+	require.NoError(t, (&replay.Report{}).WriteJSON(&none))
+	require.Contains(t, none.String(), `"hotspots": null`, "a zero Report has no list")
+	require.NotNil(t, demoLikeEmpty(t).Hotspots)
+
+	ctx := reportBrowser(t, 1100, 900)
+	openReport(t, ctx, rep)
+	charts, err := chromedp.Run(ctx, chromedp.Evaluate[[]chartInfo](chartsJS))
+	require.NoError(t, err)
+	var hot *chartInfo
+	for i := range charts {
+		if charts[i].ID == "hotspots" {
+			hot = &charts[i]
+		}
+	}
+	require.NotNil(t, hot, "a hotspots chart")
+	require.Equal(t, 2, hot.Marks, "the rate at opening and the usual rate")
+	require.True(t, hot.HasTable)
+	row, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#hotspots ~ .pair tbody tr').innerText`))
+	require.NoError(t, err)
+	require.Contains(t, row, "carrier_trouble: carrier rapid, region east")
+	require.Contains(t, row, fmt.Sprint(tagged))
+	require.Contains(t, row, "before it opened")
+	low, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](lowContrastJS))
+	require.NoError(t, err)
+	require.Empty(t, low, "WCAG AA contrast")
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)))
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	require.NoError(t, err)
+	require.False(t, overflow, "the page with hotspots fits a phone's width")
+}
+
+// demoLikeEmpty replays a few events with no hotspot rules.
+func demoLikeEmpty(t *testing.T) replay.Report {
+	t.Helper()
+	cfg := hotspotConfig(t)
+	cfg.Hotspots = nil
+	in := writeLines(t, "few.jsonl", []string{`{"customer_id":"c","time":"2026-02-01T00:00:00Z","journey":"delivery"}`})
+	s, err := replay.Run(context.Background(), replay.Options{Config: cfg, Input: in, Out: &strings.Builder{}})
+	require.NoError(t, err)
+	return s.Report()
+}

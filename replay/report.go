@@ -97,6 +97,7 @@ type evaluation struct {
 	fbEvents   int                // feedback events applied
 	fbInvalid  int                // malformed feedback lines
 	fbUnknown  int                // feedback naming an alert the replay did not raise (by its time)
+	tagged     map[string]int     // hotspot_id → customer alerts carrying it
 }
 
 func (e *evaluation) init(cfg *config.Config) {
@@ -129,6 +130,12 @@ func (e *evaluation) alert(a *alerts.Alert) {
 		e.byID[a.AlertID] = i
 	}
 	e.byCust[a.CustomerID] = append(e.byCust[a.CustomerID], i)
+	if a.HotspotID != "" {
+		if e.tagged == nil {
+			e.tagged = map[string]int{}
+		}
+		e.tagged[a.HotspotID]++
+	}
 }
 
 func (e *evaluation) complaint(cust string, t int64) {
@@ -256,6 +263,9 @@ type Report struct {
 	// Order is the detectors' names in configuration order, then any
 	// other that alerted, in order of its first alert.
 	Order []string `json:"detector_order"`
+	// Hotspots are the hotspot episodes that opened (in the window), in
+	// order of opening; empty without hotspot rules.
+	Hotspots []*ReportHotspot `json:"hotspots"`
 }
 
 // TopCustomersN is how many customers Report.TopCustomers lists.
@@ -418,6 +428,7 @@ func (s *Summary) ReportWindow(from, to time.Time) Report {
 	}
 	fill(&t.Detector, &all, &allSev, allLeads)
 	r.Order = slices.Clone(e.dets)
+	r.Hotspots = s.hs.report(e.tagged, lo, hi)
 
 	// Alerts per day, by detection day (UTC).
 	if t.Alerts > 0 {

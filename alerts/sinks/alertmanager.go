@@ -2,7 +2,9 @@ package sinks
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -69,7 +71,7 @@ func (m *Alertmanager) Deliver(ctx context.Context, a *alerts.Alert) error {
 	if err := checkAlert(m.name, a); err != nil {
 		return err
 	}
-	body, err := marshal(m.name, []amAlert{m.alertFor(a)})
+	body, err := marshal(m.name, m.alertsFor(a))
 	if err != nil {
 		return err
 	}
@@ -85,7 +87,41 @@ type amAlert struct {
 	GeneratorURL string            `json:"generatorURL,omitempty"`
 }
 
+// alertsFor is what one peakend alert posts. A customer alert is one
+// Alertmanager alert. A hotspot is one Alertmanager alert per episode
+// (labels without the alert_id): firing while open, its escalation
+// replacing it (the lower severities are posted resolved), all resolved
+// when it closes.
+func (m *Alertmanager) alertsFor(a *alerts.Alert) []amAlert {
+	if !isHotspot(a) {
+		return []amAlert{m.alertFor(a)}
+	}
+	x := m.alertFor(a)
+	now := nowFunc(m.Now).UTC().Format(time.RFC3339)
+	out := []amAlert{}
+	for _, sev := range []alerts.Severity{alerts.Minor, alerts.Major, alerts.Critical} {
+		y := x
+		y.Labels = maps.Clone(x.Labels)
+		y.Labels["severity"] = sev.String()
+		switch {
+		case a.Hotspot.State == alerts.HotspotClosed:
+			y.EndsAt = now
+		case sev == a.Severity:
+		default:
+			y.EndsAt = now
+		}
+		if y.EndsAt < y.StartsAt {
+			y.EndsAt = y.StartsAt
+		}
+		out = append(out, y)
+	}
+	return out
+}
+
 func (m *Alertmanager) alertFor(a *alerts.Alert) amAlert {
+	if isHotspot(a) {
+		return m.hotspotAlert(a)
+	}
 	labels := map[string]string{
 		"alertname":        a.Detector,
 		"severity":         a.Severity.String(),
@@ -97,6 +133,11 @@ func (m *Alertmanager) alertFor(a *alerts.Alert) amAlert {
 	if a.Journey != "" {
 		labels["journey"] = a.Journey
 	}
+	if a.HotspotID != "" {
+		// Groups the customer alerts of one hotspot under it (route
+		// group_by), and lets an inhibit rule mute them while it fires.
+		labels["hotspot_id"] = a.HotspotID
+	}
 
 	ann := map[string]string{
 		"summary":     a.Reason,
@@ -106,7 +147,51 @@ func (m *Alertmanager) alertFor(a *alerts.Alert) amAlert {
 	if r := recoveryText(a.Recovery); r != "" {
 		ann["recovery"] = r
 	}
+	if a.RecoveredBefore {
+		ann["recovered_before"] = recoveredText
+	}
+	return m.timed(a, labels, ann, deskLink(m.deskURL, a))
+}
 
+// hotspotAlert is a hotspot's Alertmanager alert: alertname (the rule),
+// severity, journey, peakend_kind=hotspot, hotspot_id, and hotspot (the
+// values, "carrier=rapid,region=east": bounded by the rule's attributes).
+func (m *Alertmanager) hotspotAlert(a *alerts.Alert) amAlert {
+	h := a.Hotspot
+	keys := make([]string, 0, len(h.Values))
+	for k := range h.Values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	vals := make([]string, len(keys))
+	for i, k := range keys {
+		vals[i] = k + "=" + h.Values[k]
+	}
+	labels := map[string]string{
+		"alertname":    a.Detector,
+		"severity":     a.Severity.String(),
+		"peakend_kind": alerts.KindHotspot,
+		"hotspot_id":   a.HotspotID,
+		"hotspot":      strings.Join(vals, ","),
+	}
+	if a.Journey != "" {
+		labels["journey"] = a.Journey
+	}
+	desc := "Where: " + hotspotWhere(h) + "\nRate: " + hotspotRates(h) + "\nIn the window (" + hotspotWindow(h) + "): " + hotspotCounts(h)
+	if before := alertedBefore(h, 20); before != "" {
+		desc += "\nAlerted before it opened: " + before
+	}
+	ann := map[string]string{
+		"summary":     a.Reason,
+		"description": desc,
+		"state":       h.State,
+		"alert_id":    a.AlertID,
+	}
+	return m.timed(a, labels, ann, hotspotLink(m.deskURL, a))
+}
+
+// timed gives an alert its startsAt (detected_at) and endsAt.
+func (m *Alertmanager) timed(a *alerts.Alert, labels, ann map[string]string, link string) amAlert {
 	start := a.DetectedAt
 	if start.IsZero() {
 		start = a.EventTime
@@ -128,7 +213,7 @@ func (m *Alertmanager) alertFor(a *alerts.Alert) amAlert {
 		Annotations:  ann,
 		StartsAt:     start.UTC().Format(time.RFC3339),
 		EndsAt:       end.UTC().Format(time.RFC3339),
-		GeneratorURL: deskLink(m.deskURL, a),
+		GeneratorURL: link,
 	}
 }
 
@@ -142,6 +227,9 @@ func amDescription(a *alerts.Alert) string {
 	b.WriteString(", perceived score " + num(a.Customer.Perceived) + " (0 good … 1 worst)")
 	if a.ComplainedBefore {
 		b.WriteString(", complained before")
+	}
+	if a.RecoveredBefore {
+		b.WriteString(", recovered by staff recently")
 	}
 	b.WriteString(".")
 	if lines := evidenceLines(a, utcMinute, plain); len(lines) > 0 {

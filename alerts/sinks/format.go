@@ -27,8 +27,12 @@ func deskLink(base string, a *alerts.Alert) string {
 	return base + "/customers/" + url.PathEscape(a.CustomerID)
 }
 
-// headline is the one-line summary: "[MAJOR] late_delivery for c-123: reason".
+// headline is the one-line summary: "[MAJOR] late_delivery for c-123: reason",
+// or for a hotspot "[MAJOR] hotspot carrier_trouble opened: reason".
 func headline(a *alerts.Alert) string {
+	if isHotspot(a) {
+		return "[" + strings.ToUpper(a.Severity.String()) + "] hotspot " + a.Detector + " " + hotspotState(a.Hotspot) + ": " + a.Reason
+	}
 	return "[" + strings.ToUpper(a.Severity.String()) + "] " + a.Detector + " for " + a.CustomerID + ": " + a.Reason
 }
 
@@ -202,4 +206,83 @@ func truncate(s string, n int) string {
 		count++
 	}
 	return s[:i] + "…"
+}
+
+// isHotspot reports whether a is a hotspot alert (a cause across customers).
+func isHotspot(a *alerts.Alert) bool { return a.Kind == alerts.KindHotspot && a.Hotspot != nil }
+
+// hotspotState is "opened", "getting worse" or "back to normal".
+func hotspotState(h *alerts.HotspotInfo) string {
+	switch h.State {
+	case alerts.HotspotEscalated:
+		return "getting worse"
+	case alerts.HotspotClosed:
+		return "back to normal"
+	}
+	return "opened"
+}
+
+// hotspotWhere is "carrier rapid, region east" (attributes in name order).
+func hotspotWhere(h *alerts.HotspotInfo) string {
+	keys := make([]string, 0, len(h.Values))
+	for k := range h.Values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = strings.ReplaceAll(k, "_", " ") + " " + h.Values[k]
+	}
+	return strings.Join(parts, ", ")
+}
+
+// hotspotRates is "16% bad, usually 1.3% (other values now 1.1%)".
+func hotspotRates(h *alerts.HotspotInfo) string {
+	return percent(h.Rate) + " bad, usually " + percent(h.UsualRate) + " (other values now " + percent(h.OthersRate) + ")"
+}
+
+// hotspotCounts is "45 bad of 280 experiences; 15 customers affected".
+func hotspotCounts(h *alerts.HotspotInfo) string {
+	return amount(float64(h.Bad)) + " bad of " + amount(float64(h.Events)) + " experiences; " +
+		amount(float64(h.Customers)) + " customers affected"
+}
+
+// hotspotWindow is "2026-02-15 20:00 UTC – 2026-02-16 02:00 UTC".
+func hotspotWindow(h *alerts.HotspotInfo) string {
+	return utcMinute(h.WindowStart) + " – " + utcMinute(h.WindowEnd)
+}
+
+// alertedBefore is "c-1, c-2, c-3 and 9 more" for the customers alerted
+// before the hotspot opened, or "".
+func alertedBefore(h *alerts.HotspotInfo, n int) string {
+	ids := h.AlertedCustomers
+	if len(ids) == 0 {
+		return ""
+	}
+	if len(ids) <= n {
+		return strings.Join(ids, ", ")
+	}
+	return strings.Join(ids[:n], ", ") + " and " + strconv.Itoa(len(ids)-n) + " more"
+}
+
+// recoveredText is what a customer alert's recovered_before says.
+const recoveredText = "this customer was recovered recently"
+
+// percent is a rate as a person reads it at once: "38%", "4.2%", "0.3%".
+func percent(r float64) string {
+	p := r * 100
+	if p >= 10 {
+		return strconv.FormatFloat(math.Round(p), 'f', 0, 64) + "%"
+	}
+	return strings.TrimSuffix(strconv.FormatFloat(p, 'f', 1, 64), ".0") + "%"
+}
+
+// hotspotLink is the desk's page of a hotspot: {base}/#hotspot/{hotspot_id}
+// when base is set, else "".
+func hotspotLink(base string, a *alerts.Alert) string {
+	base = strings.TrimRight(strings.TrimSpace(base), "/")
+	if base == "" || a.HotspotID == "" {
+		return ""
+	}
+	return base + "/#hotspot/" + url.PathEscape(a.HotspotID)
 }

@@ -50,7 +50,11 @@ func (s *Slack) Deliver(ctx context.Context, a *alerts.Alert) error {
 	if err := checkAlert(s.name, a); err != nil {
 		return err
 	}
-	body, err := marshal(s.name, slackMessageFor(a, deskLink(s.deskURL, a)))
+	msg := slackMessageFor(a, deskLink(s.deskURL, a))
+	if isHotspot(a) {
+		msg = slackHotspotMessage(a, hotspotLink(s.deskURL, a))
+	}
+	body, err := marshal(s.name, msg)
 	if err != nil {
 		return err
 	}
@@ -144,6 +148,12 @@ func slackMessageFor(a *alerts.Alert, link string) slackMessage {
 	if a.ComplainedBefore {
 		fields = append(fields, slackField("Complained before", "yes"))
 	}
+	if a.RecoveredBefore {
+		fields = append(fields, slackField("Recovered before", "yes: "+recoveredText))
+	}
+	if a.HotspotID != "" {
+		fields = append(fields, slackField("Cause", "part of an open hotspot ("+a.HotspotID+"): many customers hit by one cause; see its hotspot alert"))
+	}
 	reason := a.Reason
 	if reason == "" {
 		reason = a.Detector
@@ -187,4 +197,58 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+var slackHotspotEmoji = map[string]string{
+	alerts.HotspotOpen:      ":rotating_light:",
+	alerts.HotspotEscalated: ":red_circle:",
+	alerts.HotspotClosed:    ":white_check_mark:",
+}
+
+// slackHotspotMessage is one message for a cause across customers: where
+// (the attribute values), the rates against the usual, the window, how
+// many customers, and the hotspot_id its customer alerts carry.
+func slackHotspotMessage(a *alerts.Alert, link string) slackMessage {
+	h := a.Hotspot
+	emoji := slackHotspotEmoji[h.State]
+	if emoji == "" {
+		emoji = ":white_circle:"
+	}
+	title := "HOTSPOT " + strings.ToUpper(hotspotState(h)) + " · " + strings.ToUpper(a.Severity.String()) + " · " + a.Detector
+	if h.State == alerts.HotspotClosed {
+		title = "HOTSPOT BACK TO NORMAL · " + a.Detector
+	}
+	msg := slackMessage{Text: truncate(slackEscape(headline(a)), slackTextMax)}
+	msg.Blocks = append(msg.Blocks, slackBlock{Type: "header",
+		Text: &slackText{Type: "plain_text", Text: truncate(emoji+" "+title, slackHeaderMax), Emoji: true}})
+	fields := []slackText{
+		slackField("Where", hotspotWhere(h)),
+		slackField("Journey", h.Journey),
+		slackField("Rate", hotspotRates(h)),
+		slackField("In the window", hotspotCounts(h)),
+		slackField("Window", hotspotWindow(h)),
+	}
+	msg.Blocks = append(msg.Blocks, slackBlock{Type: "section", Text: mrkdwn("*"+slackEscape(a.Reason)+"*", slackTextMax), Fields: fields})
+	if before := alertedBefore(h, 10); before != "" {
+		msg.Blocks = append(msg.Blocks, slackBlock{Type: "context", Elements: []slackInner{
+			{Type: "mrkdwn", Text: truncate("*Alerted before it opened:* "+slackEscape(before), slackTextMax)},
+		}})
+	}
+	note := "One cause across customers, for ops: fix it at the source. Customer alerts it causes carry hotspot_id `" + slackEscape(a.HotspotID) + "`."
+	if h.State == alerts.HotspotClosed {
+		note = "The rate is back below the threshold. hotspot_id `" + slackEscape(a.HotspotID) + "`."
+	}
+	msg.Blocks = append(msg.Blocks, slackBlock{Type: "context", Elements: []slackInner{
+		{Type: "mrkdwn", Text: truncate(note+" alert_id `"+slackEscape(a.AlertID)+"`", slackTextMax)},
+	}})
+	if link != "" && len(link) <= slackTextMax {
+		msg.Blocks = append(msg.Blocks, slackBlock{Type: "actions", Elements: []slackInner{{
+			Type:     "button",
+			Text:     slackText{Type: "plain_text", Text: "Hotspot on the desk"},
+			URL:      link,
+			ActionID: "open_hotspot",
+			Style:    "primary",
+		}}})
+	}
+	return msg
 }

@@ -71,6 +71,13 @@ func (w *Writer) Line(a *alerts.Alert) string {
 		b.WriteString(sev)
 	}
 	b.WriteString(strings.Repeat(" ", max(1, len("CRITICAL")+1-len(sev))))
+	if isHotspot(a) {
+		b.WriteString("HOTSPOT " + clean(a.Detector) + " " + hotspotState(a.Hotspot))
+		if a.Reason != "" {
+			b.WriteString(" — " + clean(a.Reason))
+		}
+		return b.String()
+	}
 	b.WriteString(clean(a.CustomerID))
 	if c := customerText(a); c != "" {
 		b.WriteString(" (" + clean(c) + ")")
@@ -81,6 +88,12 @@ func (w *Writer) Line(a *alerts.Alert) string {
 	}
 	if a.ComplainedBefore {
 		b.WriteString(" [complained before]")
+	}
+	if a.RecoveredBefore {
+		b.WriteString(" [recovered before]")
+	}
+	if a.HotspotID != "" {
+		b.WriteString(" [in hotspot " + clean(a.HotspotID) + "]")
 	}
 	if r := recoveryText(a.Recovery); r != "" {
 		b.WriteString(" → " + clean(r))

@@ -2,7 +2,8 @@
 // (`make bench-kafka`): sustained events/s from produce to alert and the
 // latency from a record's append to its alert's arrival, at full and half
 // load, with exactly_once off and on; and the rate at which a fresh instance
-// restores a partition's changelog from the broker, in keys/s.
+// restores a partition's changelog from the broker, in keys/s. With -peer it
+// is peakend's side of `make bench-peer` (peer.go).
 package main
 
 import (
@@ -44,8 +45,20 @@ func main() {
 	loads := flag.String("loads", "full,half", "phases per exactly_once setting: full, half, or both (half needs -half-rate without full)")
 	halfRate := flag.Float64("half-rate", 0, "events/s offered in the half-load phase; 0: half the full-load rate just measured")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of each phase to PREFIX-<phase>.pprof")
+	feedbackEvery := flag.Int("feedback-every", 0, "also produce one staff outcome (recovered) to the feedback topic after every N events, for the event's customer; 0: none")
+	peer := flag.String("peer", "", "the peer comparison (make bench-peer): produce (-events to -topic), run (peakend over all of -topic, per -exactly-once) or count (the alerts in -topic)")
+	topic := flag.String("topic", "", "-peer: the topic")
+	seed := flag.Uint64("seed", 1, "-peer produce: the generator's seed")
 	flag.Parse()
-	b := bench{brokers: strings.Split(*brokers, ","), n: *events, customers: *customers, profile: *profile, halfRate: *halfRate, loads: *loads}
+	b := bench{brokers: strings.Split(*brokers, ","), n: *events, customers: *customers, profile: *profile, halfRate: *halfRate, loads: *loads,
+		feedbackEvery: *feedbackEvery}
+	if *peer != "" {
+		if err := b.peerMain(*peer, *topic, *modes, *seed); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-peer:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := b.run(*modes, *restoreCust); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-kafka:", err)
 		os.Exit(1)
@@ -58,10 +71,16 @@ type bench struct {
 	profile      string
 	halfRate     float64
 	loads        string
+	// feedbackEvery > 0 adds feedback traffic: one outcome per that many
+	// events (the feedback input's cost end to end, docs/performance.md).
+	feedbackEvery int
 }
 
 func (b bench) run(modes string, restoreCust int) error {
 	fmt.Printf("== peakend end to end on Kafka at %s: %d events over %d customers per phase\n", b.brokers[0], b.n, b.customers)
+	if b.feedbackEvery > 0 {
+		fmt.Printf("   with one staff outcome on the feedback topic per %d events\n", b.feedbackEvery)
+	}
 	var rows []string
 	for _, m := range strings.Split(modes, ",") {
 		eos := strings.TrimSpace(m) == "on"
@@ -264,7 +283,7 @@ func (b bench) phase(rate float64, eos bool) (result, error) {
 	if _, err := adm.CreateTopics(ctx, 4, 1, map[string]*string{"message.timestamp.type": ptr("LogAppendTime")}, exp); err != nil {
 		return result{}, fmt.Errorf("create %s: %w", exp, err)
 	}
-	defer adm.DeleteTopics(context.Background(), exp, cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.DLQ, stream.ChangelogTopic(tag)) //nolint:errcheck // best effort
+	defer adm.DeleteTopics(context.Background(), exp, cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.DLQ, cfg.Kafka.Topics.Feedback, stream.ChangelogTopic(tag)) //nolint:errcheck // best effort
 
 	in, err := b.start(cfg)
 	if err != nil {
@@ -338,6 +357,17 @@ func (b bench) phase(rate float64, eos bool) (result, error) {
 			appended[et.UnixNano()] = r.Timestamp // LogAppendTime: the broker's append
 			mu.Unlock()
 		})
+		if b.feedbackEvery > 0 && i%b.feedbackEvery == b.feedbackEvery-1 {
+			// An outcome for an alert this run never made: counted, and a
+			// "recovered" sets the customer's recovered_before all the same.
+			fb := fmt.Sprintf(`{"feedback_id":"bench-%d","alert_id":"bench-%d","customer_id":%q,"time":%q,"action":"outcome","outcome":"recovered","by":"bench"}`,
+				i, i, k, et.Format(time.RFC3339Nano))
+			cl.Produce(ctx, &kgo.Record{Topic: cfg.Kafka.Topics.Feedback, Key: k, Value: []byte(fb)}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					perr.Do(func() { produceErr = err })
+				}
+			})
+		}
 		if every > 0 && i%100 == 99 {
 			next = next.Add(every)
 			time.Sleep(time.Until(next))

@@ -24,7 +24,7 @@
     me: null,               // {user, role, csrf_token}
     cases: new Map(),       // customer_id → Case (open customer cases)
     rank: new Map(),        // customer_id → position in the server's last queue
-    hotspots: new Map(),    // key → hotspot case or alert
+    hotspots: new Map(),    // hotspot key → Hotspot (/api/hotspots)
     openId: null,           // the customer whose case is open
     detail: null,           // {case, history, customer} of the open case
     opener: null,           // the element to give focus back to on close
@@ -90,6 +90,35 @@
   function isOpen(c) { return c && c.status !== "closed"; }
   function alertsOf(c) { return (c && Array.isArray(c.alerts)) ? c.alerts : []; }
   function isHotspot(c) { return c && (c.kind === "hotspot" || alertsOf(c).some((a) => a.kind === "hotspot")); }
+  function hotspotById(id) {
+    if (!id) return null;
+    for (const h of state.hotspots.values()) if (h.hotspot_id === id) return h;
+    return null;
+  }
+  // "carrier rapid, region east"
+  function where(h) {
+    return Object.keys(h.values || {}).sort().map((k) => `${words(k)} ${h.values[k]}`).join(", ");
+  }
+  // "deliveries", "support calls", "checkouts"
+  function plural(journey) {
+    const j = words(journey) || "experience";
+    if (/[^aeiou]y$/.test(j)) return j.slice(0, -1) + "ies";
+    if (/(s|x|ch|sh)$/.test(j)) return j + "es";
+    return j + "s";
+  }
+  function pctOf(r) {
+    const p = (Number(r) || 0) * 100;
+    return p >= 10 ? `${Math.round(p)}%` : `${(Math.round(p * 10) / 10).toString()}%`;
+  }
+  // The hotspots a case's alerts fall in.
+  function caseHotspots(c) {
+    const out = [];
+    for (const a of alertsOf(c)) {
+      const h = hotspotById(a.hotspot_id);
+      if (h && !out.includes(h)) out.push(h);
+    }
+    return out;
+  }
 
   // The alert that speaks for the case: the newest of its highest severity.
   function headAlert(c) {
@@ -240,7 +269,8 @@
     el("span", { class: "why", title: a.reason || "" }, a.reason || "", more > 0 ? el("span", { class: "small", text: ` (+${more} more)` }) : null),
     el("span", { class: "what", text: [words(a.detector), words(a.journey)].filter(Boolean).join(" · ") }),
     el("span", { class: "age" }, "opened ", rel(c.opened_at)),
-    el("span", { class: "claim" }, claimChip(c), " ", approvalChip(c)));
+    el("span", { class: "claim" }, claimChip(c), " ", approvalChip(c),
+      ...caseHotspots(c).map((h) => [" ", el("span", { class: "chip cause", text: `Hotspot: ${where(h)}` })])));
     return el("li", {}, b);
   }
 
@@ -272,15 +302,111 @@
     renderHotspots();
   }
 
+  function hotspotState(h) {
+    if (h.state === "closed") return "back to normal";
+    if (h.state === "escalated") return "getting worse";
+    return "open";
+  }
+
+  // One hotspot: what, where, how bad against usual, how many customers,
+  // since when, who in ops has it, and the customer alerts it caused.
+  function hotspotItem(h) {
+    const open = h.state !== "closed";
+    const ack = h.acknowledged;
+    const custs = h.customer_alerts || [];
+    const onDesk = custs.filter((c) => c.case !== "closed").length;
+    const head = el("p", { class: "line1" },
+      el("span", { class: `badge ${open ? h.severity : "closed"}`, text: open ? h.severity : "closed" }), " ",
+      el("strong", { text: `${words(h.name)}: ${where(h)}` }),
+      el("span", { class: `chip state-${h.state}`, text: hotspotState(h) }));
+    const figures = el("p", { class: "figures" },
+      el("span", { class: "rate" }, el("b", { text: pctOf(h.rate) }), ` of ${plural(h.journey)} bad`),
+      `, usually ${pctOf(h.usual_rate)} (others now ${pctOf(h.others_rate)}) · `,
+      `${number.format(h.customers || 0)} customers affected · `,
+      open ? ["open since ", rel(h.opened_at)] : ["closed ", rel(h.closed_at || h.updated_at)]);
+    const who = el("p", { class: "ack" + (ack ? " acked" : "") },
+      ack ? `Acknowledged by ${ack.by} at ${fmtClock(ack.at)}` + (ack.note ? `: “${ack.note}”` : ".")
+        : (open ? "Not acknowledged by ops yet." : "Closed without an acknowledgement."));
+    const parts = [head, figures, el("p", { class: "small", text: h.reason || "" }), who];
+    if (open && supervisor() && (!ack || ack.by === state.me.user)) {
+      const note = el("input", { type: "text", class: "ack-note", maxLength: 2000, placeholder: "What ops is doing (optional)",
+        "aria-label": `Note for the acknowledgement of ${where(h)}` });
+      const btn = el("button", { type: "button", class: "btn btn-primary ack-btn", text: ack ? "Update acknowledgement" : "Acknowledge" });
+      btn.addEventListener("click", () => acknowledge(h, note.value.trim(), btn));
+      parts.push(el("div", { class: "buttons" }, note, btn));
+    }
+    const list = custs.length ? el("details", { class: "custs" },
+      el("summary", { text: `${h.customer_alerts_total} customer alert${h.customer_alerts_total === 1 ? "" : "s"} inside it` +
+        (onDesk ? `, ${onDesk} still open on the desk` : "") }),
+      el("ul", {}, ...custs.slice(0, 50).map((c) => el("li", {},
+        el("a", { href: "#case/" + encodeURIComponent(c.customer_id), "data-case": c.customer_id, text: c.customer_id }),
+        ` · ${c.severity} · ${c.case === "claimed" ? `${c.claimed_by} is on it` : c.case}`)))) :
+      el("p", { class: "small", text: "No customer alert on the desk carries it yet." });
+    parts.push(list);
+    if ((h.alerted_customers || []).length) {
+      parts.push(el("p", { class: "small", text: `Alerted before it opened: ${h.alerted_customers.slice(0, 10).join(", ")}` +
+        (h.alerted_customers.length > 10 ? ` and ${h.alerted_customers.length - 10} more` : "") }));
+    }
+    return el("li", { class: `hotspot sev-${open ? h.severity : "closed"}`, id: "hotspot-" + h.hotspot_id, "data-key": h.key, tabIndex: -1 }, ...parts);
+  }
+
   function renderHotspots() {
-    const box = $("#hotspots");
-    const items = [...state.hotspots.values()];
-    box.hidden = items.length === 0;
-    $("#hotspot-list").replaceChildren(...items.map((h) => {
-      const a = h.alerts ? headAlert(h) : h;
-      return el("li", {}, el("span", { class: `badge ${a.severity || h.severity}`, text: a.severity || h.severity }), " ",
-        a.reason || (a.hotspot && a.hotspot.name) || "", " ", el("span", { class: "small" }, rel(a.detected_at || h.opened_at)));
-    }));
+    const all = [...state.hotspots.values()];
+    const rank = (h) => SEVERITY_RANK[h.severity] || 0;
+    const open = all.filter((h) => h.state !== "closed")
+      .sort((a, b) => rank(b) - rank(a) || (ms(a.opened_at) || 0) - (ms(b.opened_at) || 0) || a.key.localeCompare(b.key));
+    const closed = all.filter((h) => h.state === "closed")
+      .sort((a, b) => (ms(b.updated_at) || 0) - (ms(a.updated_at) || 0) || a.key.localeCompare(b.key));
+    $("#hotspots").hidden = all.length === 0;
+    $("#hot-count").textContent = `(${open.length} open)`;
+    $("#hotspot-list").replaceChildren(...(open.length ? open.map(hotspotItem) :
+      [el("li", { class: "small", text: "No hotspot is open." })]));
+    $("#hot-closed").hidden = closed.length === 0;
+    $("#hot-closed-count").textContent = `(${closed.length})`;
+    $("#hotspot-closed-list").replaceChildren(...closed.map(hotspotItem));
+  }
+
+  function upsertHotspot(h) {
+    if (!h || !h.key) return;
+    const have = state.hotspots.get(h.key);
+    if (have && have.hotspot_id === h.hotspot_id && (ms(have.updated_at) || 0) > (ms(h.updated_at) || 0)) return;
+    state.hotspots.set(h.key, h);
+    renderHotspots();
+    scheduleRender(); // the queue's hotspot chips
+    if (state.detail) renderDetail();
+  }
+
+  async function loadHotspots() {
+    const body = await api("/api/hotspots");
+    state.hotspots.clear();
+    for (const h of body.hotspots || []) state.hotspots.set(h.key, h);
+    renderHotspots();
+  }
+
+  async function acknowledge(h, note, button) {
+    clearError();
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    const path = "/api/hotspots/" + encodeURIComponent(h.hotspot_id) + "/ack";
+    try {
+      let res;
+      try {
+        res = await api(path, { method: "POST", body: { note } });
+      } catch (err) {
+        if (err.status !== 403 || !/token|forg|csrf/i.test(err.message)) throw err;
+        state.me = await api("/api/me");
+        $("#signout-token").value = state.me.csrf_token || "";
+        res = await api(path, { method: "POST", body: { note } });
+      }
+      if (res && res.hotspot) upsertHotspot(res.hotspot);
+      say(`Acknowledged the hotspot ${where(h)}.`);
+    } catch (err) {
+      showError(`Could not acknowledge the hotspot ${where(h)}: ${err.message}.`);
+      loadHotspots().catch(() => {});
+    } finally {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+    }
   }
 
   // Events can come by the hundred a second: the queue is drawn at most once
@@ -296,19 +422,18 @@
   function setQueue(body) {
     state.cases.clear();
     state.rank.clear();
-    state.hotspots.clear();
     (body.cases || []).forEach((c, i) => {
-      if (isHotspot(c)) { state.hotspots.set(c.customer_id, c); return; }
+      if (isHotspot(c)) return;
       state.cases.set(c.customer_id, c);
       state.rank.set(c.customer_id, i);
     });
-    (body.hotspots || []).forEach((h, i) => state.hotspots.set(h.customer_id || h.alert_id || String(i), h));
     updateFilterOptions();
     renderQueue();
   }
 
   async function loadQueue() {
-    setQueue(await api("/api/queue"));
+    const [q] = await Promise.all([api("/api/queue"), loadHotspots()]);
+    setQueue(q);
   }
 
   // Answers to our own writes and the event stream can arrive in either
@@ -324,11 +449,7 @@
 
   function upsert(c, fresh) {
     if (!c || !c.customer_id || stale(c)) return;
-    if (isHotspot(c)) {
-      if (isOpen(c)) state.hotspots.set(c.customer_id, c); else state.hotspots.delete(c.customer_id);
-      renderHotspots();
-      return;
-    }
+    if (isHotspot(c)) return;
     if (!isOpen(c)) { removeCase(c.customer_id, c); return; }
     if (fresh && !state.cases.has(c.customer_id)) freshIds.add(c.customer_id);
     state.cases.set(c.customer_id, c);
@@ -344,8 +465,8 @@
     const at = Math.max(ms(closing && closing.updated_at) || 0, ms(prev && prev.updated_at) || 0);
     if (at) closedAt.set(id, Math.max(at, closedAt.get(id) || 0));
     const had = state.cases.delete(id);
-    state.hotspots.delete(id);
-    if (had) scheduleRender(); else renderHotspots();
+    if (had) scheduleRender();
+    renderHotspots(); // its customer alerts' state
     if (id === state.openId) refreshDetail();
   }
 
@@ -371,6 +492,9 @@
     });
     es.addEventListener("case", (ev) => {
       try { upsert(JSON.parse(ev.data), true); } catch (err) { console.error("bad case event", err); }
+    });
+    es.addEventListener("hotspot", (ev) => {
+      try { upsertHotspot(JSON.parse(ev.data)); } catch (err) { console.error("bad hotspot event", err); }
     });
     es.addEventListener("closed", (ev) => {
       try { removeCase(JSON.parse(ev.data).customer_id); } catch (err) { console.error("bad closed event", err); }
@@ -501,6 +625,25 @@
     return Object.entries(e.attributes || {}).map(([k, v]) => `${words(k)}: ${v}`).join(", ");
   }
 
+  // The cause of a customer alert inside a hotspot, said plainly.
+  function hotspotNote(id) {
+    const h = hotspotById(id);
+    if (!h) return el("p", { class: "cause-note", text: "Part of a hotspot: many customers hit by one cause (ops are told)." });
+    return el("p", { class: "cause-note" }, el("strong", { text: "Cause: " }),
+      `part of a hotspot, ${where(h)}: ${pctOf(h.rate)} of ${plural(h.journey)} bad, usually ${pctOf(h.usual_rate)}. `,
+      h.acknowledged ? `Ops are on it (${h.acknowledged.by}).` : "Ops are told.", " ",
+      el("a", { href: "#hotspot/" + encodeURIComponent(h.hotspot_id), "data-hotspot": h.hotspot_id, text: "See the hotspot" }));
+  }
+
+  function showHotspot(id) {
+    const li = document.getElementById("hotspot-" + id);
+    if (!li) return;
+    const det = li.closest("details");
+    if (det) det.open = true;
+    li.scrollIntoView({ block: "start" });
+    li.focus();
+  }
+
   function renderDetail() {
     const d = state.detail;
     if (!d || !d.case) return;
@@ -558,7 +701,8 @@
       el("p", { class: "line1" }, el("span", { class: `badge ${a.severity}`, text: a.severity }), " ",
         el("strong", { text: a.reason || "" })),
       el("p", { class: "small" }, `${words(a.detector)} · ${words(a.journey)} · detected `, rel(a.detected_at),
-        ` (${fmtTime(a.detected_at)})`, a.score ? ` · score ${number.format(a.score)}` : ""))));
+        ` (${fmtTime(a.detected_at)})`, a.score ? ` · score ${number.format(a.score)}` : ""),
+      a.hotspot_id ? hotspotNote(a.hotspot_id) : null)));
     const complained = alertsOf(c).some((a) => a.complained_before);
     const recovered = alertsOf(c).some((a) => a.recovered_before) ||
       (d.history || []).some((h) => h.outcome && h.outcome.outcome === "recovered");
@@ -731,6 +875,23 @@
       ev.preventDefault();
       next.focus();
     });
+    $("#hotspots").addEventListener("click", (ev) => {
+      const a = ev.target.closest("a[data-case]");
+      if (!a) return;
+      ev.preventDefault();
+      openCase(a.dataset.case, a);
+    });
+    $("#detail").addEventListener("click", (ev) => {
+      const a = ev.target.closest("a[data-hotspot]");
+      if (!a) return;
+      ev.preventDefault();
+      if (narrow.matches) closeCase();
+      showHotspot(a.dataset.hotspot);
+    });
+    window.addEventListener("hashchange", () => {
+      const hm = location.hash.match(/^#hotspot\/(.+)$/);
+      if (hm) showHotspot(decodeURIComponent(hm[1]));
+    });
     $("#filters").addEventListener("change", renderQueue);
     $("#filters").addEventListener("reset", () => setTimeout(renderQueue, 0));
     $("#d-close").addEventListener("click", closeCase);
@@ -775,6 +936,8 @@
     document.body.dataset.ready = "true";
     const m = location.hash.match(/^#case\/(.+)$/);
     if (m) openCase(decodeURIComponent(m[1]), null);
+    const hm = location.hash.match(/^#hotspot\/(.+)$/);
+    if (hm) showHotspot(decodeURIComponent(hm[1]));
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
