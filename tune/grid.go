@@ -17,9 +17,11 @@ import (
 type knob struct {
 	name   string
 	lo, hi int
-	// cheap: the knob's variants cost the trace little (a Detect each, and
-	// for rarity a population: no journeys or timers), so the first trace
-	// holds its whole ladder.
+	// cheap: the first trace holds the knob's whole ladder (every position
+	// the search can reach). Every detector knob is: a variant costs the
+	// trace a Detect per event (threshold, baseline, repeat), a population
+	// (rarity), or its own journeys and timers (overdue, the dearest, yet
+	// cheaper than a second trace when the search goes past the first grid).
 	cheap bool
 	// at returns cfg with the knob at pos (a copy), and a label for the
 	// table; ok is false past the knob's ladder or for an invalid setting.
@@ -74,10 +76,7 @@ func knobs(cfg *config.Config) []knob {
 				})
 				return v, fmt.Sprintf("%s %s", d.Name, describeCutoffs(&v)), ok && increasing(cutoffs(&v))
 			})
-			if d.Type == config.TypeRarity {
-				k = cheap(k) // overdue's variants each keep journeys and timers
-			}
-			ks = append(ks, k)
+			ks = append(ks, cheap(k))
 		case d.Type == config.TypeBaseline:
 			ks = append(ks, cheap(detectorKnob(i, d.Name, -1, 2, func(pos int) (config.Detector, string, bool) {
 				j := nearest(baselineFactors, d.Factor) + pos
