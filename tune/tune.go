@@ -33,9 +33,10 @@ type Options struct {
 	// HoldOut is the later share of the event-time span kept for scoring
 	// (default DefaultHoldOut); the search chooses on the rest.
 	HoldOut float64
-	// Workers bounds the replays run at once. Default GOMAXPROCS.
+	// Workers bounds the settings scored at once (from the trace, or
+	// replays for a configuration with hotspot rules). Default GOMAXPROCS.
 	Workers int
-	// InMemory keeps each replay's state in memory (replay.DecodedOptions).
+	// InMemory keeps the replays' state in memory (replay.DecodedOptions).
 	InMemory bool
 	// MaxSettings stops the search after this many settings (0: no limit);
 	// the knobs not reached keep their current values.
@@ -95,9 +96,10 @@ type Result struct {
 
 // Run searches by coordinate descent: from the current configuration, each
 // knob in turn (the detectors in config order, then alerting.cooldown) is
-// tried at its grid's positions with the others at the best found so far,
-// the grid's replays running in parallel; the best setting of the tuning
-// period moves on only if strictly better (better).
+// tried at its grid's positions with the others at the best found so far;
+// the best setting of the tuning period moves on only if strictly better
+// (better). Every setting is scored from one trace (replay.Trace: one
+// replay judges them all), which gives the alerts a replay of it gives.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.HoldOut <= 0 || o.HoldOut >= 1 {
 		o.HoldOut = DefaultHoldOut
