@@ -45,7 +45,8 @@ type Engine struct {
 
 	hsRules  []*hotspots.Rule // Options.Hotspots: the rules partitions count for
 	hsLookup hotspots.Lookup
-	hsLive   bool // each partition owns an Aggregator and a View (hotspots.go)
+	hsLive   bool  // each partition owns an Aggregator and a View (hotspots.go)
+	judge    Judge // Options.Judge
 }
 
 // Options configures an Engine.
@@ -81,6 +82,13 @@ type Options struct {
 	// which hotspots are open, so that customer alerts carry the
 	// hotspot_id (may be nil).
 	HotspotLookup hotspots.Lookup
+	// Judge, if set, takes the alert policy's place: it receives every
+	// judgement point and the engine makes no alert (judge.go). For tune.
+	Judge Judge
+	// NoLearn names detectors that judge but learn nothing (with Judge:
+	// variants of a detector that learns for them). Only detectors without
+	// a population or timers.
+	NoLearn []string
 }
 
 // New builds the engine of a validated configuration.
@@ -95,6 +103,10 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 		window:   cfg.State.Window,
 		journeys: map[string]bool{},
 		outbox:   o.Outbox, allows: o.OutboxAllows,
+		judge: o.Judge,
+	}
+	if err := silence(dets, o.NoLearn); err != nil {
+		return nil, err
 	}
 	if o.Hotspots {
 		if e.hsRules, err = hotspots.Compile(cfg); err != nil {

@@ -284,17 +284,23 @@ func (p *Partition) Apply(r *Record, ev *event.Event) error {
 		p.hs.Event(ev, p.findings)
 	}
 
-	// Peak-end memory, then at most one alert: the best finding.
-	best, found := alerts.Finding{}, false
-	for _, f := range p.findings {
-		if !found || f.Better(best) {
-			best, found = f, true
-		}
-	}
-	perceived := p.e.policy.Feel(c, ev.Time, time.Duration(p.e.halfLife), &best, found)
-	if found {
-		if err := p.alert(best, en, ev, r, perceived); err != nil {
+	if p.e.judge != nil { // tune: the judge keeps the policy (judge.go)
+		if err := p.judgeExperience(en, ev, r); err != nil {
 			return err
+		}
+	} else {
+		// Peak-end memory, then at most one alert: the best finding.
+		best, found := alerts.Finding{}, false
+		for _, f := range p.findings {
+			if !found || f.Better(best) {
+				best, found = f, true
+			}
+		}
+		perceived := p.e.policy.Feel(c, ev.Time, time.Duration(p.e.halfLife), &best, found)
+		if found {
+			if err := p.alert(best, en, ev, r, perceived); err != nil {
+				return err
+			}
 		}
 	}
 	result := rProcessed

@@ -362,6 +362,9 @@ func (p *Partition) runJourney(en *entry, i int, d detectors.Timed, k jkey, jr *
 // timerAlert turns a timed detector's finding into an alert at event time
 // at. It returns the alert id ("" if the policy suppressed it).
 func (p *Partition) timerAlert(en *entry, d detectors.Timed, f alerts.Finding, j *state.Journey, key string, at int64) (string, error) {
+	if p.e.judge != nil { // tune: the judge keeps the policy (judge.go)
+		return "", p.judgeTimer(en, d, f, j, key, at)
+	}
 	c := &en.c
 	at = max(at, j.Start) // a promise already broken when it was made is detected when it is seen
 	var perceived float64

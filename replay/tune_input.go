@@ -120,6 +120,10 @@ func DecodeInput(ctx context.Context, o DecodeOptions) (*Decoded, error) {
 	return d, nil
 }
 
+// decodedMemtable is RunDecoded's smallest memtable: its store lives for
+// one replay, so it trades memory for fewer compactions.
+const decodedMemtable = 64 << 20
+
 // DecodedOptions configures RunDecoded.
 type DecodedOptions struct {
 	// OnAlert is called with every alert, in the order Run would write them.
@@ -128,7 +132,8 @@ type DecodedOptions struct {
 	// InMemory keeps the Pebble state in memory (vfs.NewMem) instead of a
 	// temporary directory: faster, at the cost of the state's size in RAM.
 	InMemory bool
-	// CacheBytes overrides the Pebble block cache (0 = config).
+	// CacheBytes overrides the Pebble block cache (0 = config); raised to
+	// hold four of RunDecoded's 64 MiB memtables and 16 MiB more.
 	CacheBytes int64
 	// BatchEvents is how many events go into one Pebble batch. Default 4096.
 	BatchEvents int
@@ -141,6 +146,11 @@ type DecodedOptions struct {
 // without reading or decoding anything again. It is safe to call
 // concurrently on one Decoded.
 func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOptions) (*Summary, error) {
+	return runDecoded(ctx, cfg, d, o, engine.Options{})
+}
+
+// runDecoded is RunDecoded with engine options (a Judge: trace.go).
+func runDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOptions, eo engine.Options) (*Summary, error) {
 	if o.BatchEvents <= 0 {
 		o.BatchEvents = 4096
 	}
@@ -148,6 +158,11 @@ func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 	if so.CacheBytes == 0 {
 		so.CacheBytes = int64(cfg.State.CacheMiB) << 20
 	}
+	// Memtables big enough to hold the demo's windows: a slot overwritten
+	// while in the memtable never reaches a compaction (docs/performance.md,
+	// "Tune": at 1M events compactions were 39% of a replay's CPU with 8 MiB).
+	so.MemtableBytes = max(so.MemtableBytes, decodedMemtable)
+	so.CacheBytes = max(so.CacheBytes, 4*int64(so.MemtableBytes)+16<<20)
 	if o.InMemory {
 		so.FS, so.Dir = vfs.NewMem(), "replay"
 	} else {
@@ -167,7 +182,7 @@ func RunDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 	if err != nil {
 		return nil, err
 	}
-	eo := engine.Options{AsyncCommit: true}
+	eo.AsyncCommit = true
 	hs.engineOptions(&eo)
 	eng, err := engine.New(cfg, store, eo)
 	if err != nil {

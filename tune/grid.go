@@ -17,6 +17,12 @@ import (
 type knob struct {
 	name   string
 	lo, hi int
+	// cheap: the first trace holds the knob's whole ladder (every position
+	// the search can reach). Every detector knob is: a variant costs the
+	// trace a Detect per event (threshold, baseline, repeat), a population
+	// (rarity), or its own journeys and timers (overdue, the dearest, yet
+	// cheaper than a second trace when the search goes past the first grid).
+	cheap bool
 	// at returns cfg with the knob at pos (a copy), and a label for the
 	// table; ok is false past the knob's ladder or for an invalid setting.
 	at func(cfg *config.Config, pos int) (out *config.Config, label string, ok bool)
@@ -46,7 +52,7 @@ func knobs(cfg *config.Config) []knob {
 		switch {
 		case d.Type == config.TypeThreshold && d.Metric != "" && len(cuts) > 0:
 			one := indexOf(thresholdScales, 1)
-			ks = append(ks, detectorKnob(i, d.Name, -2, 2, func(pos int) (config.Detector, string, bool) {
+			ks = append(ks, cheap(detectorKnob(i, d.Name, -2, 2, func(pos int) (config.Detector, string, bool) {
 				j := one + pos
 				if j < 0 || j >= len(thresholdScales) {
 					return d, "", false
@@ -55,9 +61,9 @@ func knobs(cfg *config.Config) []knob {
 				v := d
 				setCutoffs(&v, func(c float64) float64 { return round4(c * s) })
 				return v, fmt.Sprintf("%s ×%s: %s", d.Name, num(s), describeCutoffs(&v)), true
-			}))
+			})))
 		case (d.Type == config.TypeRarity || d.Type == config.TypeOverdue) && len(cuts) > 0:
-			ks = append(ks, detectorKnob(i, d.Name, -2, 2, func(pos int) (config.Detector, string, bool) {
+			k := detectorKnob(i, d.Name, -2, 2, func(pos int) (config.Detector, string, bool) {
 				ok := true
 				v := d
 				setCutoffs(&v, func(c float64) float64 {
@@ -69,9 +75,10 @@ func knobs(cfg *config.Config) []knob {
 					return quantileNines[j]
 				})
 				return v, fmt.Sprintf("%s %s", d.Name, describeCutoffs(&v)), ok && increasing(cutoffs(&v))
-			}))
+			})
+			ks = append(ks, cheap(k))
 		case d.Type == config.TypeBaseline:
-			ks = append(ks, detectorKnob(i, d.Name, -1, 2, func(pos int) (config.Detector, string, bool) {
+			ks = append(ks, cheap(detectorKnob(i, d.Name, -1, 2, func(pos int) (config.Detector, string, bool) {
 				j := nearest(baselineFactors, d.Factor) + pos
 				if j < 0 || j >= len(baselineFactors) {
 					return d, "", false
@@ -79,13 +86,13 @@ func knobs(cfg *config.Config) []knob {
 				v := d
 				v.Factor = baselineFactors[j]
 				return v, fmt.Sprintf("%s factor %s", d.Name, num(v.Factor)), true
-			}))
+			})))
 		case d.Type == config.TypeRepeat && len(cuts) > 0:
-			ks = append(ks, detectorKnob(i, d.Name, -1, 1, func(pos int) (config.Detector, string, bool) {
+			ks = append(ks, cheap(detectorKnob(i, d.Name, -1, 1, func(pos int) (config.Detector, string, bool) {
 				v := d
 				setCutoffs(&v, func(c float64) float64 { return c + float64(pos) })
 				return v, fmt.Sprintf("%s %s", d.Name, describeCutoffs(&v)), true
-			}))
+			})))
 		}
 	}
 	cd := cfg.Alerting.Cooldown.D()
@@ -100,6 +107,11 @@ func knobs(cfg *config.Config) []knob {
 			return out, "cooldown " + out.Alerting.Cooldown.String(), true
 		}})
 	return ks
+}
+
+func cheap(k knob) knob {
+	k.cheap = true
+	return k
 }
 
 func detectorKnob(i int, name string, lo, hi int, variant func(pos int) (config.Detector, string, bool)) knob {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -128,8 +129,13 @@ func (r *Result) WriteTable(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "capacity: unlimited (alerting.max_per_hour is 0 and --capacity was not given)\n")
 	}
-	fmt.Fprintf(&b, "%d settings tried (one detector at a time around the current configuration, %d replays at once)\n",
-		len(r.Settings), r.Workers)
+	if r.Traces > 0 {
+		fmt.Fprintf(&b, "%d settings tried (one detector at a time around the current configuration), judged in %s of the history\n",
+			len(r.Settings), plural(r.Traces, "replay"))
+	} else {
+		fmt.Fprintf(&b, "%d settings tried (one detector at a time around the current configuration, %d replays at once)\n",
+			len(r.Settings), r.Workers)
+	}
 	if r.Truncated {
 		fmt.Fprintf(&b, "stopped at --max-settings: the detectors not reached keep their current settings\n")
 	}
@@ -217,4 +223,12 @@ func describe(d *config.Detector) string {
 		return d.Name + " factor " + num(d.Factor)
 	}
 	return d.Name + " " + describeCutoffs(d)
+}
+
+// plural is "1 replay" or "n replays".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }

@@ -33,15 +33,20 @@ type Options struct {
 	// HoldOut is the later share of the event-time span kept for scoring
 	// (default DefaultHoldOut); the search chooses on the rest.
 	HoldOut float64
-	// Workers bounds the replays run at once. Default GOMAXPROCS.
+	// Workers bounds the settings scored at once (from the trace, or
+	// replays for a configuration with hotspot rules). Default GOMAXPROCS.
 	Workers int
-	// InMemory keeps each replay's state in memory (replay.DecodedOptions).
+	// InMemory keeps the replays' state in memory (replay.DecodedOptions).
 	InMemory bool
 	// MaxSettings stops the search after this many settings (0: no limit);
 	// the knobs not reached keep their current values.
 	MaxSettings int
 	// Progress, if set, is called as each setting's replay ends.
 	Progress func(s *Setting, done int, took time.Duration)
+	// Traced, if set, is called after each trace pass: the one replay that
+	// records the judgements of every detector setting in it (variants),
+	// from which each setting is scored by running only the alert policy.
+	Traced func(variants int, took time.Duration)
 }
 
 // Score is one setting's figures over one period.
@@ -84,13 +89,17 @@ type Result struct {
 	Events            int
 	Workers           int
 	Truncated         bool // MaxSettings stopped the search
+	// Traces is the number of trace passes (replays) the search made; 0
+	// when each setting was replayed (a configuration with hotspot rules).
+	Traces int
 }
 
 // Run searches by coordinate descent: from the current configuration, each
 // knob in turn (the detectors in config order, then alerting.cooldown) is
-// tried at its grid's positions with the others at the best found so far,
-// the grid's replays running in parallel; the best setting of the tuning
-// period moves on only if strictly better (better).
+// tried at its grid's positions with the others at the best found so far;
+// the best setting of the tuning period moves on only if strictly better
+// (better). Every setting is scored from one trace (replay.Trace: one
+// replay judges them all), which gives the alerts a replay of it gives.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.HoldOut <= 0 || o.HoldOut >= 1 {
 		o.HoldOut = DefaultHoldOut
@@ -112,6 +121,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	r := &Result{Capacity: o.Capacity, Events: d.Events(), Workers: o.Workers,
 		Start: time.Unix(0, d.First).UTC(), Split: time.Unix(0, split).UTC(), End: time.Unix(0, end).UTC()}
 	sc := newScorer(o, split, end)
+	ks := knobs(o.Config)
+	sc.ks = ks
 
 	seen := map[string]*Setting{}
 	var mu sync.Mutex
@@ -128,6 +139,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			s.N = len(r.Settings) + 1
 			r.Settings = append(r.Settings, s)
 			todo = append(todo, s)
+		}
+		if err := sc.prepare(ctx, todo); err != nil {
+			return err
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -172,7 +186,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	r.Current = cur
 	best := cur
-	for _, k := range knobs(o.Config) {
+	for ki, k := range ks {
+		sc.knob = ki
 		// First grid, then outwards while the best is at an edge.
 		tried := map[int]*Setting{0: best}
 		var batch []*Setting
@@ -242,6 +257,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	r.Chosen = best
 	r.Recommended = best
+	r.Traces = sc.traces
 	if best != cur && better(cur.Held, best.Held) {
 		r.Recommended, r.KeptCurrent = cur, true
 	}
@@ -288,6 +304,72 @@ func fingerprint(c *config.Config) string {
 type scorer struct {
 	o          Options
 	split, end time.Time
+	// tr holds the judgements of every setting in variants (replay.Trace):
+	// a setting it covers costs a run of the alert policy, not a replay.
+	// nil when the configuration cannot be traced (hotspot rules): then
+	// each setting is replayed.
+	tr      *replay.Trace
+	ks      []knob
+	knob    int // the knob the search is at: those before it are settled
+	noTrace bool
+	traces  int // trace passes made
+}
+
+// traceVariants lists the detector settings a trace records for the knobs
+// ks: every knob's first grid, and the whole ladder of the cheap knobs, so
+// that the search seldom asks for a setting the trace does not hold.
+func traceVariants(cfg *config.Config, ks []knob) []config.Detector {
+	var out []config.Detector
+	for _, k := range ks {
+		lo, hi := k.lo, k.hi
+		if k.cheap {
+			lo, hi = lo-2*maxExtensions, hi+2*maxExtensions
+		}
+		for pos := lo; pos <= hi; pos++ {
+			if c, _, ok := k.at(cfg, pos); ok && c.Validate() == nil {
+				out = append(out, c.Detectors...)
+			}
+		}
+	}
+	return out
+}
+
+// prepare makes sure the trace covers every setting of batch, recording a
+// new one if not: the batch's settings and the knobs not settled yet (an
+// earlier knob's variants are of no more use: the search holds its best).
+func (sc *scorer) prepare(ctx context.Context, batch []*Setting) error {
+	if sc.noTrace {
+		return nil
+	}
+	var variants []config.Detector
+	for _, s := range batch {
+		if sc.tr == nil || !sc.tr.Covers(s.Config) {
+			variants = append(variants, s.Config.Detectors...)
+		}
+	}
+	if variants == nil {
+		return nil
+	}
+	for _, s := range batch {
+		variants = append(variants, s.Config.Detectors...)
+	}
+	variants = append(variants, traceVariants(sc.o.Config, sc.ks[sc.knob:])...)
+	if len(sc.o.Config.Hotspots) > 0 {
+		sc.noTrace = true // hotspot counts follow the findings: replay each setting
+		return nil
+	}
+	t0 := time.Now()
+	tr, err := replay.NewTrace(ctx, sc.o.Config, variants, sc.o.Input,
+		replay.TraceOptions{DecodedOptions: replay.DecodedOptions{InMemory: sc.o.InMemory}})
+	if err != nil {
+		return fmt.Errorf("tune: %w", err)
+	}
+	sc.tr = tr
+	sc.traces++
+	if sc.o.Traced != nil {
+		sc.o.Traced(tr.Variants(), time.Since(t0))
+	}
+	return nil
 }
 
 func newScorer(o Options, split, end int64) *scorer {
@@ -300,7 +382,13 @@ func newScorer(o Options, split, end int64) *scorer {
 // detected in it, feedback applied by event time as replay --feedback
 // applies it.
 func (sc *scorer) score(ctx context.Context, s *Setting) error {
-	sum, err := replay.RunDecoded(ctx, s.Config, sc.o.Input, replay.DecodedOptions{InMemory: sc.o.InMemory})
+	var sum *replay.Summary
+	var err error
+	if sc.tr != nil && sc.tr.Covers(s.Config) {
+		sum, err = sc.tr.Run(ctx, s.Config, replay.DecodedOptions{})
+	} else {
+		sum, err = replay.RunDecoded(ctx, s.Config, sc.o.Input, replay.DecodedOptions{InMemory: sc.o.InMemory})
+	}
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	capacity := fs.Float64("capacity", -1, "frontline capacity in alerts per day (default 24 × alerting.max_per_hour; unlimited when that is 0)")
 	write := fs.String("write", "", "write the recommended detectors (and alerting.cooldown if changed) as YAML to this file")
 	holdOut := fs.Float64("hold-out", tune.DefaultHoldOut, "the later share of the event-time span kept for scoring, not for choosing")
-	workers := fs.Int("workers", 0, "replays at once (default GOMAXPROCS)")
+	workers := fs.Int("workers", 0, "settings scored at once (default GOMAXPROCS)")
 	maxSettings := fs.Int("max-settings", 0, "stop the search after this many settings (0: no limit)")
 	onDisk := fs.Bool("state-on-disk", false, "keep each replay's state in a temporary directory instead of memory (for histories whose state does not fit in RAM twice over)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
@@ -78,6 +78,9 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	o := tune.Options{Config: cfg, Input: d, Capacity: capPerDay, HoldOut: *holdOut, Workers: *workers, MaxSettings: *maxSettings, InMemory: !*onDisk,
 		Progress: func(s *tune.Setting, done int, took time.Duration) {
 			fmt.Fprintf(stderr, "tune: #%d %s: %.1fs\n", s.N, s.Label, took.Seconds())
+		},
+		Traced: func(n int, took time.Duration) {
+			fmt.Fprintf(stderr, "tune: one replay judged %d detector settings in %.1fs\n", n, took.Seconds())
 		}}
 	r, err := tune.Run(ctx, o)
 	if errors.Is(err, context.Canceled) {
