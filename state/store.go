@@ -15,7 +15,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -85,13 +84,13 @@ func Open(o Options) (*Store, error) {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].BlockSize = 16 << 10
 	}
-	// The bottom level holds nearly all of the state, most of it idle
-	// customers: zstd there instead of snappy took a million idle customers
-	// from 55 to 41 bytes each (compacted), for no measurable CPU in the
-	// replay benchmark (docs/performance.md). Upper levels, rewritten often,
-	// keep snappy. (Pebble's Balanced profile would need a newer table
-	// format: it falls back to snappy on ours.)
-	opts.Levels[len(opts.Levels)-1].Compression = func() *sstable.CompressionProfile { return sstable.ZstdCompression }
+	// Snappy on every level. zstd (level 3) on the bottom level, where
+	// nearly all state lives, takes a million idle customers from 55 to 41
+	// bytes each (compacted), but its compression in compactions and
+	// decompression on reads cost 10–35% more CPU in the replay benchmark
+	// (docs/performance.md): not worth it while replay is CPU-bound. (Pebble's
+	// Balanced profile and MinLZ need table format v6: on ours they fall back
+	// to snappy.)
 	opts.EnsureDefaults()
 	db, err := pebble.Open(o.Dir, opts)
 	cache.Unref() // the DB holds its own reference
