@@ -84,6 +84,13 @@ func Open(o Options) (*Store, error) {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].BlockSize = 16 << 10
 	}
+	// Snappy on every level. zstd (level 3) on the bottom level, where
+	// nearly all state lives, takes a million idle customers from 55 to 41
+	// bytes each (compacted), but its compression in compactions and
+	// decompression on reads cost 10–35% more CPU in the replay benchmark
+	// (docs/performance.md): not worth it while replay is CPU-bound. (Pebble's
+	// Balanced profile and MinLZ need table format v6: on ours they fall back
+	// to snappy.)
 	opts.EnsureDefaults()
 	db, err := pebble.Open(o.Dir, opts)
 	cache.Unref() // the DB holds its own reference

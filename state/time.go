@@ -101,22 +101,30 @@ type Journey struct {
 	AlertID  string
 }
 
-const journeyVersion = 1
+// Journey encodings: version 2 (what AppendBinary writes) stores the times
+// in their compact form (enc.when: 5 bytes for a time in whole seconds
+// instead of 9); version 1 is still read.
+const (
+	journeyV1 = 1
+	journeyV2 = 2
+)
 
 // AppendBinary appends j's encoding to b.
 func (j *Journey) AppendBinary(b []byte) []byte {
-	return enc(b).byte1(journeyVersion).byte1(j.Status).byte1(j.Level).varint(j.Start).varint(j.Deadline).
-		varint(j.Due).varint(j.Until).varint(j.Alerted).str(j.AlertID)
+	return enc(b).byte1(journeyV2).byte1(j.Status).byte1(j.Level).when(j.Start).when(j.Deadline).
+		when(j.Due).when(j.Until).when(j.Alerted).str(j.AlertID)
 }
 
-// UnmarshalBinary decodes a journey written by AppendBinary.
+// UnmarshalBinary decodes a journey written by AppendBinary (or version 1).
 func (j *Journey) UnmarshalBinary(b []byte) error {
 	d := dec{b: b}
-	if v := d.byte1(); v != journeyVersion && d.err == nil {
+	v := d.byte1()
+	if v != journeyV2 && v != journeyV1 && d.err == nil {
 		return ErrCorrupt
 	}
-	*j = Journey{Status: d.byte1(), Level: d.byte1(), Start: d.varint(), Deadline: d.varint(), Due: d.varint(),
-		Until: d.varint(), Alerted: d.varint(), AlertID: d.str()}
+	v2 := v == journeyV2
+	*j = Journey{Status: d.byte1(), Level: d.byte1(), Start: d.time(v2), Deadline: d.time(v2), Due: d.time(v2),
+		Until: d.time(v2), Alerted: d.time(v2), AlertID: d.str()}
 	return d.done("journey")
 }
 
