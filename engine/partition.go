@@ -106,6 +106,11 @@ type Partition struct {
 	hs *hotspots.Counter // hotspot counts of the cycle (nil: not counting; hotspots.go)
 
 	tm timeState // event time: watermark, timers, journeys, retention (watermark.go, timers.go, retention.go)
+
+	jc       *state.HeaderCache // committed journeys (nil: no timed detector; journeycache.go)
+	jcStaged []jcStaged         // the cycle's journeys, for jc after Commit
+	jcArena  []byte
+	jbuf     []byte
 }
 
 // Stats returns the records processed, invalid, duplicate and late since the
@@ -604,6 +609,7 @@ func (p *Partition) Commit(sync bool) error {
 		return err
 	}
 	p.count += p.newCust
+	p.commitJourneys() // before commitTime clears the cycle's journeys
 	p.commitTime()
 	p.publish()
 	p.committedOutbox()
@@ -639,6 +645,7 @@ func (p *Partition) discard(keepOutbox bool) error {
 		oerr = p.discardOutbox()
 	}
 	p.reset()
+	p.discardJourneys()
 	p.discardTime()
 	p.counts = nil
 	for i, pop := range p.pops {
@@ -658,6 +665,9 @@ func (p *Partition) discard(keepOutbox bool) error {
 // Close releases the partition's resources. Uncommitted work is dropped.
 func (p *Partition) Close() error {
 	p.hc.Close()
+	if p.jc != nil {
+		p.jc.Close()
+	}
 	if p.e.outbox != nil {
 		// Entries of a cycle neither committed nor discarded (the runner
 		// failed after its Kafka writes) are deliverable from now on.

@@ -28,6 +28,7 @@ type HeaderCache struct {
 	bytes   int64 // chunk bytes held
 	hits    int64
 	misses  int64
+	lost    int64 // entries put but not kept: evicted, too large, no room, or a hash collision
 }
 
 // CacheBudget is the memory shared by the header caches of all partitions.
@@ -122,16 +123,23 @@ func (c *HeaderCache) Get(id string) ([]byte, bool) {
 // Put caches val as id's header, replacing any previous one.
 func (c *HeaderCache) Put(id string, val []byte) {
 	if c.budget == nil || c.budget.limit <= 0 {
+		c.lost++
 		return
 	}
 	h := xxhash.Sum64String(id)
 	n := slotHeader + len(id) + len(val)
 	if len(id)+len(val) > maxCached {
 		c.remove(h)
+		c.lost++
 		return
 	}
 	class := classFor(n)
 	ref, ok := c.index.get(h)
+	if ok {
+		if s := c.slot(ref); string(s[slotHeader:slotHeader+int(binary.LittleEndian.Uint16(s[1:]))]) != id {
+			c.lost++ // a hash collision: the other id is replaced
+		}
+	}
 	if ok && c.chunks[ref>>16].class != class {
 		c.freeSlot(ref)
 		c.index.del(h)
@@ -140,6 +148,7 @@ func (c *HeaderCache) Put(id string, val []byte) {
 	flags := byte(slotUsed | slotRef) // an update: the entry is in use
 	if !ok {
 		if ref, ok = c.alloc(class); !ok {
+			c.lost++
 			return
 		}
 		c.account(c.index.put(h, ref))
@@ -157,9 +166,11 @@ func (c *HeaderCache) Put(id string, val []byte) {
 // store until the budget is spent.
 func (c *HeaderCache) Warm(id string, val []byte) bool {
 	if c.budget == nil || c.budget.limit <= 0 || len(id)+len(val) > maxCached {
+		c.lost++
 		return c.budget != nil && c.budget.limit > 0
 	}
 	if cl := &c.classes[classFor(slotHeader+len(id)+len(val))]; len(cl.free) == 0 && !c.canGrow() {
+		c.lost++
 		return false
 	}
 	c.Put(id, val)
@@ -329,14 +340,20 @@ func (c *HeaderCache) evict(class int) uint64 {
 	}
 }
 
-// dropIndex removes the index entry of the entry in slot s at ref.
+// dropIndex removes the index entry of the entry in slot s at ref (which
+// is evicted).
 func (c *HeaderCache) dropIndex(ref uint64, s []byte) {
+	c.lost++
 	kl := int(binary.LittleEndian.Uint16(s[1:]))
 	h := xxhash.Sum64(s[slotHeader : slotHeader+kl])
 	if r, ok := c.index.get(h); ok && r == ref {
 		c.index.del(h)
 	}
 }
+
+// Lost is the number of entries Put or Warm could not keep, or evicted since:
+// while it is 0, the cache holds every entry ever put and not deleted.
+func (c *HeaderCache) Lost() int64 { return c.lost }
 
 // Stats returns hits, misses, and the memory held in bytes.
 func (c *HeaderCache) Stats() (hits, misses, bytes int64) { return c.hits, c.misses, c.bytes }
