@@ -19,5 +19,8 @@ func SetJourneyCacheBytes(e *Engine, n int64) {
 	}
 }
 
-// JourneyCacheLost reports whether p's journey cache has lost an entry.
-func JourneyCacheLost(p *Partition) bool { return p.jc != nil && p.jc.Lost() > 0 }
+// JourneyCacheLost reports whether p's journey cache has lost an entry,
+// and whether it gave up keeping their ids.
+func JourneyCacheLost(p *Partition) (lost, gaveUp bool) {
+	return p.jc != nil && p.jc.Lost() > 0, p.jcGaveUp
+}

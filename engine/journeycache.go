@@ -15,10 +15,15 @@ import (
 // partition keeps the committed journey records in a state.HeaderCache of
 // their own (off the Go heap, state.journey_cache_mib shared by all
 // partitions), filled by one scan of the journeys when the partition opens
-// and written through at Commit, as the header cache is. While the cache
-// has lost nothing (every journey fitted), a miss means there is no such
-// journey, and a new journey's start reads nothing at all; once it has
-// lost one, a miss reads Pebble.
+// and written through at Commit, as the header cache is. The partition
+// keeps the ids of the journeys the cache lost (evicted for room, or two
+// ids sharing an index entry): a miss of any other id means there is no
+// such journey, so a new journey's start reads nothing at all. Past
+// maxJourneysLost of them (the budget is too small for the open journeys),
+// every miss reads Pebble.
+
+// maxJourneysLost is the most lost journey ids a partition keeps.
+const maxJourneysLost = 1 << 16
 
 // jcStaged is a journey written by the cycle, for the cache after Commit.
 type jcStaged struct {
@@ -32,6 +37,17 @@ func (p *Partition) openJourneys() error {
 		return nil
 	}
 	p.jc = state.NewHeaderCache(p.e.journeyCache)
+	p.jcLost, p.jcGaveUp = map[string]struct{}{}, false
+	p.jc.OnLost(func(id []byte) {
+		if p.jcGaveUp {
+			return
+		}
+		if len(p.jcLost) >= maxJourneysLost {
+			p.jcGaveUp, p.jcLost = true, nil
+			return
+		}
+		p.jcLost[string(id)] = struct{}{}
+	})
 	return p.e.store.JourneyRecords(p.id, func(id, enc []byte) bool {
 		return p.jc.Warm(string(id), enc)
 	})
@@ -48,11 +64,12 @@ func (p *Partition) jcKey(k jkey) string {
 // is none.
 func (p *Partition) loadJourney(k jkey, j *state.Journey) (bool, error) {
 	if p.jc != nil {
-		if b, ok := p.jc.Get(p.jcKey(k)); ok {
+		id := p.jcKey(k)
+		if b, ok := p.jc.Get(id); ok {
 			return true, j.UnmarshalBinary(b)
 		}
-		if p.jc.Lost() == 0 {
-			return false, nil // the cache holds every journey
+		if _, lost := p.jcLost[id]; !lost && !p.jcGaveUp {
+			return false, nil // the cache holds every journey but the lost ones
 		}
 	}
 	return p.e.store.Journey(p.id, k.cust, k.det, k.key, j)
@@ -81,6 +98,7 @@ func (p *Partition) cacheJourney(cust, det, key string, j *state.Journey) {
 func (p *Partition) commitJourneys() {
 	for _, s := range p.jcStaged {
 		id := unsafe.String(unsafe.SliceData(p.jcArena[s.id[0]:]), s.id[1]-s.id[0])
+		delete(p.jcLost, id) // known again (or lost again by the call below)
 		if s.val[0] < 0 {
 			p.jc.Delete(id)
 		} else {

@@ -21,6 +21,7 @@ func TestJourneyCacheChangesNothing(t *testing.T) {
 		alerts   []string
 		journeys map[string]string
 		lost     bool
+		gaveUp   bool
 	}
 	run := func(cacheBytes int64, reopenEvery int) result {
 		cfg := config.Default()
@@ -56,7 +57,7 @@ func TestJourneyCacheChangesNothing(t *testing.T) {
 				open()
 			}
 		}
-		res.lost = engine.JourneyCacheLost(pt)
+		res.lost, res.gaveUp = engine.JourneyCacheLost(pt)
 		require.NoError(t, pt.Close())
 		res.journeys = map[string]string{}
 		require.NoError(t, store.JourneyRecords(0, func(id, enc []byte) bool {
@@ -69,9 +70,10 @@ func TestJourneyCacheChangesNothing(t *testing.T) {
 	require.NotEmpty(t, off.alerts)
 	require.Greater(t, len(off.journeys), 500, "orders open at the end")
 	whole := run(128<<20, 0)
-	require.False(t, whole.lost)
+	require.False(t, whole.gaveUp)
 	small := run(256<<10, 0)
 	require.True(t, small.lost, "a cache too small for the journeys")
+	require.False(t, small.gaveUp, "its lost ids are kept")
 	reopened := run(128<<20, 5)
 	for name, r := range map[string]result{"whole": whole, "small": small, "reopened": reopened} {
 		require.Equal(t, off.alerts, r.alerts, name)

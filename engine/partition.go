@@ -110,6 +110,8 @@ type Partition struct {
 	jc       *state.HeaderCache // committed journeys (nil: no timed detector; journeycache.go)
 	jcStaged []jcStaged         // the cycle's journeys, for jc after Commit
 	jcArena  []byte
+	jcLost   map[string]struct{} // ids of journeys the cache lost (nil once given up)
+	jcGaveUp bool                // too many lost: every miss reads Pebble
 	jbuf     []byte
 }
 

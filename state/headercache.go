@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -29,6 +30,28 @@ type HeaderCache struct {
 	hits    int64
 	misses  int64
 	lost    int64 // entries put but not kept: evicted, too large, no room, or a hash collision
+	onLost  func(id []byte)
+}
+
+// OnLost makes the cache call fn with the id of every entry it loses: one
+// Put or Warm could not keep, or one it evicted or replaced since (two ids
+// can share an index entry). A cache that must know whether a miss means
+// "none" (the journey cache) keeps those ids. id is only valid during the
+// call.
+func (c *HeaderCache) OnLost(fn func(id []byte)) { c.onLost = fn }
+
+func (c *HeaderCache) lose(id []byte) {
+	c.lost++
+	if c.onLost != nil {
+		c.onLost(id)
+	}
+}
+
+func (c *HeaderCache) loseString(id string) {
+	c.lost++
+	if c.onLost != nil {
+		c.onLost(unsafe.Slice(unsafe.StringData(id), len(id)))
+	}
 }
 
 // CacheBudget is the memory shared by the header caches of all partitions.
@@ -123,21 +146,21 @@ func (c *HeaderCache) Get(id string) ([]byte, bool) {
 // Put caches val as id's header, replacing any previous one.
 func (c *HeaderCache) Put(id string, val []byte) {
 	if c.budget == nil || c.budget.limit <= 0 {
-		c.lost++
+		c.loseString(id)
 		return
 	}
 	h := xxhash.Sum64String(id)
 	n := slotHeader + len(id) + len(val)
 	if len(id)+len(val) > maxCached {
-		c.remove(h)
-		c.lost++
+		c.remove(h, id)
+		c.loseString(id)
 		return
 	}
 	class := classFor(n)
 	ref, ok := c.index.get(h)
 	if ok {
-		if s := c.slot(ref); string(s[slotHeader:slotHeader+int(binary.LittleEndian.Uint16(s[1:]))]) != id {
-			c.lost++ // a hash collision: the other id is replaced
+		if other := c.slotID(ref); string(other) != id {
+			c.lose(other) // another id with the same index entry: replaced
 		}
 	}
 	if ok && c.chunks[ref>>16].class != class {
@@ -148,7 +171,7 @@ func (c *HeaderCache) Put(id string, val []byte) {
 	flags := byte(slotUsed | slotRef) // an update: the entry is in use
 	if !ok {
 		if ref, ok = c.alloc(class); !ok {
-			c.lost++
+			c.loseString(id)
 			return
 		}
 		c.account(c.index.put(h, ref))
@@ -166,11 +189,11 @@ func (c *HeaderCache) Put(id string, val []byte) {
 // store until the budget is spent.
 func (c *HeaderCache) Warm(id string, val []byte) bool {
 	if c.budget == nil || c.budget.limit <= 0 || len(id)+len(val) > maxCached {
-		c.lost++
+		c.loseString(id)
 		return c.budget != nil && c.budget.limit > 0
 	}
 	if cl := &c.classes[classFor(slotHeader+len(id)+len(val))]; len(cl.free) == 0 && !c.canGrow() {
-		c.lost++
+		c.loseString(id)
 		return false
 	}
 	c.Put(id, val)
@@ -183,10 +206,12 @@ func (c *HeaderCache) canGrow() bool {
 }
 
 // Delete forgets id's header.
-func (c *HeaderCache) Delete(id string) { c.remove(xxhash.Sum64String(id)) }
+func (c *HeaderCache) Delete(id string) { c.remove(xxhash.Sum64String(id), id) }
 
-func (c *HeaderCache) remove(h uint64) {
-	if ref, ok := c.index.get(h); ok {
+// remove forgets id's entry (h is its hash); the entry of another id that
+// shares its index entry stays.
+func (c *HeaderCache) remove(h uint64, id string) {
+	if ref, ok := c.index.get(h); ok && string(c.slotID(ref)) == id {
 		c.freeSlot(ref)
 		c.index.del(h)
 	}
@@ -340,11 +365,17 @@ func (c *HeaderCache) evict(class int) uint64 {
 	}
 }
 
+// slotID is the id of the entry in the slot at ref.
+func (c *HeaderCache) slotID(ref uint64) []byte {
+	s := c.slot(ref)
+	return s[slotHeader : slotHeader+int(binary.LittleEndian.Uint16(s[1:]))]
+}
+
 // dropIndex removes the index entry of the entry in slot s at ref (which
 // is evicted).
 func (c *HeaderCache) dropIndex(ref uint64, s []byte) {
-	c.lost++
 	kl := int(binary.LittleEndian.Uint16(s[1:]))
+	c.lose(s[slotHeader : slotHeader+kl])
 	h := xxhash.Sum64(s[slotHeader : slotHeader+kl])
 	if r, ok := c.index.get(h); ok && r == ref {
 		c.index.del(h)
