@@ -71,6 +71,12 @@ type State struct {
 	// 100 bytes per customer): size it for the active customers. Default
 	// 128; -1 disables it.
 	HeaderCacheMiB int `yaml:"header_cache_mib"`
+	// JourneyCacheMiB is the memory for the journeys of overdue and deadline
+	// detectors kept in RAM (about 80 bytes per journey, most of them open
+	// orders): while every stored journey fits, an event of a journey reads
+	// no state. Size it for the orders open at once (about 200 MiB per
+	// million). Default 128; -1 disables it.
+	JourneyCacheMiB int `yaml:"journey_cache_mib"`
 }
 
 // HTTP configures the HTTP server.

@@ -578,7 +578,7 @@ alerting:
 		Partitions: 4, Replication: -1, SessionTimeout: Duration(45 * time.Second), StartupWait: Duration(2 * time.Minute),
 	}, c.Kafka)
 	require.Equal(t, State{Dir: "./peakend-data", Retention: Duration(2160 * time.Hour), Window: 50,
-		CacheMiB: 64, MemtableMiB: 8, HeaderCacheMiB: 128}, c.State)
+		CacheMiB: 64, MemtableMiB: 8, HeaderCacheMiB: 128, JourneyCacheMiB: 128}, c.State)
 	require.Equal(t, HTTP{Listen: ":8080", PublicURL: "http://localhost:8080"}, c.HTTP)
 	require.Equal(t, Events{MaxBytes: 65536, AllowedLateness: Duration(time.Hour), IdleTimeout: Duration(time.Minute)}, c.Events)
 

@@ -59,6 +59,7 @@ func (c *Config) ApplyDefaults() {
 	setInt(&s.Window, 50)
 	setInt(&s.CacheMiB, 64)
 	setInt(&s.HeaderCacheMiB, 128)
+	setInt(&s.JourneyCacheMiB, 128)
 	setInt(&s.MemtableMiB, 8)
 
 	setString(&c.HTTP.Listen, ":8080")

@@ -165,6 +165,9 @@ func (v *validator) state(s *State) {
 	if s.HeaderCacheMiB < -1 {
 		v.add("state.header_cache_mib", "must be positive, or -1 to disable the cache (got %d)", s.HeaderCacheMiB)
 	}
+	if s.JourneyCacheMiB < -1 {
+		v.add("state.journey_cache_mib", "must be positive, or -1 to disable the cache (got %d)", s.JourneyCacheMiB)
+	}
 	if s.MemtableMiB <= 0 {
 		v.add("state.memtable_mib", "must be positive (got %d)", s.MemtableMiB)
 	} else if s.CacheMiB > 0 && s.CacheMiB < 4*s.MemtableMiB+16 {

@@ -31,8 +31,10 @@ type Engine struct {
 	journeys map[string]bool    // journeys with their own metric label
 	tailQ    []float64          // per detector: lowest quantile (population detectors)
 	headers  *state.CacheBudget // memory of the partitions' header caches
-	outbox   *outbox.Book
-	allows   map[string]func(*alerts.Alert) bool
+	// journeyCache is the memory of the partitions' journey caches (nil: none).
+	journeyCache *state.CacheBudget
+	outbox       *outbox.Book
+	allows       map[string]func(*alerts.Alert) bool
 
 	timed []int // indexes in dets of the detectors.Timed ones
 	// sweepEvery: watermark advance between sweeps of parked journeys (the
@@ -120,6 +122,9 @@ func New(cfg *config.Config, store *state.Store, o Options) (*Engine, error) {
 		hc = int64(cfg.State.HeaderCacheMiB) << 20
 	}
 	e.headers = state.NewCacheBudget(max(0, hc))
+	if jc := cfg.State.JourneyCacheMiB; jc > 0 {
+		e.journeyCache = state.NewCacheBudget(int64(jc) << 20)
+	}
 	if e.window <= 0 {
 		e.window = 50
 	}
@@ -227,6 +232,10 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 	// million customers): without it, a restarted instance pays a random
 	// Pebble read for every customer's first event.
 	if err := e.store.Headers(p, pt.hc.Warm); err != nil {
+		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
+	}
+	if err := pt.openJourneys(); err != nil {
+		pt.hc.Close()
 		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
 	}
 	return pt, nil

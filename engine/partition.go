@@ -113,6 +113,13 @@ type Partition struct {
 	hl *hotLive          // live: the aggregator and view this partition owns (hotspots.go)
 
 	tm timeState // event time: watermark, timers, journeys, retention (watermark.go, timers.go, retention.go)
+
+	jc       *state.HeaderCache // committed journeys (nil: no timed detector; journeycache.go)
+	jcStaged []jcStaged         // the cycle's journeys, for jc after Commit
+	jcArena  []byte
+	jcLost   map[string]struct{} // ids of journeys the cache lost (nil once given up)
+	jcGaveUp bool                // too many lost: every miss reads Pebble
+	jbuf     []byte
 }
 
 // Stats returns the records processed, invalid, duplicate and late since the
@@ -620,6 +627,7 @@ func (p *Partition) Commit(sync bool) error {
 	}
 	p.count += p.newCust
 	p.commitHotspots()
+	p.commitJourneys() // before commitTime clears the cycle's journeys
 	p.commitTime()
 	p.publish()
 	p.committedOutbox()
@@ -655,6 +663,7 @@ func (p *Partition) discard(keepOutbox bool) error {
 		oerr = p.discardOutbox()
 	}
 	p.reset()
+	p.discardJourneys()
 	p.discardTime()
 	p.counts = nil
 	if err := p.discardHotspots(); err != nil {
@@ -677,6 +686,9 @@ func (p *Partition) discard(keepOutbox bool) error {
 // Close releases the partition's resources. Uncommitted work is dropped.
 func (p *Partition) Close() error {
 	p.hc.Close()
+	if p.jc != nil {
+		p.jc.Close()
+	}
 	if p.e.outbox != nil {
 		// Entries of a cycle neither committed nor discarded (the runner
 		// failed after its Kafka writes) are deliverable from now on.

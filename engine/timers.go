@@ -72,7 +72,7 @@ func (p *Partition) journey(k jkey) (*jrec, error) {
 		return jr, nil
 	}
 	jr := &jrec{}
-	if _, err := p.e.store.Journey(p.id, k.cust, k.det, k.key, &jr.j); err != nil {
+	if _, err := p.loadJourney(k, &jr.j); err != nil {
 		return nil, err
 	}
 	t.journeys[k] = jr
@@ -239,7 +239,7 @@ func (p *Partition) sweepParked() error {
 		var j state.Journey
 		if jr, ok := t.journeys[k]; ok {
 			j = jr.j
-		} else if _, err := p.e.store.Journey(p.id, k.cust, k.det, k.key, &j); err != nil {
+		} else if _, err := p.loadJourney(k, &j); err != nil {
 			return err
 		}
 		if j.Status != state.JourneyOpen || j.Due != state.Parked {
@@ -628,8 +628,10 @@ func (p *Partition) stageJourneys() error {
 		var err error
 		if jr.j.Status == 0 {
 			err = p.batch.DeleteJourney(k.cust, k.det, k.key)
+			p.cacheJourney(k.cust, k.det, k.key, nil)
 		} else {
 			err = p.batch.PutJourney(k.cust, k.det, k.key, &jr.j)
+			p.cacheJourney(k.cust, k.det, k.key, &jr.j)
 		}
 		if err != nil {
 			return err

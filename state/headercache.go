@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -28,6 +29,29 @@ type HeaderCache struct {
 	bytes   int64 // chunk bytes held
 	hits    int64
 	misses  int64
+	lost    int64 // entries put but not kept: evicted, too large, no room, or a hash collision
+	onLost  func(id []byte)
+}
+
+// OnLost makes the cache call fn with the id of every entry it loses: one
+// Put or Warm could not keep, or one it evicted or replaced since (two ids
+// can share an index entry). A cache that must know whether a miss means
+// "none" (the journey cache) keeps those ids. id is only valid during the
+// call.
+func (c *HeaderCache) OnLost(fn func(id []byte)) { c.onLost = fn }
+
+func (c *HeaderCache) lose(id []byte) {
+	c.lost++
+	if c.onLost != nil {
+		c.onLost(id)
+	}
+}
+
+func (c *HeaderCache) loseString(id string) {
+	c.lost++
+	if c.onLost != nil {
+		c.onLost(unsafe.Slice(unsafe.StringData(id), len(id)))
+	}
 }
 
 // CacheBudget is the memory shared by the header caches of all partitions.
@@ -122,16 +146,23 @@ func (c *HeaderCache) Get(id string) ([]byte, bool) {
 // Put caches val as id's header, replacing any previous one.
 func (c *HeaderCache) Put(id string, val []byte) {
 	if c.budget == nil || c.budget.limit <= 0 {
+		c.loseString(id)
 		return
 	}
 	h := xxhash.Sum64String(id)
 	n := slotHeader + len(id) + len(val)
 	if len(id)+len(val) > maxCached {
-		c.remove(h)
+		c.remove(h, id)
+		c.loseString(id)
 		return
 	}
 	class := classFor(n)
 	ref, ok := c.index.get(h)
+	if ok {
+		if other := c.slotID(ref); string(other) != id {
+			c.lose(other) // another id with the same index entry: replaced
+		}
+	}
 	if ok && c.chunks[ref>>16].class != class {
 		c.freeSlot(ref)
 		c.index.del(h)
@@ -140,6 +171,7 @@ func (c *HeaderCache) Put(id string, val []byte) {
 	flags := byte(slotUsed | slotRef) // an update: the entry is in use
 	if !ok {
 		if ref, ok = c.alloc(class); !ok {
+			c.loseString(id)
 			return
 		}
 		c.account(c.index.put(h, ref))
@@ -157,9 +189,11 @@ func (c *HeaderCache) Put(id string, val []byte) {
 // store until the budget is spent.
 func (c *HeaderCache) Warm(id string, val []byte) bool {
 	if c.budget == nil || c.budget.limit <= 0 || len(id)+len(val) > maxCached {
+		c.loseString(id)
 		return c.budget != nil && c.budget.limit > 0
 	}
 	if cl := &c.classes[classFor(slotHeader+len(id)+len(val))]; len(cl.free) == 0 && !c.canGrow() {
+		c.loseString(id)
 		return false
 	}
 	c.Put(id, val)
@@ -172,10 +206,12 @@ func (c *HeaderCache) canGrow() bool {
 }
 
 // Delete forgets id's header.
-func (c *HeaderCache) Delete(id string) { c.remove(xxhash.Sum64String(id)) }
+func (c *HeaderCache) Delete(id string) { c.remove(xxhash.Sum64String(id), id) }
 
-func (c *HeaderCache) remove(h uint64) {
-	if ref, ok := c.index.get(h); ok {
+// remove forgets id's entry (h is its hash); the entry of another id that
+// shares its index entry stays.
+func (c *HeaderCache) remove(h uint64, id string) {
+	if ref, ok := c.index.get(h); ok && string(c.slotID(ref)) == id {
 		c.freeSlot(ref)
 		c.index.del(h)
 	}
@@ -329,14 +365,26 @@ func (c *HeaderCache) evict(class int) uint64 {
 	}
 }
 
-// dropIndex removes the index entry of the entry in slot s at ref.
+// slotID is the id of the entry in the slot at ref.
+func (c *HeaderCache) slotID(ref uint64) []byte {
+	s := c.slot(ref)
+	return s[slotHeader : slotHeader+int(binary.LittleEndian.Uint16(s[1:]))]
+}
+
+// dropIndex removes the index entry of the entry in slot s at ref (which
+// is evicted).
 func (c *HeaderCache) dropIndex(ref uint64, s []byte) {
 	kl := int(binary.LittleEndian.Uint16(s[1:]))
+	c.lose(s[slotHeader : slotHeader+kl])
 	h := xxhash.Sum64(s[slotHeader : slotHeader+kl])
 	if r, ok := c.index.get(h); ok && r == ref {
 		c.index.del(h)
 	}
 }
+
+// Lost is the number of entries Put or Warm could not keep, or evicted since:
+// while it is 0, the cache holds every entry ever put and not deleted.
+func (c *HeaderCache) Lost() int64 { return c.lost }
 
 // Stats returns hits, misses, and the memory held in bytes.
 func (c *HeaderCache) Stats() (hits, misses, bytes int64) { return c.hits, c.misses, c.bytes }

@@ -78,6 +78,13 @@ func Open(o Options) (*Store, error) {
 		DisableWAL:            o.DisableWAL,
 		Logger:                pebbleLogger{o.Logger},
 	}
+	// Journeys and timers are deleted as fast as they are written (an order
+	// delivered on time deletes its journeys and their timers): blocks of
+	// timer tombstones made Pebble's tombstone-density compactions rewrite
+	// the whole base level every few flushes (4× the bytes written on a
+	// shop's delivery journeys), defeating the L0 threshold above. The
+	// tombstones go with the ordinary L0 compactions instead.
+	opts.Experimental.TombstoneDenseCompactionThreshold = -1
 	// Every read is a point Get of one customer: bloom filters on every level
 	// spare the disk reads for customers we have never seen.
 	for i := range opts.Levels {

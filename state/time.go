@@ -337,3 +337,33 @@ func (s *Store) Inactive(p int32, before int64, fn func(day int64, cust string) 
 	}
 	return it.Error()
 }
+
+// JourneyID appends the identity of a journey within its partition (the
+// end of its key) to buf: the same bytes JourneyRecords passes.
+func JourneyID(buf []byte, cust, det, key string) []byte {
+	return append(str16(str16(buf, cust), det), key...)
+}
+
+// JourneyRecords calls fn for each stored journey of partition p, in key
+// order, with its JourneyID and encoded record, until fn returns false.
+// Both slices are only valid during the call.
+func (s *Store) JourneyRecords(p int32, fn func(id, enc []byte) bool) error {
+	if err := s.fence(p); err != nil {
+		return err
+	}
+	pre := prefix(nil, kindJourney, p)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: upperBound(pre)})
+	if err != nil {
+		return fmt.Errorf("state: journeys: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if !fn(it.Key()[len(pre):], it.Value()) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("state: journeys: %w", err)
+	}
+	return nil
+}
