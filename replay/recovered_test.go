@@ -1,6 +1,7 @@
 package replay_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/peakend/peakend/alerts"
+	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/replay"
 )
 
@@ -53,6 +55,20 @@ func TestRecoveredBefore(t *testing.T) {
 			}
 			require.Equal(t, map[string]bool{"a1": false, "b1": false, "c1": false, "d1": false, "e1": false,
 				"a2": true, "b2": false, "c2": false, "d2": false, "e2": false}, got)
+			if parts != 0 {
+				return
+			}
+			// tune's replays (input decoded once) read the feedback as Run does.
+			d, err := replay.DecodeInput(context.Background(), replay.DecodeOptions{Input: input, Feedback: feedback})
+			require.NoError(t, err)
+			var out strings.Builder
+			_, err = replay.RunDecoded(context.Background(), config.Default(), d, replay.DecodedOptions{InMemory: true,
+				OnAlert: func(a *alerts.Alert) {
+					b, _ := json.Marshal(a)
+					out.Write(append(b, '\n'))
+				}})
+			require.NoError(t, err)
+			require.Equal(t, r.alerts, out.String())
 		})
 	}
 }

@@ -40,7 +40,8 @@ type Trace struct {
 	points  []point
 	finds   []found
 	infos   []info
-	shared  Summary // Lines, Events, Customers...: the same for every setting
+	fbs     []fbPoint // recovered outcomes, by point.fb-1
+	shared  Summary   // Lines, Events, Customers...: the same for every setting
 	withEvi bool
 }
 
@@ -54,6 +55,14 @@ type point struct {
 	lastAt   int64 // the customer's LastAt as the policy read it
 	info     int32 // in Trace.infos; -1 for an experience without findings
 	from, to int32 // in Trace.finds
+	fb       int32 // 1 + index in Trace.fbs: a recovered outcome, not a judgement
+}
+
+// fbPoint is a "recovered" outcome as the engine read it: whether it names
+// one of the customer's alerts depends on the setting (Partition.Feedback).
+type fbPoint struct {
+	alertID string
+	t       int64
 }
 
 // info is what building an alert at a point needs beyond its finding.
@@ -61,7 +70,6 @@ type info struct {
 	tier      string
 	value     float64
 	complaint int64
-	recovered int64
 	identity  []byte // experience: event_id or record bytes
 	journey   string // the experience's, or the timed detector's
 	felt      bool   // timer: Timed.Felt
@@ -168,7 +176,7 @@ func (r *recorder) cust(id string, add bool) (int32, bool) {
 
 func (r *recorder) info(j *engine.Judgement) int32 {
 	c := j.Customer
-	in := info{tier: c.Tier, value: c.Value, complaint: c.Complaint, recovered: c.Recovered}
+	in := info{tier: c.Tier, value: c.Value, complaint: c.Complaint}
 	if j.Timed != nil {
 		in.journey, in.felt, in.start, in.key = j.Timed.JourneyName(), j.Timed.Felt(), j.Start, j.Key
 	} else {
@@ -208,6 +216,22 @@ func (r *recorder) Experience(j *engine.Judgement) error {
 	p.to = int32(len(r.t.finds))
 	r.t.points = append(r.t.points, p)
 	return nil
+}
+
+// feedback records a "recovered" outcome of a customer judged bad before
+// (no other customer has alerts it could name), in the engine's order.
+// One difference is left: live and in a replay, a recovery that names an
+// alert also counts as the customer's activity for retention (touch); under
+// the trace it does not, so a customer whose only activity for
+// state.retention is such an outcome expires in the trace and not in that
+// setting's replay.
+func (r *recorder) feedback(cust, alertID string, t int64) {
+	ci, ok := r.cust(cust, false)
+	if !ok {
+		return
+	}
+	r.t.fbs = append(r.t.fbs, fbPoint{alertID: alertID, t: t})
+	r.t.points = append(r.t.points, point{cust: ci, t: t, info: -1, fb: int32(len(r.t.fbs))})
 }
 
 func (r *recorder) Timer(j *engine.Judgement) error {
@@ -285,6 +309,19 @@ func (t *Trace) Run(ctx context.Context, cfg *config.Config, o DecodedOptions) (
 			return nil, ctx.Err()
 		}
 		p := &t.points[pi]
+		if p.fb != 0 {
+			// As engine.Partition.Feedback: a recovery of one of the
+			// customer's alerts, at or after it, under this setting.
+			f := &t.fbs[p.fb-1]
+			c := &custs[p.cust].c
+			for _, a := range c.Alerts {
+				if a.ID == f.alertID && a.Time <= f.t {
+					c.Recovered = max(c.Recovered, f.t)
+					break
+				}
+			}
+			continue
+		}
 		// The setting's finding here: the best of its detectors' (an
 		// experience), or the timer's if its detector is the setting's.
 		var best found
@@ -310,7 +347,7 @@ func (t *Trace) Run(ctx context.Context, cfg *config.Config, o DecodedOptions) (
 		c.LastAt = p.lastAt
 		if p.info >= 0 {
 			in := &t.infos[p.info]
-			c.Tier, c.Value, c.Complaint, c.Recovered = in.tier, in.value, in.complaint, in.recovered
+			c.Tier, c.Value, c.Complaint = in.tier, in.value, in.complaint
 		}
 		f := best.f
 		var a *alerts.Alert

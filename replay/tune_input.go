@@ -117,6 +117,9 @@ func DecodeInput(ctx context.Context, o DecodeOptions) (*Decoded, error) {
 	for _, c := range d.complaints {
 		d.Complaints = append(d.Complaints, Complaint{CustomerID: c.cust, Time: c.t})
 	}
+	// The engine reads feedback beside the complaints, as Run feeds it
+	// (recovered_before); the evaluation tells them apart (complaint.fb).
+	d.complaints = withFeedback(d.complaints, d.feedback)
 	return d, nil
 }
 
@@ -194,7 +197,7 @@ func runDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 	}
 	defer pt.Close()
 
-	s := &Summary{hs: hs, Lines: d.Lines, Invalid: d.Invalid, Complaints: len(d.complaints), Sorted: true}
+	s := &Summary{hs: hs, Lines: d.Lines, Invalid: d.Invalid, Complaints: len(d.Complaints), Sorted: true}
 	s.eval.init(cfg)
 	s.eval.feedback = d.feedGiven
 	inBatch := 0
@@ -233,6 +236,7 @@ func runDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 			if err := applyComplaint(pt, &d.complaints[ci], &s.eval); err != nil {
 				return nil, err
 			}
+			traceFeedback(eo.Judge, &d.complaints[ci], cfg.Events.MaxBytes)
 			ci++
 		}
 		s.saw(e.ev.CustomerID)
@@ -252,6 +256,7 @@ func runDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 		if err := applyComplaint(pt, &d.complaints[ci], &s.eval); err != nil {
 			return nil, err
 		}
+		traceFeedback(eo.Judge, &d.complaints[ci], cfg.Events.MaxBytes)
 	}
 	if err := pt.Drain(); err != nil {
 		return nil, err
@@ -274,3 +279,18 @@ func runDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 }
 
 func unixUTC(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// traceFeedback tells a trace's recorder (trace.go) about a "recovered"
+// outcome the engine just read: under a Judge the engine makes no alerts,
+// so whether the outcome names one is decided per setting.
+func traceFeedback(j engine.Judge, c *complaint, maxBytes int) {
+	r, ok := j.(*recorder)
+	if !ok || !c.fb {
+		return
+	}
+	f, err := event.DecodeFeedback(c.raw, maxBytes)
+	if err != nil || f.Outcome != event.FeedbackRecovered {
+		return
+	}
+	r.feedback(f.CustomerID, f.AlertID, f.Time)
+}
