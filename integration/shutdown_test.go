@@ -78,9 +78,12 @@ func TestSIGTERMMidStream(t *testing.T) {
 
 	const events, customers = 40_000, 300
 	recs := testkit.Generate(events, customers, 11, time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), 10*time.Second)
-	wait := feed(t, bs, n.Experiences, recs, 500, 25*time.Millisecond)
-
+	// peakend first, then the stream, slow enough (5,000 events/s: 8 s in
+	// all) that it is still flowing when SIGTERM comes after 5,000: fed
+	// first and fast, a slow start-up on a busy machine met a stream that
+	// had already ended.
 	p := startPeakend(t, cfgPath)
+	wait := feed(t, bs, n.Experiences, recs, 500, 100*time.Millisecond)
 	waitMetric(t, p, time.Minute, 5_000, "peakend_events_total", "result", "processed")
 	took := p.terminate(t, 10*time.Second)
 	first := testkit.EndOffsets(t, bs, n.Experiences)
