@@ -183,16 +183,23 @@ func slackMessageFor(a *alerts.Alert, link string) slackMessage {
 		{Type: "mrkdwn", Text: truncate("alert_id `"+slackEscape(a.AlertID)+"`", slackTextMax)},
 	}})
 
-	if link != "" && len(link) <= slackTextMax {
-		msg.Blocks = append(msg.Blocks, slackBlock{Type: "actions", Elements: []slackInner{{
-			Type:     "button",
-			Text:     slackText{Type: "plain_text", Text: "Customer timeline"},
-			URL:      link,
-			ActionID: "open_desk",
-			Style:    "primary",
-		}}})
-	}
+	msg.Blocks = appendButton(msg.Blocks, link, "Customer timeline", "open_desk")
 	return msg
+}
+
+// appendButton adds a message's one button, to link (none without a link,
+// or with one too long for Slack).
+func appendButton(blocks []slackBlock, link, text, actionID string) []slackBlock {
+	if link == "" || len(link) > slackTextMax {
+		return blocks
+	}
+	return append(blocks, slackBlock{Type: "actions", Elements: []slackInner{{
+		Type:     "button",
+		Text:     slackText{Type: "plain_text", Text: text},
+		URL:      link,
+		ActionID: actionID,
+		Style:    "primary",
+	}}})
 }
 
 func upperFirst(s string) string {
@@ -244,14 +251,6 @@ func slackHotspotMessage(a *alerts.Alert, link string) slackMessage {
 	msg.Blocks = append(msg.Blocks, slackBlock{Type: "context", Elements: []slackInner{
 		{Type: "mrkdwn", Text: truncate(note+" alert_id `"+slackEscape(a.AlertID)+"`", slackTextMax)},
 	}})
-	if link != "" && len(link) <= slackTextMax {
-		msg.Blocks = append(msg.Blocks, slackBlock{Type: "actions", Elements: []slackInner{{
-			Type:     "button",
-			Text:     slackText{Type: "plain_text", Text: "Hotspot on the desk"},
-			URL:      link,
-			ActionID: "open_hotspot",
-			Style:    "primary",
-		}}})
-	}
+	msg.Blocks = appendButton(msg.Blocks, link, "Hotspot on the desk", "open_hotspot")
 	return msg
 }

@@ -138,14 +138,6 @@ func slackGroupMessage(hotspotID, name string, values map[string]string, as []*a
 	msg.Blocks = append(msg.Blocks, slackBlock{Type: "context", Elements: []slackInner{
 		{Type: "mrkdwn", Text: truncate(note, slackTextMax)},
 	}})
-	if link != "" && len(link) <= slackTextMax {
-		msg.Blocks = append(msg.Blocks, slackBlock{Type: "actions", Elements: []slackInner{{
-			Type:     "button",
-			Text:     slackText{Type: "plain_text", Text: "Hotspot on the desk"},
-			URL:      link,
-			ActionID: "open_hotspot",
-			Style:    "primary",
-		}}})
-	}
+	msg.Blocks = appendButton(msg.Blocks, link, "Hotspot on the desk", "open_hotspot")
 	return msg
 }
