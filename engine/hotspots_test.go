@@ -89,24 +89,7 @@ func BenchmarkHotspotCost(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			pt := benchPartition(b, cfg, state.Options{FS: vfs.NewMem()}, engine.Options{Hotspots: on})
-			rec := engine.Record{Topic: "bench"}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				rec.Offset, rec.Value = int64(i), events[i%len(events)]
-				if err := pt.Experience(&rec); err != nil {
-					b.Fatal(err)
-				}
-				if i++; i%4096 == 0 {
-					if err := pt.Stage(); err != nil {
-						b.Fatal(err)
-					}
-					if err := pt.Commit(false); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			benchExperiences(b, pt, events)
 		})
 	}
 }
