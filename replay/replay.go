@@ -72,8 +72,8 @@ type Summary struct {
 	Sorted                             bool // the input was already in event-time order
 
 	eval  evaluation
-	custs custSet // hashes of the customer ids seen (saw)
-	hs    *hotspotReplay      // nil without hotspot rules (hotspots.go)
+	custs custSet        // hashes of the customer ids seen (saw)
+	hs    *hotspotReplay // nil without hotspot rules (hotspots.go)
 }
 
 type idx struct {
