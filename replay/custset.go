@@ -22,9 +22,9 @@ type custSet struct {
 	scratch []byte
 }
 
-// custSetPending is how many hashes wait before a merge: 8 MB, and about
-// ten merges for ten million customers.
-const custSetPending = 1 << 20
+// custSetPending is how many hashes wait before a merge: 4 MB, and about
+// twenty merges (each rewriting the buckets) for ten million customers.
+const custSetPending = 1 << 19
 
 func (c *custSet) add(h uint64) {
 	if c.pending == nil {
