@@ -46,7 +46,9 @@ func (r *Runner) transactionalID() string {
 // Pebble batches applied, so local state is never ahead of Kafka; a crash
 // between the commit and the apply leaves it behind, and the restore rolls
 // it forward from the changelog. On abort every partition discards the
-// cycle and the session rewinds to the committed offsets.
+// cycle and the session rewinds to the committed offsets. If the broker
+// fenced the transaction (fencedError), the cycle is discarded and Run
+// replaces the whole group session.
 //
 // The runner's goroutine alone calls PollRecords, Begin, ProduceSync and End,
 // in that order; rebalance callbacks never call End, and run only between

@@ -163,7 +163,13 @@ func (r *Runner) clientOpts() []kgo.Opt {
 	)
 	if k.ExactlyOnce {
 		// The transaction timeout stays below the group session timeout: a
-		// transaction of a member the group has given up on is aborted by then.
+		// transaction of a member the group has given up on is aborted by
+		// then, so that its partitions' next owner (whose offset fetch
+		// waits for that transaction) starts when the group notices the
+		// crash. A longer timeout would delay every failover; the rarer
+		// End held across a rebalance longer than this (one that waits
+		// for a dead member) is fenced by the broker, and Run rides that
+		// out with a new session (fencedError).
 		opts = append(opts, kgo.TransactionalID(r.transactionalID()),
 			kgo.TransactionTimeout(min(30*time.Second, k.SessionTimeout.D()*2/3)),
 			// A transaction begun right after the last one ended meets
