@@ -23,7 +23,8 @@ import (
 // watermark has passed a new bucket boundary by more than the retention, the
 // entries of earlier buckets are scanned and those customers expired: a
 // customer goes between retention and retention + one bucket after their
-// last activity. A customer the cycle is working on is kept and looked at
+// last activity (a big sweep is spread over the next cycles, maxSweep
+// entries each). A customer the cycle is working on is kept and looked at
 // again at the next sweep. All of it runs on event time, so a
 // replay expires the same customers at the same point of the input (with
 // the same batch size).
