@@ -435,8 +435,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		// Polls end at least every idle_timeout, so that idle partitions'
 		// watermarks advance (engine.Partition.Tick).
 		pctx, pcancel := context.WithTimeout(ctx, cfg.Events.IdleTimeout.D())
+		polled := time.Now()
 		fetches := cl.PollRecords(pctx, r.o.MaxPollRecords)
 		pcancel()
+		if !fetches.Empty() {
+			r.o.Metrics.Lap(metrics.StagePoll, &polled)
+		}
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			// The records in hand may have been fetched before the cancel:
 			// process them too, so that shutdown loses no work.
@@ -557,6 +561,9 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 	if c == nil || len(c.parts) == 0 {
 		return nil
 	}
+	m := r.o.Metrics
+	lap := start
+	m.Lap(metrics.StageProcess, &lap)
 	if err := cl.ProduceSync(ctx, c.out...).FirstErr(); err != nil {
 		// No marker is written: the cycle is processed again on restart.
 		if derr := c.discard(false); derr != nil {
@@ -564,6 +571,7 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		}
 		return r.abandoned(ctx, fmt.Errorf("stream: produce alerts and changelog: %w", err))
 	}
+	m.Lap(metrics.StageProduce, &lap)
 	if h := beforeMarkers; h != nil {
 		if err := h(c.out); err != nil {
 			return err // as a crash would: the records are in Kafka, no marker
@@ -582,12 +590,15 @@ func (r *Runner) cycle(ctx context.Context, cl *kgo.Client, fetches kgo.Fetches)
 		}
 		return r.abandoned(ctx, fmt.Errorf("stream: produce changelog markers: %w", err))
 	}
+	m.Lap(metrics.StageCommit, &lap)
 	marks, err := r.apply(c, start)
 	if err != nil {
 		return err
 	}
 	cl.MarkCommitOffsets(marks)
+	m.Lap(metrics.StageApply, &lap)
 	r.deliver(ctx, c.fired)
+	m.Lap(metrics.StageDeliver, &lap)
 	r.updateGauges()
 	return nil
 }
