@@ -103,6 +103,7 @@ func (b bench) drain(eos bool) error {
 	ready := time.Since(start)
 	readyAt := time.Now()
 	stages0 := scrapeStages(in.addr)
+	cpu0 := cpuTime()
 	for scrape(in.addr, `peakend_events_total{journey=`) < float64(b.n) {
 		select {
 		case err := <-in.done:
@@ -111,6 +112,7 @@ func (b bench) drain(eos bool) error {
 		}
 	}
 	took := time.Since(start)
+	cpu := cpuTime() - cpu0
 	stopProfile()
 	stages := scrapeStages(in.addr).since(stages0)
 	// The rate from ready (group joined, nothing to restore) to the last
@@ -128,6 +130,7 @@ func (b bench) drain(eos bool) error {
 	fmt.Printf("| %s | %d events (%d orders) drained in %.1f s (%.1f s of it start-up to ready) | %.0f events/s from ready | alerts %.0f (timer detectors: %s) |\n",
 		on, b.n, orders, took.Seconds(), ready.Seconds(), rate, alerts, strings.Join(timed, ", "))
 	fmt.Println(stages)
+	fmt.Printf("   peakend's CPU per event (from ready): %.1f µs\n", float64(cpu.Microseconds())/float64(b.n))
 	// A two-hour outage at 50,000 events/s leaves 360M events; while
 	// peakend drains them, new ones keep arriving at 50,000/s.
 	const backlog, arriving = 2 * 3600 * 50_000.0, 50_000.0
