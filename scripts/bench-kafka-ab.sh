@@ -10,7 +10,8 @@
 # /tmp/kb-X ./cmd/peakend-bench at each revision). Each phase: 400,000
 # events (PEAKEND_BENCH_EVENTS), full load, and half load at 50,000 events/s
 # offered (PEAKEND_BENCH_HALF_RATE; the goal's half load), exactly_once off
-# and on (PEAKEND_BENCH_EXACTLY_ONCE="off on"). Prints the median events/s, p50 and p99 per build and phase.
+# and on (PEAKEND_BENCH_EXACTLY_ONCE="off on"). Prints the median events/s, p50 and p99 per build and phase,
+# the worst p99, and that worst run's cycle stages (p50 / p99 of each: where its outliers came from).
 set -euo pipefail
 brokers=$1 reps=$2
 shift 2
@@ -21,7 +22,8 @@ for ((i = 1; i <= reps; i++)); do
     for eos in ${PEAKEND_BENCH_EXACTLY_ONCE:-off on}; do
       for bin in "$@"; do
         "$bin" -brokers "$brokers" -events "${PEAKEND_BENCH_EVENTS:-400000}" -exactly-once "$eos" -loads "$load" \
-          -half-rate "${PEAKEND_BENCH_HALF_RATE:-50000}" -restore-customers 0 | grep '^| o' | head -1 |
+          -half-rate "${PEAKEND_BENCH_HALF_RATE:-50000}" -restore-customers 0 |
+          awk '/^\| o/ && !done { row = $0; getline st; sub(/^ +cycle stages \(p50 \/ p99, cycles\): /, "", st); print row " " st; done = 1 }' |
           sed "s#^#$(basename "$bin") $load #" >>"$out"
       done
     done
@@ -31,8 +33,10 @@ done
 awk -F'|' '
 function ms(v) { gsub(/ /, "", v); if (v ~ /ms$/) return v + 0; if (v ~ /µs$/) return (v + 0) / 1000; return (v + 0) * 1000 }
 { split($1, h, " "); k = h[1] " eos=" $2 " " h[2]; gsub(/  +/, " ", k)
-  n[k]++; rate[k, n[k]] = $4 + 0; p50[k, n[k]] = ms($5); p99[k, n[k]] = ms($6) }
+  n[k]++; rate[k, n[k]] = $4 + 0; p50[k, n[k]] = ms($5); p99[k, n[k]] = ms($6)
+  if (n[k] == 1 || ms($6) > worst[k]) { worst[k] = ms($6); stages[k] = $11 } }
 function med(a, k, c,   i, j, t, v) { for (i = 1; i <= c; i++) v[i] = a[k, i]
   for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
   return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2 }
-END { for (k in n) printf "%-36s n=%d  events/s %7.0f  p50 %7.1f ms  p99 %7.1f ms\n", k, n[k], med(rate, k, n[k]), med(p50, k, n[k]), med(p99, k, n[k]) }' "$out" | sort -k2,2 -k3,3 -k1,1
+END { for (k in n) printf "%-36s n=%d  events/s %7.0f  p50 %7.1f ms  p99 %7.1f ms  worst p99 %7.1f ms  (its stages:%s)\n",
+  k, n[k], med(rate, k, n[k]), med(p50, k, n[k]), med(p99, k, n[k]), worst[k], stages[k] }' "$out" | sort -k2,2 -k3,3 -k1,1

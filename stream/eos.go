@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/peakend/peakend/config"
+	"github.com/peakend/peakend/internal/metrics"
 )
 
 // TransactionalID is the default transactional id of an instance under
@@ -71,6 +72,9 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 	if c == nil {
 		return nil
 	}
+	m := r.o.Metrics
+	lap := start
+	m.Lap(metrics.StageProcess, &lap)
 	if err := s.Begin(); err != nil {
 		if derr := c.discard(false); derr != nil {
 			return errors.Join(err, derr)
@@ -99,6 +103,7 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 			r.log.Warn("produce in transaction failed: aborting it", "err", err)
 			try = kgo.TryAbort
 		}
+		m.Lap(metrics.StageProduce, &lap)
 	}
 	committed, err := s.End(endCtx, try)
 	if err != nil {
@@ -110,7 +115,6 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 		}
 		return asFenced(r.abandoned(ctx, fmt.Errorf("stream: end transaction: %w", err)))
 	}
-	m := r.o.Metrics
 	if !committed {
 		if err := c.discard(false); err != nil {
 			return err
@@ -124,10 +128,13 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 	if m != nil {
 		m.Transactions.WithLabelValues("committed").Inc()
 	}
+	m.Lap(metrics.StageCommit, &lap)
 	if _, err := r.apply(c, start); err != nil {
 		return err
 	}
+	m.Lap(metrics.StageApply, &lap)
 	r.deliver(ctx, c.fired)
+	m.Lap(metrics.StageDeliver, &lap)
 	r.updateGauges()
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -49,9 +50,24 @@ func main() {
 	peer := flag.String("peer", "", "the peer comparison (make bench-peer): produce (-events to -topic), run (peakend over all of -topic, per -exactly-once) or count (the alerts in -topic)")
 	topic := flag.String("topic", "", "-peer: the topic")
 	seed := flag.Uint64("seed", 1, "-peer produce: the generator's seed")
+	memtable := flag.Int("memtable-mib", 0, "peakend's state.memtable_mib (0: the default), with state.cache_mib raised to fit")
+	backlog := flag.Int("backlog", 0, "measure catch-up instead: produce this many events (order journeys included) before peakend starts, with every default detector (deadline and overdue timers included), and time the drain, per -exactly-once")
 	flag.Parse()
+	// CPU profiles tell peakend's samples (label side=peakend) from the
+	// load generator's and the alert watcher's (side=bench): goroutines
+	// inherit the labels of the goroutine that starts them, franz-go's
+	// too.
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("side", "bench")))
 	b := bench{brokers: strings.Split(*brokers, ","), n: *events, customers: *customers, profile: *profile, halfRate: *halfRate, loads: *loads,
-		feedbackEvery: *feedbackEvery}
+		feedbackEvery: *feedbackEvery, memtableMiB: *memtable}
+	if *backlog > 0 {
+		b.n = *backlog
+		if err := b.catchUp(*modes); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-kafka -backlog:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *peer != "" {
 		if err := b.peerMain(*peer, *topic, *modes, *seed); err != nil {
 			fmt.Fprintln(os.Stderr, "bench-peer:", err)
@@ -74,6 +90,7 @@ type bench struct {
 	// feedbackEvery > 0 adds feedback traffic: one outcome per that many
 	// events (the feedback input's cost end to end, docs/performance.md).
 	feedbackEvery int
+	memtableMiB   int // state.memtable_mib; 0: the default
 }
 
 func (b bench) run(modes string, restoreCust int) error {
@@ -95,6 +112,9 @@ func (b bench) run(modes string, restoreCust int) error {
 			}
 			rows = append(rows, full.row(eos, "full"))
 			fmt.Println(rows[len(rows)-1])
+			fmt.Println(full.stages)
+			fmt.Printf("   changelog records per event: %.2f; CPU of peakend and the load generator per event: %.1f µs\n",
+				float64(full.changelog)/float64(full.n), float64(full.cpu.Microseconds())/float64(full.n))
 		}
 		if !strings.Contains(b.loads, "half") {
 			continue
@@ -112,6 +132,8 @@ func (b bench) run(modes string, restoreCust int) error {
 		}
 		rows = append(rows, half.row(eos, fmt.Sprintf("half (%.0f/s offered)", rate)))
 		fmt.Println(rows[len(rows)-1])
+		fmt.Println(half.stages)
+		fmt.Printf("   CPU of peakend and the load generator per event: %.1f µs\n", float64(half.cpu.Microseconds())/float64(half.n))
 	}
 	var restore string
 	if restoreCust > 0 {
@@ -140,6 +162,9 @@ type result struct {
 	alerts    int
 	cycles    float64 // runner cycles in the phase
 	cycleSecs float64 // their total duration
+	stages    stageFigures
+	cpu       time.Duration // this process's CPU time (peakend and the load generator) over the phase
+	changelog int64         // records in the changelog topic after the phase (transaction markers included)
 }
 
 func (r result) row(eos bool, load string) string {
@@ -188,6 +213,7 @@ func (b bench) start(cfg *config.Config) (*instance, error) {
 	in := &instance{cancel: cancel, done: make(chan error, 1), dir: dir}
 	addr := make(chan string, 1)
 	go func() {
+		pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("side", "peakend")))
 		in.done <- app.Run(ctx, app.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Listening: func(a string) { addr <- a }})
 	}()
@@ -236,6 +262,10 @@ func (b bench) config(tag string, eos bool) *config.Config {
 	cfg.Kafka.Topics = config.Topics{Experiences: tag + "-experiences", Complaints: config.Disabled, Feedback: tag + "-feedback",
 		Alerts: tag + "-alerts", DLQ: tag + "-dlq"}
 	cfg.Kafka.Replication = 1
+	if b.memtableMiB > 0 {
+		cfg.State.MemtableMiB = b.memtableMiB
+		cfg.State.CacheMiB = max(64, 4*b.memtableMiB+16)
+	}
 	cfg.Alerting.Sinks = []config.Sink{{Type: config.SinkKafka}}
 	var keep []config.Detector
 	for _, d := range cfg.Detectors {
@@ -335,6 +365,8 @@ func (b bench) phase(rate float64, eos bool) (result, error) {
 	}()
 
 	cycles0, secs0 := scrape(in.addr, "peakend_cycle_seconds_count"), scrape(in.addr, "peakend_cycle_seconds_sum")
+	stages0 := scrapeStages(in.addr)
+	cpu0 := cpuTime()
 	name := map[bool]string{false: "alo", true: "eos"}[eos] + map[bool]string{false: "-half", true: "-full"}[rate == 0]
 	stopProfile := b.startProfile(name)
 	start := time.Now()
@@ -384,14 +416,19 @@ func (b bench) phase(rate float64, eos bool) (result, error) {
 		select {
 		case err := <-in.done:
 			return result{}, fmt.Errorf("peakend stopped: %w", errors.Join(err, errors.New("before processing every event")))
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(scrapeEvery):
 		}
 	}
 	res.rate = float64(b.n) / time.Since(start).Seconds()
+	res.cpu = cpuTime() - cpu0
 	stopProfile()
 	res.cycles = scrape(in.addr, "peakend_cycle_seconds_count") - cycles0
 	res.cycleSecs = scrape(in.addr, "peakend_cycle_seconds_sum") - secs0
 	time.Sleep(time.Second) // the last alerts' arrival
+	res.stages = scrapeStages(in.addr).since(stages0)
+	if ends, err := adm.ListEndOffsets(ctx, stream.ChangelogTopic(tag)); err == nil {
+		ends.Each(func(o kadm.ListedOffset) { res.changelog += o.Offset })
+	}
 	if err := in.stop(); err != nil {
 		return result{}, err
 	}
@@ -499,9 +536,20 @@ func (b bench) restore(custs int) (string, error) {
 		keys, custs, secs, recs/secs, wall.Seconds()), nil
 }
 
+// scrapeEvery is how often a phase reads /metrics for the events processed.
+// Each read renders every metric of the instance under test, in its
+// process: at 20 ms, with gzip, the reads took about a tenth of peakend's
+// CPU in a profile of a loaded run; at 50 ms, uncompressed, a few per cent.
+// The rate's end is read up to this late (under 2.5% of a 2 s phase).
+const scrapeEvery = 50 * time.Millisecond
+
+// metricsClient reads /metrics uncompressed: gzip would cost the
+// instance under test CPU the bench then measures.
+var metricsClient = &http.Client{Transport: &http.Transport{DisableCompression: true}}
+
 // scrape sums the samples of /metrics lines starting with prefix.
 func scrape(addr, prefix string) float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
+	resp, err := metricsClient.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return 0
 	}
@@ -520,3 +568,12 @@ func scrape(addr, prefix string) float64 {
 }
 
 func ptr(s string) *string { return &s }
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

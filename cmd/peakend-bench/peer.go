@@ -97,7 +97,7 @@ func (b bench) peerRun(topic string, eos bool) error {
 		select {
 		case err := <-in.done:
 			return fmt.Errorf("peakend stopped: %w", errors.Join(err, errors.New("before processing every event")))
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(scrapeEvery):
 		}
 	}
 	if err := in.stop(); err != nil {

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,8 @@ func exercise(m *metrics.Metrics) {
 	m.Ready.Set(1)
 	m.Partitions.Set(4)
 	m.CycleSeconds.Observe(0.01)
+	at := time.Now()
+	m.Lap(metrics.StageProduce, &at)
 	m.Restored.Add(2)
 }
 
