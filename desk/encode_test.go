@@ -18,7 +18,7 @@ func TestAppendCaseMatchesEncodingJSON(t *testing.T) {
 			Recovery: Recovery{Action: "Call", Budget: 25, Currency: "EUR", RequiresApproval: true},
 			Claim:    &Claim{By: "ana", At: at, ExpiresAt: at.Add(30 * time.Minute)},
 			Approval: &Approval{State: "approved", By: "sam", At: &at}, Approvers: []string{"sam", "kim"},
-			Status: StatusClosed, Outcome: &Outcome{Outcome: "recovered", By: "ana", At: at, Note: "ok", Spent: &Money{12.5, "EUR"}},
+			Status: StatusClosed, Outcome: &Outcome{Outcome: "recovered", By: "ana", At: at, Note: "ok", Spent: &Money{Amount: 12.5, Currency: "EUR"}},
 			ClosedAt: &at, Later: []*Feedback{{AlertID: "a", CustomerID: "c", Time: at, Action: "outcome", Outcome: "declined"}}},
 		{CustomerID: "tiny", Alerts: []json.RawMessage{}, Value: 1e-7, Priority: 1e22, Approval: &Approval{State: "pending"}},
 	}

@@ -23,6 +23,7 @@ type baseline struct {
 	metric     string
 	key        string // journey/metric: detectors on the same key share the customer's series
 	series     uint32 // state.SeriesID(key)
+	shared     bool   // an earlier baseline on the same key learns for this one
 	factor     float64
 	minHistory int
 	floor      float64
@@ -75,7 +76,7 @@ func (b *baseline) Detect(ev *event.Event, c *state.Customer, _ *Population) (al
 }
 
 func (b *baseline) Learn(ev *event.Event, c *state.Customer, _ *Population) {
-	if !b.applies(ev) {
+	if b.shared || !b.applies(ev) {
 		return
 	}
 	if v, ok := ev.Metric(b.metric); ok {

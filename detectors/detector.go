@@ -63,9 +63,13 @@ func New(cfg *config.Config) ([]Detector, error) {
 			err = fmt.Errorf("unknown type %q", d.Type)
 		}
 		if b, ok := det.(*baseline); ok && err == nil {
-			if other, dup := series[b.series]; dup && other != b.key {
+			other, dup := series[b.series]
+			if dup && other != b.key {
 				err = fmt.Errorf("series %q and %q hash alike: rename a metric", other, b.key)
 			}
+			// Baselines on one journey and metric read one series: the
+			// first learns each value, so that it is remembered once.
+			b.shared = dup
 			series[b.series] = b.key
 		}
 		if err != nil {

@@ -52,6 +52,9 @@ type Feedback struct {
 	By         string // optional: staff id
 	Note       string // optional
 	Spent      *Money // optional: money spent on the recovery
+	// Mute, on a hotspot's claim (its acknowledgement), also mutes the
+	// hotspot's grouped customer alerts in Slack.
+	Mute bool
 }
 
 // IsOutcome reports whether f records an outcome (action "outcome", or an
@@ -145,6 +148,11 @@ func DecodeFeedback(b []byte, maxBytes int) (Feedback, error) {
 	if f.Note, _, err = r.str("note"); err != nil {
 		return Feedback{}, err
 	}
+	if raw, ok := r["mute"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &f.Mute); err != nil {
+			return Feedback{}, invalidf("field %q: want true or false", "mute")
+		}
+	}
 	if raw, ok := r["spent"]; ok && string(raw) != "null" {
 		var m struct {
 			Amount   *float64 `json:"amount"`
@@ -179,6 +187,7 @@ type feedbackJSON struct {
 	By         string `json:"by,omitempty"`
 	Note       string `json:"note,omitempty"`
 	Spent      *Money `json:"spent,omitempty"`
+	Mute       bool   `json:"mute,omitempty"`
 }
 
 // EncodeFeedback returns f as one line of JSON (no newline), with the time
@@ -194,6 +203,7 @@ func EncodeFeedback(f Feedback) []byte {
 		By:         f.By,
 		Note:       f.Note,
 		Spent:      f.Spent,
+		Mute:       f.Mute,
 	})
 }
 

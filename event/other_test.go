@@ -99,6 +99,12 @@ func TestDecodeFeedbackActions(t *testing.T) {
 		require.Equal(t, a, f.Action)
 		require.False(t, f.IsOutcome())
 	}
+	// A supervisor's acknowledgement of a hotspot that also mutes it in Slack.
+	mute := `{"alert_id":"hs-1","customer_id":"hotspot/late/carrier=x","time":"2025-03-01T12:00:00Z","action":"claim","by":"sam","mute":true}`
+	f, err = DecodeFeedback([]byte(mute), 0)
+	require.NoError(t, err)
+	require.True(t, f.Mute)
+	require.Equal(t, mute, string(EncodeFeedback(f)))
 	f, err = DecodeFeedback([]byte(`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","action":"claim","spent":{"amount":0}}`), 0)
 	require.NoError(t, err)
 	require.Equal(t, &Money{}, f.Spent)
@@ -116,6 +122,8 @@ func TestDecodeFeedbackActions(t *testing.T) {
 			`field "spent.amount": negative amount -1`},
 		{`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","outcome":"recovered","spent":{"amount":3}}`,
 			`missing field "spent.currency"`},
+		{`{"alert_id":"a","customer_id":"c","time":"2025-03-01T12:00:00Z","action":"claim","mute":"yes"}`,
+			`field "mute": want true or false`},
 	} {
 		_, err := DecodeFeedback([]byte(tc.in), 0)
 		require.ErrorIs(t, err, ErrInvalid, tc.in)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/peakend/peakend/config"
@@ -45,7 +46,9 @@ func (r *Runner) transactionalID() string {
 // Pebble batches applied, so local state is never ahead of Kafka; a crash
 // between the commit and the apply leaves it behind, and the restore rolls
 // it forward from the changelog. On abort every partition discards the
-// cycle and the session rewinds to the committed offsets.
+// cycle and the session rewinds to the committed offsets. If the broker
+// fenced the transaction (fencedError), the cycle is discarded and Run
+// replaces the whole group session.
 //
 // The runner's goroutine alone calls PollRecords, Begin, ProduceSync and End,
 // in that order; rebalance callbacks never call End, and run only between
@@ -69,7 +72,10 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 		return nil
 	}
 	if err := s.Begin(); err != nil {
-		return errors.Join(fmt.Errorf("stream: begin transaction: %w", err), c.discard(false))
+		if derr := c.discard(false); derr != nil {
+			return errors.Join(err, derr)
+		}
+		return asFenced(fmt.Errorf("stream: begin transaction: %w", err))
 	}
 	// End's context is cancelled only when a stop's grace has run out (ctx
 	// is the runner's graceful context): a cancelled End leaves the client
@@ -102,7 +108,7 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 		if derr := c.discard(true); derr != nil {
 			return errors.Join(err, derr)
 		}
-		return r.abandoned(ctx, fmt.Errorf("stream: end transaction: %w", err))
+		return asFenced(r.abandoned(ctx, fmt.Errorf("stream: end transaction: %w", err)))
 	}
 	m := r.o.Metrics
 	if !committed {
@@ -124,4 +130,38 @@ func (r *Runner) cycleEOS(ctx context.Context, s *kgo.GroupTransactSession, fetc
 	r.deliver(ctx, c.fired)
 	r.updateGauges()
 	return nil
+}
+
+// fencedError is a cycle ended because the broker no longer accepts this
+// client's transactions: its producer epoch was bumped under it. Our
+// transactional id is unique to one state directory, so the usual cause
+// is the broker aborting a transaction that outlived the transaction
+// timeout (an End held open across a rebalance that waited for a dead
+// member); a twin with the same id is the other. franz-go's client cannot
+// begin another transaction after it (PRODUCER_FENCED is fatal to the
+// producer id), so Run replaces the session (runSession).
+type fencedError struct{ err error }
+
+func (e *fencedError) Error() string { return e.err.Error() }
+func (e *fencedError) Unwrap() error { return e.err }
+
+// fencingErrs are the brokers' answers that mean the transaction is gone
+// and this producer epoch with it. INVALID_PRODUCER_EPOCH: a transaction
+// timeout before KIP-890 part 2 (franz-go recovers it itself where it can);
+// INVALID_TXN_STATE: the same race under transaction.version 2 on brokers
+// before KAFKA-20785; INVALID_PRODUCER_ID_MAPPING: the id expired.
+var fencingErrs = []error{kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.InvalidTxnState, kerr.InvalidProducerIDMapping}
+
+// asFenced wraps err in a fencedError if the broker fenced the
+// transaction; other errors (and nil) are returned as they are.
+func asFenced(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, f := range fencingErrs {
+		if errors.Is(err, f) {
+			return &fencedError{err: err}
+		}
+	}
+	return err
 }

@@ -57,6 +57,9 @@ type Runner struct {
 	// brokersDown is set while the brokers cannot be reached (brokerHealth).
 	brokersDown atomic.Bool
 	stopping    atomic.Bool
+	// closing: a group session's client is being closed (runSession),
+	// to be replaced or at a stop.
+	closing atomic.Bool
 	// fetchless: no partition is assigned, so no fetch will come to show
 	// the brokers back (brokerHealth then takes a heartbeat for proof).
 	fetchless atomic.Bool
@@ -143,7 +146,7 @@ func (r *Runner) clientOpts() []kgo.Opt {
 	exp, _ := r.topics()
 	topics := r.inputs()
 	opts := append(r.connOpts(),
-		kgo.WithHooks(brokerHealth{down: r.outage, up: r.recovered, closed: r.stopping.Load, fetchless: r.fetchless.Load}),
+		kgo.WithHooks(brokerHealth{down: r.outage, up: r.recovered, closed: r.closed, fetchless: r.fetchless.Load}),
 		kgo.SessionTimeout(k.SessionTimeout.D()),
 		kgo.ConsumerGroup(k.Group),
 		kgo.ConsumeTopics(topics...),
@@ -160,7 +163,13 @@ func (r *Runner) clientOpts() []kgo.Opt {
 	)
 	if k.ExactlyOnce {
 		// The transaction timeout stays below the group session timeout: a
-		// transaction of a member the group has given up on is aborted by then.
+		// transaction of a member the group has given up on is aborted by
+		// then, so that its partitions' next owner (whose offset fetch
+		// waits for that transaction) starts when the group notices the
+		// crash. A longer timeout would delay every failover; the rarer
+		// End held across a rebalance longer than this (one that waits
+		// for a dead member) is fenced by the broker, and Run rides that
+		// out with a new session (fencedError).
 		opts = append(opts, kgo.TransactionalID(r.transactionalID()),
 			kgo.TransactionTimeout(min(30*time.Second, k.SessionTimeout.D()*2/3)),
 			// A transaction begun right after the last one ended meets
@@ -298,6 +307,10 @@ func (r *Runner) refreshReady() {
 	r.setReady(ok)
 }
 
+// closed reports whether the client is being closed (brokerHealth):
+// connection errors then are expected, not an outage.
+func (r *Runner) closed() bool { return r.stopping.Load() || r.closing.Load() }
+
 func (r *Runner) setReady(v bool) {
 	r.ready.Store(v)
 	r.publishReady()
@@ -335,7 +348,11 @@ func (r *Runner) updateGauges() {
 // Run consumes until ctx is cancelled, then finishes the cycle in hand,
 // commits it, leaves the group and returns nil. It returns an error only
 // for failures it cannot ride out (the store failing, a record the broker
-// rejects for good, a transaction that cannot end).
+// rejects for good, a transaction that cannot end). Under exactly-once, a
+// transaction the broker fences under the instance (fencedError: it
+// outlived the transaction timeout) ends only the group session: its cycle
+// is not applied, and Run starts a new session in-process, which resumes
+// from the committed offsets; more than maxFences in fenceWindow end Run.
 func (r *Runner) Run(ctx context.Context) error {
 	cfg := r.o.Config
 	r.runCtx = ctx
@@ -364,9 +381,62 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	// Connection errors while stopping are expected, not an outage.
+	defer context.AfterFunc(ctx, func() { r.stopping.Store(true) })()
+	defer r.stopping.Store(true)
+	r.log.Info("consuming", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.Group, "topic", cfg.Kafka.Topics.Experiences,
+		"exactly_once", cfg.Kafka.ExactlyOnce, "changelog", r.changelog)
+	// A cycle in hand when ctx is cancelled still finishes (its alerts are
+	// produced and its state committed), within ShutdownGrace.
+	cctx, stop := graceful(ctx, ShutdownGrace)
+	defer stop()
+	var fences []time.Time
+	for {
+		err := r.runSession(ctx, cctx)
+		var fe *fencedError
+		if !errors.As(err, &fe) {
+			return err
+		}
+		if m := r.o.Metrics; m != nil {
+			m.Transactions.WithLabelValues("fenced").Inc()
+		}
+		if ctx.Err() != nil {
+			r.log.Warn("stopping: the last transaction was fenced by the broker; its cycle is processed again on restart", "err", err)
+			return nil
+		}
+		now := time.Now()
+		fences = slices.DeleteFunc(fences, func(t time.Time) bool { return now.Sub(t) > fenceWindow })
+		fences = append(fences, now)
+		if len(fences) > maxFences {
+			return fmt.Errorf("stream: the broker fenced transactional id %q %d times in %s: another instance may be using it "+
+				"(two instances with one id fence each other; give each its own state.dir): %w", r.transactionalID(), len(fences), fenceWindow, err)
+		}
+		r.log.Warn("the broker fenced this instance's transaction (it outlived the transaction timeout, or another producer "+
+			"took the transactional id); its cycle was not applied: rejoining the group with a new session, from the committed offsets",
+			"err", err, "transactional_id", r.transactionalID(), "fences", len(fences), "window", fenceWindow.String())
+	}
+}
+
+// maxFences fenced transactions within fenceWindow are ridden out (each
+// starts a new group session); one more ends Run. A transaction timeout
+// fences rarely (a rebalance that outlasts it); two instances sharing a
+// transactional id fence each other every few seconds, for ever.
+const (
+	maxFences   = 5
+	fenceWindow = 5 * time.Minute
+)
+
+// runSession runs one group session: a client (a GroupTransactSession
+// under exactly-once) joins the group, and the runner cycles until ctx is
+// cancelled or a cycle fails. Then it leaves the group, closes the client
+// and, as a revoke would, every open partition, and stops restores: a next
+// session starts from the committed state. It returns the cycle's error.
+func (r *Runner) runSession(ctx, cctx context.Context) error {
+	cfg := r.o.Config
 	var (
 		cl   *kgo.Client
 		sess *kgo.GroupTransactSession
+		err  error
 	)
 	if cfg.Kafka.ExactlyOnce {
 		sess, err = kgo.NewGroupTransactSession(r.clientOpts()...)
@@ -379,8 +449,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stream: client: %w", err)
 	}
-	// Connection errors while stopping are expected, not an outage.
-	defer context.AfterFunc(ctx, func() { r.stopping.Store(true) })()
 	lagCtx, stopLag := context.WithCancel(ctx)
 	lagDone := make(chan struct{})
 	go func() {
@@ -388,7 +456,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.trackLag(lagCtx, cl)
 	}()
 	defer func() {
-		r.stopping.Store(true)
+		// Connection errors of a client being closed are not an outage.
+		if ctx.Err() != nil {
+			r.stopping.Store(true)
+		}
+		r.closing.Store(true)
+		defer r.closing.Store(false)
 		stopLag()
 		<-lagDone // before the client closes and the store with it
 		r.setReady(false)
@@ -405,28 +478,25 @@ func (r *Runner) Run(ctx context.Context) error {
 			_ = pt.Close()
 			delete(r.parts, p)
 		}
-		r.updateGauges()
 		for p := range r.restores {
 			r.stopRestore(p)
 		}
+		clear(r.assignedParts)
+		r.joined = false
+		r.updateGauges()
 		r.mu.Unlock()
 		r.forgetLag(nil)
-		// Restores (and seeds) end with Run's context; wait for them, so
-		// that none writes to the store after it is closed.
+		// Restores (and seeds) end with their context; wait for them, so
+		// that none writes to the store after it is closed, nor beside the
+		// next session's restore of its partition.
 		ended := make(chan struct{})
 		go func() { r.restoring.Wait(); close(ended) }()
 		select {
 		case <-ended:
 		case <-time.After(leaveTimeout):
-			r.log.Warn("stopping: a restore of a partition is still ending")
+			r.log.Warn("a restore of a partition is still ending")
 		}
 	}()
-	r.log.Info("consuming", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.Group, "topic", cfg.Kafka.Topics.Experiences,
-		"exactly_once", cfg.Kafka.ExactlyOnce, "changelog", r.changelog)
-	// A cycle in hand when ctx is cancelled still finishes (its alerts are
-	// produced and its state committed), within ShutdownGrace.
-	cctx, stop := graceful(ctx, ShutdownGrace)
-	defer stop()
 	cycle := func(fs kgo.Fetches) error { return r.cycle(cctx, cl, fs) }
 	if sess != nil {
 		cycle = func(fs kgo.Fetches) error { return r.cycleEOS(cctx, sess, fs) }

@@ -128,7 +128,7 @@ func New(journeys []string, detectors []string) *Metrics {
 		Help:    "Duration of one partition's restore from the changelog.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)})
 	m.Transactions = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "peakend", Name: "transactions_total",
-		Help: "Kafka transactions ended (exactly_once), by result (committed, aborted)."}, []string{"result"})
+		Help: "Kafka transactions ended (exactly_once), by result (committed, aborted, fenced: aborted by the broker under the instance, which then starts a new group session)."}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.CustomersExpired, m.Events, m.Alerts, m.AlertsSuppressed, m.Deliveries, m.OutboxBacklog,
 		m.OutboxOldest, m.EventLag, m.DetectLatency, m.ConsumerLag, m.Customers, m.Complaints, m.FlaggedBefore,
 		m.Ready, m.Partitions, m.CycleSeconds, m.Restored, m.RestoreSkipped, m.Restoring, m.RestoreSeconds,
@@ -178,7 +178,7 @@ func New(journeys []string, detectors []string) *Metrics {
 			m.Events.WithLabelValues(j, r)
 		}
 	}
-	for _, r := range []string{"committed", "aborted"} {
+	for _, r := range []string{"committed", "aborted", "fenced"} {
 		m.Transactions.WithLabelValues(r)
 	}
 	for _, d := range detectors {
