@@ -24,3 +24,11 @@ func SetJourneyCacheBytes(e *Engine, n int64) {
 func JourneyCacheLost(p *Partition) (lost, gaveUp bool) {
 	return p.jc != nil && p.jc.Lost() > 0, p.jcGaveUp
 }
+
+// SetMaxSweep sets how many index entries one cycle's retention sweep
+// takes, and returns a function that restores it.
+func SetMaxSweep(n int) (restore func()) {
+	old := maxSweep
+	maxSweep = n
+	return func() { maxSweep = old }
+}

@@ -23,7 +23,8 @@ import (
 // watermark has passed a new bucket boundary by more than the retention, the
 // entries of earlier buckets are scanned and those customers expired: a
 // customer goes between retention and retention + one bucket after their
-// last activity. A customer the cycle is working on is kept and looked at
+// last activity (a big sweep is spread over the next cycles, maxSweep
+// entries each). A customer the cycle is working on is kept and looked at
 // again at the next sweep. All of it runs on event time, so a
 // replay expires the same customers at the same point of the input (with
 // the same batch size).
@@ -65,12 +66,14 @@ func (p *Partition) stageTime() (int64, error) {
 	if p.e.retention > 0 && t.clock.Watermark != math.MinInt64 && t.clock.MaxTime != 0 {
 		cut := p.bucketOf(t.clock.Watermark - p.e.retention)
 		if cut > t.clock.Swept {
-			n, err := p.expire(cut)
+			n, more, err := p.expire(cut)
 			if err != nil {
 				return 0, err
 			}
 			expired = n
-			t.clock.Swept = cut
+			if !more { // else the next cycle goes on with this sweep
+				t.clock.Swept = cut
+			}
 		}
 	}
 	if err := p.stageJourneys(); err != nil {
@@ -85,37 +88,51 @@ func (p *Partition) stageTime() (int64, error) {
 	return expired, nil
 }
 
-// expire removes the customers whose last activity was before day cut.
-func (p *Partition) expire(cut int64) (int64, error) {
+// maxSweep is how many index entries one cycle's sweep takes at most. A
+// bucket holds every customer last active in its days (at one event a
+// second, 432,000 for 90 days' retention): expired in one cycle, their ids
+// and the deletes of their headers, windows and index entries took about
+// 100 MB of heap at once in a fill of 10 million customers. Over the bound,
+// the sweep goes on in the next cycles (after this one's commit, the
+// entries taken are gone from the index); a replay still expires the same
+// customers at the same point of the input.
+var maxSweep = 16384
+
+// expire removes the customers whose last activity was before day cut, at
+// most maxSweep index entries of them; more says that entries are left.
+func (p *Partition) expire(cut int64) (n int64, more bool, err error) {
 	type idle struct {
 		day  int64
 		cust string
 	}
 	var list []idle
-	err := p.e.store.Inactive(p.id, cut, func(d int64, cust string) bool {
+	err = p.e.store.Inactive(p.id, cut, func(d int64, cust string) bool {
+		if len(list) == maxSweep {
+			more = true
+			return false
+		}
 		if _, busy := p.customers[cust]; !busy {
 			list = append(list, idle{d, cust})
 		}
 		return true
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	var n int64
 	for _, x := range list {
 		if err := p.batch.DeleteActive(x.day, x.cust); err != nil {
-			return n, err
+			return n, more, err
 		}
 		c := state.Customer{ID: x.cust}
 		found, err := p.e.store.LoadCustomer(p.id, &c, p.keyBuf)
 		if err != nil {
-			return n, err
+			return n, more, err
 		}
 		if !found || p.bucketOf(lastActive(&c)) != x.day {
 			continue // a stale entry: the customer's own is another day's
 		}
 		if err := p.batch.DeleteCustomer(x.cust, c.Seq, p.e.window); err != nil {
-			return n, err
+			return n, more, err
 		}
 		var jerr error
 		err = p.e.store.Journeys(p.id, x.cust, func(det, key string, j *state.Journey) bool {
@@ -127,12 +144,12 @@ func (p *Partition) expire(cut int64) (int64, error) {
 			return jerr == nil
 		})
 		if err != nil || jerr != nil {
-			return n, errorsJoin(err, jerr)
+			return n, more, errorsJoin(err, jerr)
 		}
 		p.hc.Delete(x.cust) // the header cache must not bring it back (a miss reads Pebble)
 		n++
 	}
-	return n, nil
+	return n, more, nil
 }
 
 // lastActive is c's last activity for retention: experience, complaint or

@@ -377,3 +377,46 @@ func TestJourneyClosedWithinACycleWritesNothing(t *testing.T) {
 	require.Zero(t, tombstones(true), "promised and delivered in one cycle")
 	require.GreaterOrEqual(t, tombstones(false), uint64(100), "delivered a cycle later: a journey and a timer deleted per order")
 }
+
+// A sweep bigger than one cycle may take goes on over the next cycles:
+// every idle customer goes, a few per cycle, and the active one stays.
+func TestRetentionSweepsInBoundedSteps(t *testing.T) {
+	defer engine.SetMaxSweep(3)()
+	cfg := testConfig(t, "late_delivery")
+	cfg.State.Retention = config.Duration(48 * time.Hour)
+	store := memStore(t, vfs.NewMem())
+	m := metrics.New(nil, nil)
+	eng, err := engine.New(cfg, store, engine.Options{Metrics: m})
+	require.NoError(t, err)
+	pt, err := eng.OpenPartition(0)
+	require.NoError(t, err)
+	defer pt.Close()
+	off := int64(0)
+	send := func(v string) {
+		require.NoError(t, pt.Experience(&engine.Record{Topic: "experiences", Offset: off, Value: []byte(v)}))
+		off++
+	}
+	commit := func() {
+		require.NoError(t, pt.Stage())
+		require.NoError(t, pt.Commit(false))
+	}
+	for i := range 10 {
+		send(delivery(fmt.Sprintf("d%d", i), fmt.Sprintf("idle-%d", i), t0, 1))
+	}
+	send(delivery("k0", "keep", t0, 1))
+	commit()
+	require.Equal(t, int64(11), pt.Customers())
+	var left []int64
+	for i := range 6 { // keep stays active, four days on: the ten are idle
+		send(delivery(fmt.Sprintf("k%d", i+1), "keep", t0.Add(96*time.Hour+time.Duration(i)*time.Minute), 1))
+		commit()
+		left = append(left, pt.Customers())
+	}
+	require.Equal(t, []int64{8, 5, 2, 1, 1, 1}, left, "three a cycle (one of the last sweep's entries is keep's old one)")
+	var mv dto.Metric
+	require.NoError(t, m.CustomersExpired.Write(&mv))
+	require.Equal(t, 10.0, mv.GetCounter().GetValue(), "peakend_customers_expired_total")
+	_, ok, err := httpapi.LookupCustomer(store, httpapi.ViewOptions{Window: cfg.State.Window}, []int32{0}, "keep")
+	require.NoError(t, err)
+	require.True(t, ok)
+}

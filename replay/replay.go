@@ -72,8 +72,8 @@ type Summary struct {
 	Sorted                             bool // the input was already in event-time order
 
 	eval  evaluation
-	custs map[uint64]struct{} // hashes of the customer ids seen (saw)
-	hs    *hotspotReplay      // nil without hotspot rules (hotspots.go)
+	custs custSet        // hashes of the customer ids seen (saw)
+	hs    *hotspotReplay // nil without hotspot rules (hotspots.go)
 }
 
 // replayMemtable is Run's smallest memtable. Customers' keys are spread
@@ -163,6 +163,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}()
 
 	s := &Summary{hs: hs}
+	defer s.custs.free() // on every return: counted by then, or an error
 	s.eval.init(o.Config)
 	complaints, err := readComplaints(o, s)
 	if err != nil {
@@ -334,7 +335,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := w.Flush(); err != nil {
 		return nil, fmt.Errorf("replay: write alerts: %w", err)
 	}
-	s.Customers = int64(len(s.custs))
+	s.Customers = s.custs.count()
 	if err := applyFeedback(o, s, feedback); err != nil {
 		return nil, err
 	}

@@ -198,6 +198,7 @@ func runDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 	defer pt.Close()
 
 	s := &Summary{hs: hs, Lines: d.Lines, Invalid: d.Invalid, Complaints: len(d.Complaints), Sorted: true}
+	defer s.custs.free() // on every return: counted by then, or an error
 	s.eval.init(cfg)
 	s.eval.feedback = d.feedGiven
 	inBatch := 0
@@ -264,7 +265,7 @@ func runDecoded(ctx context.Context, cfg *config.Config, d *Decoded, o DecodedOp
 	if err := flush(); err != nil {
 		return nil, err
 	}
-	s.Customers = int64(len(s.custs))
+	s.Customers = s.custs.count()
 	// Feedback by event time, as Run applies it; unknown alerts are
 	// counted, not written anywhere. A copy: applyFeedback sorts it.
 	if err := applyFeedback(Options{Config: cfg}, s, slices.Clone(d.feedback)); err != nil {

@@ -47,7 +47,11 @@ func TestStateSizeDir(t *testing.T) {
 	sort.Ints(names)
 	for _, b := range names {
 		k := kinds[byte(b)]
-		t.Logf("KIND %c keys %d, key bytes %.1f, value bytes %.1f (averages)", b, k.n, float64(k.key)/float64(k.n), float64(k.val)/float64(k.n))
+		// On disk: the tables' bytes in the kind's key range (blocks,
+		// index and filter), per key of the kind.
+		disk, err := db.EstimateDiskUsage([]byte{byte(b)}, []byte{byte(b + 1)})
+		require.NoError(t, err)
+		t.Logf("KIND %c keys %d, key bytes %.1f, value bytes %.1f (averages), on disk %.1f bytes per key", b, k.n, float64(k.key)/float64(k.n), float64(k.val)/float64(k.n), float64(disk)/float64(k.n))
 	}
 	m := db.Metrics()
 	var size uint64
