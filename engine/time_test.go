@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable/block"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
@@ -312,6 +315,67 @@ func TestBrokenPromiseFiresAtPromisePlusGrace(t *testing.T) {
 	require.Equal(t, "ann", got[0].CustomerID)
 	require.Equal(t, promise.Add(2*time.Hour), got[0].DetectedAt)
 	require.Contains(t, got[0].Reason, "2 hours past the promise")
+}
+
+// An order promised and delivered within one cycle (replay's 4,096-event
+// batches hold most of them) leaves nothing in the store: its journey and
+// timer were never written, so not even a tombstone reaches Pebble's files
+// and compactions. One delivered in a later cycle needs the tombstones.
+func TestJourneyClosedWithinACycleWritesNothing(t *testing.T) {
+	tombstones := func(sameCycle bool) uint64 {
+		store := memStore(t, vfs.NewMem())
+		eng, err := engine.New(testConfig(t, "broken_promise"), store, engine.Options{})
+		require.NoError(t, err)
+		pt, err := eng.OpenPartition(0)
+		require.NoError(t, err)
+		defer pt.Close()
+		off := int64(0)
+		send := func(v string) {
+			require.NoError(t, pt.Experience(&engine.Record{Topic: "experiences", Offset: off, Value: []byte(v)}))
+			off++
+		}
+		commit := func() {
+			require.NoError(t, pt.Stage())
+			require.NoError(t, pt.Commit(false))
+		}
+		promise := func(id, cust string, at time.Time) {
+			send(order(id, cust, "promised", at, `,"promised_by":"`+at.Add(240*time.Hour).Format(time.RFC3339)+`"`))
+		}
+		// Orders that stay open, already in Pebble's files: a tombstone
+		// over their keys cannot be dropped on the way down.
+		for i := range 50 {
+			promise(fmt.Sprint("open", i), fmt.Sprint("c", i), t0)
+		}
+		commit()
+		require.NoError(t, store.DB().Flush())
+		for i := range 50 {
+			promise(fmt.Sprint(i), fmt.Sprint("c", i), t0.Add(time.Duration(i)*time.Minute))
+		}
+		if !sameCycle {
+			commit()
+		}
+		for i := range 50 {
+			send(order(fmt.Sprint(i), fmt.Sprint("c", i), "delivered", t0.Add(time.Duration(60+i)*time.Minute), ""))
+		}
+		commit()
+		var keys []string
+		require.NoError(t, store.Journeys(0, "c7", func(_, key string, _ *state.Journey) bool { keys = append(keys, key); return true }))
+		require.Equal(t, []string{"o-open7"}, keys, "the delivered order's journey is closed, the open one kept")
+		timers := 0
+		require.NoError(t, store.Timers(0, math.MinInt64, math.MaxInt64, func(state.Timer) bool { timers++; return true }))
+		require.Equal(t, 50, timers, "the open orders' timers only")
+		var dels uint64
+		require.NoError(t, store.DB().ScanInternal(context.Background(), block.CategoryUnknown, []byte{0}, []byte{0xff},
+			func(k *pebble.InternalKey, _ pebble.LazyValue, _ pebble.IteratorLevel) error {
+				if k.Kind() == pebble.InternalKeyKindDelete {
+					dels++
+				}
+				return nil
+			}, nil, nil, nil, nil))
+		return dels
+	}
+	require.Zero(t, tombstones(true), "promised and delivered in one cycle")
+	require.GreaterOrEqual(t, tombstones(false), uint64(100), "delivered a cycle later: a journey and a timer deleted per order")
 }
 
 // A sweep bigger than one cycle may take goes on over the next cycles:

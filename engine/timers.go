@@ -64,6 +64,10 @@ type jkey struct{ cust, det, key string }
 type jrec struct {
 	j     state.Journey
 	dirty bool
+	// stored: the journey was in the store when the cycle loaded it; one
+	// that was not, and is closed again in the same cycle, needs no
+	// tombstone.
+	stored bool
 }
 
 func (p *Partition) journey(k jkey) (*jrec, error) {
@@ -72,15 +76,20 @@ func (p *Partition) journey(k jkey) (*jrec, error) {
 		return jr, nil
 	}
 	jr := &jrec{}
-	if _, err := p.loadJourney(k, &jr.j); err != nil {
+	found, err := p.loadJourney(k, &jr.j)
+	if err != nil {
 		return nil, err
 	}
+	jr.stored = found
 	t.journeys[k] = jr
 	return jr, nil
 }
 
 func (t *timeState) setTimer(k jkey, due int64) {
 	tm := state.Timer{Due: due, Customer: k.cust, Detector: k.det, Key: k.key}
+	if _, ok := t.timers[tm]; !ok {
+		t.born[tm] = struct{}{}
+	}
 	t.timers[tm] = true
 	if due == state.Parked {
 		delete(t.settled, k.det)
@@ -626,6 +635,9 @@ func (p *Partition) stageJourneys() error {
 			continue
 		}
 		var err error
+		if jr.j.Status == 0 && !jr.stored {
+			continue // opened and closed in this cycle: nothing to write
+		}
 		if jr.j.Status == 0 {
 			err = p.batch.DeleteJourney(k.cust, k.det, k.key)
 			p.cacheJourney(k.cust, k.det, k.key, nil)
@@ -641,6 +653,10 @@ func (p *Partition) stageJourneys() error {
 		var err error
 		if set {
 			err = p.batch.PutTimer(&tm)
+		} else if _, born := t.born[tm]; born {
+			// Set and dropped in this cycle: never written (a stale copy
+			// in the store, if any, is dropped when it falls due).
+			continue
 		} else {
 			err = p.batch.DeleteTimer(&tm)
 		}

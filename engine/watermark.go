@@ -46,8 +46,12 @@ type timeState struct {
 	prevLast int64
 	journeys map[jkey]*jrec
 	timers   map[state.Timer]bool // written this cycle: true = set, false = deleted
-	pending  timerHeap            // timers set this cycle, earliest first (some since dropped)
-	expired  int64                // customers expired in the committed batch (for the metric)
+	// born: timers first set in this cycle (absent from timers until
+	// then): one dropped again in the same cycle was never written, and
+	// needs no tombstone.
+	born    map[state.Timer]struct{}
+	pending timerHeap // timers set this cycle, earliest first (some since dropped)
+	expired int64     // customers expired in the committed batch (for the metric)
 	// settled: timed detectors known to have no parked journey (absent:
 	// there may be some, in the store or this cycle).
 	settled map[string]bool
@@ -61,6 +65,7 @@ func (p *Partition) openTime() error {
 	t := &p.tm
 	t.journeys = map[jkey]*jrec{}
 	t.timers = map[state.Timer]bool{}
+	t.born = map[state.Timer]struct{}{}
 	t.settled = map[string]bool{}
 	c, err := p.e.store.Clock(p.id)
 	if err != nil {
@@ -150,6 +155,7 @@ func (p *Partition) commitTime() {
 	t.committed, t.committedFloor = t.clock, t.floor
 	clear(t.journeys)
 	clear(t.timers)
+	clear(t.born)
 	clear(t.pending)
 	t.pending = t.pending[:0]
 	if m := p.e.metrics; m != nil && t.expired > 0 {
@@ -164,6 +170,7 @@ func (p *Partition) discardTime() {
 	t.clock, t.floor = t.committed, t.committedFloor
 	clear(t.journeys)
 	clear(t.timers)
+	clear(t.born)
 	clear(t.pending)
 	t.pending = t.pending[:0]
 	clear(t.settled)

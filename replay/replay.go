@@ -76,6 +76,14 @@ type Summary struct {
 	hs    *hotspotReplay // nil without hotspot rules (hotspots.go)
 }
 
+// replayMemtable is Run's smallest memtable. Customers' keys are spread
+// evenly, so each compaction of L0 rewrites the base level it overlaps:
+// twice the memtable halves how often. On the replay benchmark (1M
+// events over 1M customers) 16 MiB instead of 8 halved the bytes
+// compactions wrote for 13 MiB more peak RSS; 32 MiB quartered them but
+// took the RSS to 323 MiB (docs/performance.md, issue 15).
+const replayMemtable = 16 << 20
+
 type idx struct {
 	t    int64
 	off  int64
@@ -114,9 +122,10 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		cache = int64(o.Config.State.CacheMiB) << 20
 	}
 	// No WAL: a replay that dies is run again; its store is never resumed
-	// from the middle of a run.
-	store, err := state.Open(state.Options{Dir: dir, CacheBytes: cache, MemtableBytes: uint64(o.Config.State.MemtableMiB) << 20,
-		DisableWAL: true})
+	// from the middle of a run. Memtables of at least replayMemtable.
+	mem := max(uint64(o.Config.State.MemtableMiB)<<20, replayMemtable)
+	cache = max(cache, 4*int64(mem)+16<<20)
+	store, err := state.Open(state.Options{Dir: dir, CacheBytes: cache, MemtableBytes: mem, DisableWAL: true})
 	if err != nil {
 		return nil, err
 	}

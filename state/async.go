@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"sync"
@@ -25,6 +26,9 @@ type flight struct {
 	// opaque batches (Batch.Apply) may have written anyone.
 	custs  []uint64
 	opaque bool
+	// timers are the batch's timer writes, for reads that lay them over
+	// Pebble instead of waiting (Store.Timers).
+	timers timerWrites
 }
 
 // touches reports whether the batch in flight may have written cust.
@@ -93,6 +97,32 @@ func (f *fences) finish(p int32, fl *flight, err error) {
 	close(fl.done)
 }
 
+// timerOverlay returns partition p's commit in flight if it is still
+// running and its timer writes are known (timers), for a read that lays
+// them over Pebble instead of waiting; it waits for an opaque one
+// (Batch.Apply may have written any timer). It returns a failed commit's
+// error.
+func (f *fences) timerOverlay(p int32) (*flight, error) {
+	if f.n.Load() == 0 {
+		return nil, nil
+	}
+	f.mu.Lock()
+	fl := f.m[p]
+	f.mu.Unlock()
+	if fl == nil {
+		return nil, nil
+	}
+	if fl.opaque {
+		<-fl.done
+	}
+	select {
+	case <-fl.done:
+		return nil, fl.err
+	default:
+		return fl, nil
+	}
+}
+
 // fence waits for partition p's commit in flight (see CommitAsync).
 func (s *Store) fence(p int32) error { return s.fences.wait(p, false, "") }
 
@@ -119,8 +149,9 @@ func (b *Batch) CommitAsync() error {
 		b.b = b.s.db.NewBatch()
 	}
 	slices.Sort(b.custs)
-	fl := &flight{done: make(chan struct{}), custs: b.custs, opaque: b.opaque}
+	fl := &flight{done: make(chan struct{}), custs: b.custs, opaque: b.opaque, timers: b.timers.sorted()}
 	b.custs, b.opaque = b.spareCusts[:0], false
+	b.timers = timerWrites{buf: make([]byte, 0, cap(b.timers.buf)), ops: make([]timerWrite, 0, cap(b.timers.ops))}
 	b.s.fences.start(b.p, fl)
 	b.flight = fl
 	go func() {
@@ -146,4 +177,57 @@ func (b *Batch) Wait() error {
 	b.spareCusts = fl.custs
 	b.flight = nil
 	return fl.err
+}
+
+// timerWrites are a batch's timer writes (Batch.PutTimer, DeleteTimer): the
+// keys, one after another in buf, and each write's place in it.
+type timerWrites struct {
+	buf []byte
+	ops []timerWrite
+}
+
+type timerWrite struct {
+	off, end int32
+	del      bool
+}
+
+func (w *timerWrites) add(key []byte, del bool) {
+	off := int32(len(w.buf))
+	w.buf = append(w.buf, key...)
+	w.ops = append(w.ops, timerWrite{off: off, end: int32(len(w.buf)), del: del})
+}
+
+func (w *timerWrites) reset() { w.buf, w.ops = w.buf[:0], w.ops[:0] }
+
+func (w timerWrites) len() int           { return len(w.ops) }
+func (w timerWrites) key(i int) []byte   { return w.buf[w.ops[i].off:w.ops[i].end] }
+func (w timerWrites) deleted(i int) bool { return w.ops[i].del }
+func (w timerWrites) next() timerWrites  { return timerWrites{buf: w.buf, ops: w.ops[1:]} }
+
+// sorted returns the writes in key order, the last write of each key only
+// (the one the batch leaves).
+func (w timerWrites) sorted() timerWrites {
+	slices.SortStableFunc(w.ops, func(a, b timerWrite) int {
+		return bytes.Compare(w.buf[a.off:a.end], w.buf[b.off:b.end])
+	})
+	out := w.ops[:0]
+	for i, op := range w.ops {
+		if i+1 < len(w.ops) && bytes.Equal(w.key(i), w.key(i+1)) {
+			continue // a later write of the same key follows
+		}
+		out = append(out, op)
+	}
+	w.ops = out
+	return w
+}
+
+// within returns the writes of keys in [lo, hi).
+func (w timerWrites) within(lo, hi []byte) timerWrites {
+	i, _ := slices.BinarySearchFunc(w.ops, lo, func(op timerWrite, k []byte) int {
+		return bytes.Compare(w.buf[op.off:op.end], k)
+	})
+	j, _ := slices.BinarySearchFunc(w.ops, hi, func(op timerWrite, k []byte) int {
+		return bytes.Compare(w.buf[op.off:op.end], k)
+	})
+	return timerWrites{buf: w.buf, ops: w.ops[i:max(i, j)]}
 }

@@ -1,7 +1,9 @@
 package state_test
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -54,4 +56,59 @@ func TestCommitAsyncReadsSeeEveryWrite(t *testing.T) {
 	got, ok := load(t, s, 3, "last")
 	require.True(t, ok)
 	require.Equal(t, "gold", got.Tier)
+}
+
+// TestTimersWhileCommitAsyncRuns: the due-timer scan, which replay runs
+// after nearly every event, does not wait for the batch in flight; it
+// still sees exactly the timers that batch leaves: the ones it set, not
+// the ones it cancelled (set in an earlier batch, or set and cancelled in
+// the same one), in key order, and a scan stopped early stops there.
+func TestTimersWhileCommitAsyncRuns(t *testing.T) {
+	s := openMem(t, vfs.NewMem())
+	b := s.NewBatch(1)
+	other := s.NewBatch(2) // another partition's timers are never listed
+	want := map[state.Timer]bool{}
+	const rounds = 200
+	for i := range rounds {
+		for j := range 20 {
+			tm := state.Timer{Due: int64((i*7 + j*13) % 97), Customer: fmt.Sprintf("c%02d", (i+j)%11), Detector: "d", Key: fmt.Sprint(j % 3)}
+			switch (i + j) % 4 {
+			case 0, 1:
+				require.NoError(t, b.PutTimer(&tm))
+				want[tm] = true
+			case 2:
+				require.NoError(t, b.DeleteTimer(&tm))
+				delete(want, tm)
+			case 3: // set, then cancelled in the same batch
+				require.NoError(t, b.PutTimer(&tm))
+				require.NoError(t, b.DeleteTimer(&tm))
+				delete(want, tm)
+			}
+			require.NoError(t, other.PutTimer(&state.Timer{Due: tm.Due, Customer: "other", Detector: "d"}))
+		}
+		require.NoError(t, b.CommitAsync())
+		require.NoError(t, other.Commit(false))
+
+		from, upTo := int64(i%50), int64(i%50+40)
+		var got []state.Timer
+		require.NoError(t, s.Timers(1, from, upTo, func(tm state.Timer) bool { got = append(got, tm); return true }))
+		var exp []state.Timer
+		for tm := range want {
+			if tm.Due >= from && tm.Due <= upTo {
+				exp = append(exp, tm)
+			}
+		}
+		slices.SortFunc(exp, func(a, b state.Timer) int {
+			return cmp.Or(cmp.Compare(a.Due, b.Due), cmp.Compare(a.Customer, b.Customer), cmp.Compare(a.Key, b.Key))
+		})
+		require.Equal(t, exp, got, "round %d", i)
+
+		if len(exp) > 0 {
+			var first []state.Timer
+			require.NoError(t, s.Timers(1, from, upTo, func(tm state.Timer) bool { first = append(first, tm); return false }))
+			require.Equal(t, exp[:1], first, "round %d: stopped after the first", i)
+		}
+	}
+	require.NoError(t, b.Close())
+	require.NoError(t, other.Close())
 }

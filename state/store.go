@@ -323,6 +323,7 @@ type Batch struct {
 	custs      []uint64 // hashes of the customers the batch writes (touch)
 	spareCusts []uint64
 	opaque     bool // written by Apply: which customers is unknown
+	timers     timerWrites
 	keyBuf     []byte
 	valBuf     []byte
 }
@@ -402,6 +403,7 @@ func (b *Batch) Reset() {
 	b.b.Reset()
 	b.custs = b.custs[:0]
 	b.opaque = false
+	b.timers.reset()
 }
 
 // touch records that the batch writes one of cust's keys, for the

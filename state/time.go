@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -152,12 +153,14 @@ func activeKey(buf []byte, p int32, day int64, cust string) []byte {
 // PutTimer schedules t.
 func (b *Batch) PutTimer(t *Timer) error {
 	b.keyBuf = timerKey(b.keyBuf[:0], b.p, t)
+	b.timers.add(b.keyBuf, false)
 	return b.b.Set(b.keyBuf, nil, nil)
 }
 
 // DeleteTimer cancels t.
 func (b *Batch) DeleteTimer(t *Timer) error {
 	b.keyBuf = timerKey(b.keyBuf[:0], b.p, t)
+	b.timers.add(b.keyBuf, true)
 	return b.b.Delete(b.keyBuf, nil)
 }
 
@@ -276,8 +279,14 @@ func (s *Store) Journeys(p int32, cust string, fn func(det, key string, j *Journ
 
 // Timers calls fn for partition p's stored timers due in [from, upTo], in
 // (due, customer, detector, key) order, until fn returns false.
+//
+// It does not wait for partition p's commit in flight (CommitAsync): it
+// reads what Pebble holds and lays the batch's timer writes over it, so a
+// replay that scans for due timers after nearly every event keeps its
+// memtable insert on the other core.
 func (s *Store) Timers(p int32, from, upTo int64, fn func(t Timer) bool) error {
-	if err := s.fence(p); err != nil {
+	fl, err := s.fences.timerOverlay(p)
+	if err != nil {
 		return err
 	}
 	lo := binary.BigEndian.AppendUint64(prefix(nil, kindTimer, p), ordered(from))
@@ -285,19 +294,46 @@ func (s *Store) Timers(p int32, from, upTo int64, fn func(t Timer) bool) error {
 	if ordered(upTo) == ^uint64(0) {
 		hi = upperBound(prefix(nil, kindTimer, p))
 	}
+	var ov timerWrites
+	if fl != nil {
+		ov = fl.timers.within(lo, hi)
+	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return fmt.Errorf("state: timers: %w", err)
 	}
 	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		t, ok := parseTimer(it.Key())
-		if !ok {
+	// Merge Pebble's keys with the batch in flight's writes, in key order;
+	// the batch's write wins where both have a key (the iterator may or may
+	// not see the batch: either way the result is the same).
+	ok := it.First()
+	for ok || ov.len() > 0 {
+		if ov.len() > 0 && (!ok || bytes.Compare(ov.key(0), it.Key()) <= 0) {
+			if ok && bytes.Equal(ov.key(0), it.Key()) {
+				ok = it.Next() // the batch's write replaces it
+			}
+			k, del := ov.key(0), ov.deleted(0)
+			ov = ov.next()
+			if del {
+				continue
+			}
+			t, valid := parseTimer(k)
+			if !valid {
+				return fmt.Errorf("%w: timer key", ErrCorrupt)
+			}
+			if !fn(t) {
+				break
+			}
+			continue
+		}
+		t, valid := parseTimer(it.Key())
+		if !valid {
 			return fmt.Errorf("%w: timer key", ErrCorrupt)
 		}
 		if !fn(t) {
 			break
 		}
+		ok = it.Next()
 	}
 	return it.Error()
 }
