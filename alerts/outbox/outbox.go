@@ -59,12 +59,26 @@ func (b *Book) Forget(p int32) {
 	delete(b.held, p)
 }
 
-// deliverable reports whether entry seq of partition p may be delivered.
-func (b *Book) deliverable(p int32, seq uint64) bool {
+// heldNow returns a copy of the held seqs. A scan of the outbox takes it
+// before its iterator opens and judges every entry by it: a discarded
+// cycle's entries are deleted before the partition's Release, so an
+// iterator that still sees them began before that Release, and the copy
+// taken before it still holds them. Judged by the book as it is at the
+// entry instead, such an entry (already deleted, released meanwhile) would
+// be delivered.
+func (b *Book) heldNow() heldSeqs {
 	b.hmu.Lock()
 	defer b.hmu.Unlock()
-	h, ok := b.held[p]
-	return !ok || seq < h
+	return maps.Clone(b.held)
+}
+
+// heldSeqs maps a partition to the first outbox seq of its cycle in hand.
+type heldSeqs map[int32]uint64
+
+// deliverable reports whether entry seq of partition p may be delivered.
+func (h heldSeqs) deliverable(p int32, seq uint64) bool {
+	first, ok := h[p]
+	return !ok || seq < first
 }
 
 type ledger struct {
@@ -294,8 +308,9 @@ func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
 		mu.Unlock()
 		var todo []state.OutboxEntry
 		var oldest int64 // enqueue time of the oldest entry seen, in flight or not
+		held := d.Book.heldNow() // before the scan's iterator opens (heldNow)
 		err := d.Store.Outbox(name, func(e *state.OutboxEntry) bool {
-			if !d.Book.deliverable(e.Partition, e.Seq) {
+			if !held.deliverable(e.Partition, e.Seq) {
 				return true // its cycle is not committed yet
 			}
 			if oldest == 0 || e.Enqueued < oldest {
