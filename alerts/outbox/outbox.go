@@ -307,7 +307,7 @@ func (d *Deliverer) sinkLoop(ctx context.Context, s alerts.Sink) {
 		maps.DeleteFunc(handed, func(_ key, inFlight bool) bool { return !inFlight })
 		mu.Unlock()
 		var todo []state.OutboxEntry
-		var oldest int64 // enqueue time of the oldest entry seen, in flight or not
+		var oldest int64         // enqueue time of the oldest entry seen, in flight or not
 		held := d.Book.heldNow() // before the scan's iterator opens (heldNow)
 		err := d.Store.Outbox(name, func(e *state.OutboxEntry) bool {
 			if !held.deliverable(e.Partition, e.Seq) {
