@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -88,7 +89,6 @@ func (t *timeState) setTimer(k jkey, due int64) {
 		t.pending.push(tm)
 	}
 	t.nextDue = min(t.nextDue, due)
-	t.floor = min(t.floor, due)
 }
 
 func (t *timeState) dropTimer(k jkey, due int64) {
@@ -485,7 +485,6 @@ func (p *Partition) fireDue() error {
 			return err
 		}
 		if len(due) == 0 {
-			t.floor = max(t.floor, t.clock.Watermark+1) // everything up to here has run
 			return p.findNextDue()
 		}
 		for _, tm := range due {
@@ -497,38 +496,62 @@ func (p *Partition) fireDue() error {
 	return nil
 }
 
-// dueTimers lists the timers due at or before wm: stored ones not deleted
-// this cycle, and this cycle's (from the pending heap: no walk over
-// everything the cycle changed).
+// dueTimers lists the timers due at or before wm: the committed ones (from
+// the timer index) not touched this cycle, and this cycle's (from the
+// pending heap). Neither reads Pebble's timer keys: a scan of them walked
+// the tombstones of every cancelled timer.
 func (p *Partition) dueTimers(wm int64) ([]state.Timer, error) {
 	t := &p.tm
 	var due []state.Timer
-	err := p.e.store.Timers(p.id, t.floor, wm, func(tm state.Timer) bool {
-		if _, ok := t.timers[tm]; !ok { // else deleted, or set and listed below
+	for {
+		next, ok := p.ti.next()
+		if !ok || next > wm {
+			break
+		}
+		tm, ok := p.ti.timer(p.ti.take())
+		if !ok {
+			return nil, fmt.Errorf("%w: timer index entry", state.ErrCorrupt)
+		}
+		if _, ok := t.timers[tm]; ok {
+			continue // deleted, or set and listed below
+		}
+		live, err := p.committedTimer(tm)
+		if err != nil {
+			return nil, err
+		}
+		if live {
 			due = append(due, tm)
 		}
-		return true
-	})
+	}
 	for len(t.pending) > 0 && t.pending[0].Due <= wm {
 		if tm := t.pending.pop(); t.timers[tm] {
 			due = append(due, tm)
 		}
 	}
 	slices.SortFunc(due, timerOrder)
-	return slices.Compact(due), err // a timer set, dropped and set again is in the heap twice
+	return slices.Compact(due), nil // a timer set, dropped and set again is in the heap twice
 }
 
-// findNextDue sets nextDue to the earliest pending timer.
+// committedTimer reports whether tm, untouched this cycle, is its journey's
+// committed timer (the index keeps dropped timers until they come up).
+func (p *Partition) committedTimer(tm state.Timer) (bool, error) {
+	k := jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key}
+	if jr, ok := p.tm.journeys[k]; ok {
+		return jr.j.Status != 0 && jr.j.Due == tm.Due, nil
+	}
+	var j state.Journey
+	found, err := p.loadJourney(k, &j)
+	return found && j.Status != 0 && j.Due == tm.Due, err
+}
+
+// findNextDue sets nextDue to the earliest pending timer (a lower bound:
+// the index's earliest entry may be a dropped timer).
 func (p *Partition) findNextDue() error {
 	t := &p.tm
 	next := int64(math.MaxInt64)
-	err := p.e.store.Timers(p.id, t.floor, math.MaxInt64, func(tm state.Timer) bool {
-		if _, ok := t.timers[tm]; ok {
-			return true // deleted, or set (and found in the heap below)
-		}
-		next = tm.Due
-		return false
-	})
+	if due, ok := p.ti.next(); ok {
+		next = due
+	}
 	for len(t.pending) > 0 && !t.timers[t.pending[0]] {
 		t.pending.pop() // dropped since it was set
 	}
@@ -536,7 +559,7 @@ func (p *Partition) findNextDue() error {
 		next = min(next, t.pending[0].Due)
 	}
 	t.nextDue = next
-	return err
+	return nil
 }
 
 // timerOrder is the order timers run in: due, customer, detector, key (the
