@@ -228,9 +228,6 @@ func (e *Engine) OpenPartition(p int32) (*Partition, error) {
 	if err := pt.openTime(); err != nil {
 		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
 	}
-	if err := pt.openTimers(); err != nil {
-		return nil, fmt.Errorf("engine: partition %d: %w", p, err)
-	}
 	// Warm the header cache with a sequential scan (a second or so per
 	// million customers): without it, a restarted instance pays a random
 	// Pebble read for every customer's first event.

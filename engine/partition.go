@@ -114,6 +114,9 @@ type Partition struct {
 
 	tm timeState  // event time: watermark, timers, journeys, retention (watermark.go, timers.go, retention.go)
 	ti timerIndex // committed pending timers (timerindex.go)
+	// oldTimers: the store has timer keys of journeys that are not parked
+	// (written before the timer index): delete them as their journeys move.
+	oldTimers bool
 
 	jc       *state.HeaderCache // committed journeys (nil: no timed detector; journeycache.go)
 	jcStaged []jcStaged         // the cycle's journeys, for jc after Commit

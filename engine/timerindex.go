@@ -11,9 +11,13 @@ import (
 // Finding the due timers by scanning Pebble's timer keys walked the
 // tombstones of every cancelled timer between the live ones (~160 µs a scan
 // on a month of open orders; docs/performance.md, timers). So the partition
-// keeps a min-heap by due time of its committed timers (every stored timer
-// but the parked ones, which never fall due), filled by one scan of the
-// timer keys at open and given the cycle's new timers at Commit. Dropping a
+// keeps a min-heap by due time of its committed timers (every stored
+// journey's due time but the parked ones, which never fall due), filled by
+// the scan of the journeys at open (openJourneys) and given the cycle's new
+// timers at Commit. So a timer needs no key of its own: only parked
+// journeys have one (unpark and the sweep list them in key order). A store
+// written before this still has a key per timer: the partition then deletes
+// each as its journey moves on, as before (Partition.oldTimers). Dropping a
 // timer does not touch it: a timer taken from the heap counts only if the
 // committed journey still has that due time (lazy deletion; dueTimers
 // checks), so the heap may hold stale entries until they come up. Entries
@@ -147,18 +151,6 @@ func parseJourneyID(b []byte) (cust, det, key string, ok bool) {
 		return
 	}
 	return cust, det, string(b), true
-}
-
-// openTimers fills the index from the store's timers.
-func (p *Partition) openTimers() error {
-	x := &p.ti
-	*x = timerIndex{}
-	var id []byte
-	return p.e.store.Timers(p.id, -1<<63, state.Parked-1, func(tm state.Timer) bool {
-		id = state.JourneyID(id[:0], tm.Customer, tm.Detector, tm.Key)
-		x.add(tm.Due, id)
-		return true
-	})
 }
 
 // commitTimers gives the index the committed cycle's new timers.

@@ -17,11 +17,12 @@ import (
 // Timers of the overdue and deadline detectors.
 //
 // A journey (customer, detector, key attribute value such as an order_id)
-// is a state.Journey record with at most one pending timer; the timer key
-// starts with its due time, so due timers are one range scan. Both live in
-// Pebble and are written through the partition's batch at Stage, with the
-// cycle's other state and offsets. Within a cycle they are read through
-// t.journeys and t.timers.
+// is a state.Journey record with at most one pending timer, its due time.
+// The record lives in Pebble, written through the partition's batch at
+// Stage with the cycle's other state and offsets; the committed due times
+// are kept in memory (timerindex.go), so due timers are found without
+// reading Pebble, and a timer has a key of its own only while its journey
+// is parked. Within a cycle they are read through t.journeys and t.timers.
 //
 // Journey life:
 //   - start (not late): the detector arms a timer (Open). A later start for
@@ -661,6 +662,11 @@ func (p *Partition) stageJourneys() error {
 		}
 	}
 	for tm, set := range t.timers {
+		// Only a parked journey has a timer key: the index (timerindex.go)
+		// holds the others' due times, rebuilt from the journeys at open.
+		if tm.Due != state.Parked && (set || !p.oldTimers) {
+			continue
+		}
 		var err error
 		if set {
 			err = p.batch.PutTimer(&tm)
