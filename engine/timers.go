@@ -64,8 +64,9 @@ type jkey struct{ cust, det, key string }
 
 // jrec is a journey as loaded in this cycle; j.Status 0 = none.
 type jrec struct {
-	j     state.Journey
-	dirty bool
+	j      state.Journey
+	dirty  bool
+	stored bool // in the store when the cycle loaded it
 }
 
 func (p *Partition) journey(k jkey) (*jrec, error) {
@@ -74,9 +75,11 @@ func (p *Partition) journey(k jkey) (*jrec, error) {
 		return jr, nil
 	}
 	jr := &jrec{}
-	if _, err := p.loadJourney(k, &jr.j); err != nil {
+	found, err := p.loadJourney(k, &jr.j)
+	if err != nil {
 		return nil, err
 	}
+	jr.stored = found
 	t.journeys[k] = jr
 	return jr, nil
 }
@@ -651,6 +654,9 @@ func (p *Partition) stageJourneys() error {
 		}
 		var err error
 		if jr.j.Status == 0 {
+			if !jr.stored {
+				continue // started and ended in this cycle: nothing to write
+			}
 			err = p.batch.DeleteJourney(k.cust, k.det, k.key)
 			p.cacheJourney(k.cust, k.det, k.key, nil)
 		} else {
