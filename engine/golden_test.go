@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -101,7 +100,7 @@ func runGolden(t *testing.T, path string) []byte {
 			h.commit()
 			h.seen = 0
 			n := 0
-			require.NoError(t, h.store.Timers(0, math.MinInt64, math.MaxInt64, func(tm state.Timer) bool {
+			require.NoError(t, h.store.PendingTimers(0, func(tm state.Timer) bool {
 				due := "parked"
 				if tm.Due != state.Parked {
 					due = "due=" + ts(time.Unix(0, tm.Due))

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"math"
 	"unsafe"
 
 	"github.com/peakend/peakend/state"
@@ -30,26 +32,49 @@ type jcStaged struct {
 	id, val [2]int // in Partition.jcArena; val[0] < 0: deleted
 }
 
-// openJourneys fills the journey cache from the store (partitions of an
-// engine with timed detectors only).
+// openJourneys fills the journey cache (partitions of an engine with timed
+// detectors only) and the timer index (timerindex.go) from one scan of the
+// stored journeys, and looks for timer keys of journeys that are not
+// parked (a store written when every timer had a key).
 func (p *Partition) openJourneys() error {
-	if len(p.e.timed) == 0 || p.e.journeyCache == nil {
-		return nil
+	p.ti = timerIndex{}
+	p.jc, p.jcLost, p.jcGaveUp = nil, nil, false
+	if len(p.e.timed) > 0 && p.e.journeyCache != nil {
+		p.jc = state.NewHeaderCache(p.e.journeyCache)
+		p.jcLost = map[string]struct{}{}
+		p.jc.OnLost(func(id []byte) {
+			if p.jcGaveUp {
+				return
+			}
+			if len(p.jcLost) >= maxJourneysLost {
+				p.jcGaveUp, p.jcLost = true, nil
+				return
+			}
+			p.jcLost[string(id)] = struct{}{}
+		})
 	}
-	p.jc = state.NewHeaderCache(p.e.journeyCache)
-	p.jcLost, p.jcGaveUp = map[string]struct{}{}, false
-	p.jc.OnLost(func(id []byte) {
-		if p.jcGaveUp {
-			return
+	warm := p.jc != nil
+	var j state.Journey
+	var derr error
+	err := p.e.store.JourneyRecords(p.id, func(id, enc []byte) bool {
+		if warm {
+			warm = p.jc.Warm(string(id), enc)
 		}
-		if len(p.jcLost) >= maxJourneysLost {
-			p.jcGaveUp, p.jcLost = true, nil
-			return
+		if derr = j.UnmarshalBinary(enc); derr != nil {
+			return false
 		}
-		p.jcLost[string(id)] = struct{}{}
+		if j.Due != 0 && j.Due != state.Parked {
+			p.ti.add(j.Due, id)
+		}
+		return true
 	})
-	return p.e.store.JourneyRecords(p.id, func(id, enc []byte) bool {
-		return p.jc.Warm(string(id), enc)
+	if err = errors.Join(err, derr); err != nil {
+		return err
+	}
+	p.oldTimers = false
+	return p.e.store.Timers(p.id, math.MinInt64, state.Parked-1, func(state.Timer) bool {
+		p.oldTimers = true
+		return false
 	})
 }
 

@@ -112,7 +112,11 @@ type Partition struct {
 	hs *hotspots.Counter // hotspot counts of the cycle (nil: not counting; hotspots.go)
 	hl *hotLive          // live: the aggregator and view this partition owns (hotspots.go)
 
-	tm timeState // event time: watermark, timers, journeys, retention (watermark.go, timers.go, retention.go)
+	tm timeState  // event time: watermark, timers, journeys, retention (watermark.go, timers.go, retention.go)
+	ti timerIndex // committed pending timers (timerindex.go)
+	// oldTimers: the store has timer keys of journeys that are not parked
+	// (written before the timer index): delete them as their journeys move.
+	oldTimers bool
 
 	jc       *state.HeaderCache // committed journeys (nil: no timed detector; journeycache.go)
 	jcStaged []jcStaged         // the cycle's journeys, for jc after Commit
@@ -628,6 +632,7 @@ func (p *Partition) Commit(sync bool) error {
 	p.count += p.newCust
 	p.commitHotspots()
 	p.commitJourneys() // before commitTime clears the cycle's journeys
+	p.commitTimers()   // and its timers
 	p.commitTime()
 	p.publish()
 	p.committedOutbox()
@@ -664,6 +669,7 @@ func (p *Partition) discard(keepOutbox bool) error {
 	}
 	p.reset()
 	p.discardJourneys()
+	p.ti.discard()
 	p.discardTime()
 	p.counts = nil
 	if err := p.discardHotspots(); err != nil {

@@ -138,7 +138,7 @@ func (p *Partition) expire(cut int64) (n int64, more bool, err error) {
 		err = p.e.store.Journeys(p.id, x.cust, func(det, key string, j *state.Journey) bool {
 			jerr = p.batch.DeleteJourney(x.cust, det, key)
 			p.cacheJourney(x.cust, det, key, nil)
-			if jerr == nil && j.Due != 0 {
+			if jerr == nil && (j.Due == state.Parked || j.Due != 0 && p.oldTimers) {
 				jerr = p.batch.DeleteTimer(&state.Timer{Due: j.Due, Customer: x.cust, Detector: det, Key: key})
 			}
 			return jerr == nil

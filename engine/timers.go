@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -16,11 +17,12 @@ import (
 // Timers of the overdue and deadline detectors.
 //
 // A journey (customer, detector, key attribute value such as an order_id)
-// is a state.Journey record with at most one pending timer; the timer key
-// starts with its due time, so due timers are one range scan. Both live in
-// Pebble and are written through the partition's batch at Stage, with the
-// cycle's other state and offsets. Within a cycle they are read through
-// t.journeys and t.timers.
+// is a state.Journey record with at most one pending timer, its due time.
+// The record lives in Pebble, written through the partition's batch at
+// Stage with the cycle's other state and offsets; the committed due times
+// are kept in memory (timerindex.go), so due timers are found without
+// reading Pebble, and a timer has a key of its own only while its journey
+// is parked. Within a cycle they are read through t.journeys and t.timers.
 //
 // Journey life:
 //   - start (not late): the detector arms a timer (Open). A later start for
@@ -62,12 +64,9 @@ type jkey struct{ cust, det, key string }
 
 // jrec is a journey as loaded in this cycle; j.Status 0 = none.
 type jrec struct {
-	j     state.Journey
-	dirty bool
-	// stored: the journey was in the store when the cycle loaded it; one
-	// that was not, and is closed again in the same cycle, needs no
-	// tombstone.
-	stored bool
+	j      state.Journey
+	dirty  bool
+	stored bool // in the store when the cycle loaded it
 }
 
 func (p *Partition) journey(k jkey) (*jrec, error) {
@@ -97,7 +96,6 @@ func (t *timeState) setTimer(k jkey, due int64) {
 		t.pending.push(tm)
 	}
 	t.nextDue = min(t.nextDue, due)
-	t.floor = min(t.floor, due)
 }
 
 func (t *timeState) dropTimer(k jkey, due int64) {
@@ -494,7 +492,6 @@ func (p *Partition) fireDue() error {
 			return err
 		}
 		if len(due) == 0 {
-			t.floor = max(t.floor, t.clock.Watermark+1) // everything up to here has run
 			return p.findNextDue()
 		}
 		for _, tm := range due {
@@ -506,38 +503,62 @@ func (p *Partition) fireDue() error {
 	return nil
 }
 
-// dueTimers lists the timers due at or before wm: stored ones not deleted
-// this cycle, and this cycle's (from the pending heap: no walk over
-// everything the cycle changed).
+// dueTimers lists the timers due at or before wm: the committed ones (from
+// the timer index) not touched this cycle, and this cycle's (from the
+// pending heap). Neither reads Pebble's timer keys: a scan of them walked
+// the tombstones of every cancelled timer.
 func (p *Partition) dueTimers(wm int64) ([]state.Timer, error) {
 	t := &p.tm
 	var due []state.Timer
-	err := p.e.store.Timers(p.id, t.floor, wm, func(tm state.Timer) bool {
-		if _, ok := t.timers[tm]; !ok { // else deleted, or set and listed below
+	for {
+		next, ok := p.ti.next()
+		if !ok || next > wm {
+			break
+		}
+		tm, ok := p.ti.timer(p.ti.take())
+		if !ok {
+			return nil, fmt.Errorf("%w: timer index entry", state.ErrCorrupt)
+		}
+		if _, ok := t.timers[tm]; ok {
+			continue // deleted, or set and listed below
+		}
+		live, err := p.committedTimer(tm)
+		if err != nil {
+			return nil, err
+		}
+		if live {
 			due = append(due, tm)
 		}
-		return true
-	})
+	}
 	for len(t.pending) > 0 && t.pending[0].Due <= wm {
 		if tm := t.pending.pop(); t.timers[tm] {
 			due = append(due, tm)
 		}
 	}
 	slices.SortFunc(due, timerOrder)
-	return slices.Compact(due), err // a timer set, dropped and set again is in the heap twice
+	return slices.Compact(due), nil // a timer set, dropped and set again is in the heap twice
 }
 
-// findNextDue sets nextDue to the earliest pending timer.
+// committedTimer reports whether tm, untouched this cycle, is its journey's
+// committed timer (the index keeps dropped timers until they come up).
+func (p *Partition) committedTimer(tm state.Timer) (bool, error) {
+	k := jkey{cust: tm.Customer, det: tm.Detector, key: tm.Key}
+	if jr, ok := p.tm.journeys[k]; ok {
+		return jr.j.Status != 0 && jr.j.Due == tm.Due, nil
+	}
+	var j state.Journey
+	found, err := p.loadJourney(k, &j)
+	return found && j.Status != 0 && j.Due == tm.Due, err
+}
+
+// findNextDue sets nextDue to the earliest pending timer (a lower bound:
+// the index's earliest entry may be a dropped timer).
 func (p *Partition) findNextDue() error {
 	t := &p.tm
 	next := int64(math.MaxInt64)
-	err := p.e.store.Timers(p.id, t.floor, math.MaxInt64, func(tm state.Timer) bool {
-		if _, ok := t.timers[tm]; ok {
-			return true // deleted, or set (and found in the heap below)
-		}
-		next = tm.Due
-		return false
-	})
+	if due, ok := p.ti.next(); ok {
+		next = due
+	}
 	for len(t.pending) > 0 && !t.timers[t.pending[0]] {
 		t.pending.pop() // dropped since it was set
 	}
@@ -545,7 +566,7 @@ func (p *Partition) findNextDue() error {
 		next = min(next, t.pending[0].Due)
 	}
 	t.nextDue = next
-	return err
+	return nil
 }
 
 // timerOrder is the order timers run in: due, customer, detector, key (the
@@ -635,10 +656,10 @@ func (p *Partition) stageJourneys() error {
 			continue
 		}
 		var err error
-		if jr.j.Status == 0 && !jr.stored {
-			continue // opened and closed in this cycle: nothing to write
-		}
 		if jr.j.Status == 0 {
+			if !jr.stored {
+				continue // started and ended in this cycle: nothing to write
+			}
 			err = p.batch.DeleteJourney(k.cust, k.det, k.key)
 			p.cacheJourney(k.cust, k.det, k.key, nil)
 		} else {
@@ -650,6 +671,11 @@ func (p *Partition) stageJourneys() error {
 		}
 	}
 	for tm, set := range t.timers {
+		// Only a parked journey has a timer key: the index (timerindex.go)
+		// holds the others' due times, rebuilt from the journeys at open.
+		if tm.Due != state.Parked && (set || !p.oldTimers) {
+			continue
+		}
 		var err error
 		if set {
 			err = p.batch.PutTimer(&tm)

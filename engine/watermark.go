@@ -39,9 +39,6 @@ type timeState struct {
 	now time.Time
 	// nextDue: no timer falls due before it (a lower bound; MinInt64 = unknown).
 	nextDue int64
-	// floor: no timer exists below it, in the store or this cycle (scans
-	// start there, not among the tombstones of timers already run).
-	floor, committedFloor int64
 	// prevLast is the customer's latest event time before the experience in hand.
 	prevLast int64
 	journeys map[jkey]*jrec
@@ -76,7 +73,7 @@ func (p *Partition) openTime() error {
 		c.Swept = math.MinInt64
 	}
 	t.clock, t.committed = c, c
-	t.nextDue, t.floor, t.committedFloor = math.MinInt64, math.MinInt64, math.MinInt64
+	t.nextDue = math.MinInt64
 	t.swept = math.MinInt64
 	return nil
 }
@@ -152,7 +149,7 @@ func (p *Partition) Drain() error {
 // commitTime makes the cycle's clock the committed one.
 func (p *Partition) commitTime() {
 	t := &p.tm
-	t.committed, t.committedFloor = t.clock, t.floor
+	t.committed = t.clock
 	clear(t.journeys)
 	clear(t.timers)
 	clear(t.born)
@@ -167,7 +164,7 @@ func (p *Partition) commitTime() {
 // discardTime drops the cycle's event-time work.
 func (p *Partition) discardTime() {
 	t := &p.tm
-	t.clock, t.floor = t.committed, t.committedFloor
+	t.clock = t.committed
 	clear(t.journeys)
 	clear(t.timers)
 	clear(t.born)

@@ -2,9 +2,12 @@ package state
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -12,7 +15,13 @@ import (
 // Event-time state: timers, open journeys, the retention index and the
 // partition's clock. Every write goes through the partition's Batch.
 //
-//	't' p due(u64 BE, sign-flipped) len(cust) cust len(det) det key   timer (empty value)
+// A journey's record holds its timer's due time; the engine keeps the
+// partition's due times in memory (rebuilt from the journeys when it
+// opens), so only a parked journey's timer (due Parked: listed by key,
+// never due) has a key of its own. A store written before that has a timer
+// key for every timer; the engine deletes them as their journeys move on.
+//
+//	't' p due(u64 BE, sign-flipped) len(cust) cust len(det) det key   timer of a parked journey (empty value)
 //	'j' p len(cust) cust len(det) det key                              journey (Journey)
 //	'x' p day(u64 BE, sign-flipped) cust                               customer last active on that day (empty value)
 //	'w' p                                                              partition clock (Clock)
@@ -338,15 +347,59 @@ func (s *Store) Timers(p int32, from, upTo int64, fn func(t Timer) bool) error {
 	return it.Error()
 }
 
-// NextTimer returns the due time of partition p's earliest stored timer.
+// NextTimer returns the due time of partition p's earliest pending timer
+// (PendingTimers).
 func (s *Store) NextTimer(p int32) (int64, bool, error) {
 	var due int64
 	found := false
-	err := s.Timers(p, -1<<63, 1<<63-1, func(t Timer) bool {
+	err := s.PendingTimers(p, func(t Timer) bool {
 		due, found = t.Due, true
 		return false
 	})
 	return due, found, err
+}
+
+// PendingTimers calls fn for each pending timer of partition p (each stored
+// journey with a due time, parked ones included), in the order of their
+// timer keys (due, then customer, detector and key), until fn returns
+// false. A timer has a key of its own only while its journey is parked (the
+// engine keeps the others' due times in memory), so this reads every
+// journey of the partition: for tests and tools.
+func (s *Store) PendingTimers(p int32, fn func(t Timer) bool) error {
+	type pending struct {
+		t  Timer
+		id string
+	}
+	var list []pending
+	var j Journey
+	var derr error
+	err := s.JourneyRecords(p, func(id, enc []byte) bool {
+		if derr = j.UnmarshalBinary(enc); derr != nil || j.Due == 0 {
+			return derr == nil
+		}
+		t := Timer{Due: j.Due}
+		cust, rest, ok := cut16(id)
+		det, key, ok2 := cut16(rest)
+		if !ok || !ok2 {
+			derr = fmt.Errorf("%w: journey key", ErrCorrupt)
+			return false
+		}
+		t.Customer, t.Detector, t.Key = cust, det, string(key)
+		list = append(list, pending{t, string(id)})
+		return true
+	})
+	if err = errors.Join(err, derr); err != nil {
+		return err
+	}
+	slices.SortFunc(list, func(a, b pending) int {
+		return cmp.Or(cmp.Compare(ordered(a.t.Due), ordered(b.t.Due)), strings.Compare(a.id, b.id))
+	})
+	for _, x := range list {
+		if !fn(x.t) {
+			break
+		}
+	}
+	return nil
 }
 
 // Inactive calls fn for each customer of partition p whose last activity
