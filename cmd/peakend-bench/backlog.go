@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -67,27 +66,9 @@ func (b bench) drain(eos bool) error {
 	}
 	defer adm.DeleteTopics(context.Background(), exp, cfg.Kafka.Topics.Alerts, cfg.Kafka.Topics.DLQ, cfg.Kafka.Topics.Feedback, stream.ChangelogTopic(tag)) //nolint:errcheck // best effort
 
-	gen := demo.NewGenerator(b.customers, uint64(time.Now().UnixNano()))
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var perr error
-	var once sync.Once
-	orders := 0
-	for i := range b.n {
-		k, v := gen.Next(t0.Add(time.Duration(i) * time.Second))
-		if strings.Contains(string(v), `"outcome":"promised"`) {
-			orders++
-		}
-		cl.Produce(ctx, &kgo.Record{Topic: exp, Key: k, Value: v}, func(_ *kgo.Record, err error) {
-			if err != nil {
-				once.Do(func() { perr = err })
-			}
-		})
-	}
-	if err := cl.Flush(ctx); err != nil {
+	orders, err := b.produceAll(ctx, cl, exp, demo.NewGenerator(b.customers, uint64(time.Now().UnixNano())))
+	if err != nil {
 		return err
-	}
-	if perr != nil {
-		return fmt.Errorf("produce: %w", perr)
 	}
 
 	stopProfile := b.startProfile(map[bool]string{false: "alo", true: "eos"}[eos] + "-backlog")

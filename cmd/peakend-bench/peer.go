@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,23 +51,8 @@ func (b bench) peerProduce(topic string, seed uint64) error {
 	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 4, 1, nil, topic); err != nil {
 		return fmt.Errorf("create %s: %w", topic, err)
 	}
-	gen := demo.NewGenerator(b.customers, seed)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var perr error
-	var once sync.Once
-	for i := range b.n {
-		k, v := gen.Next(t0.Add(time.Duration(i) * time.Second))
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: k, Value: v}, func(_ *kgo.Record, err error) {
-			if err != nil {
-				once.Do(func() { perr = err })
-			}
-		})
-	}
-	if err := cl.Flush(ctx); err != nil {
+	if _, err := b.produceAll(ctx, cl, topic, demo.NewGenerator(b.customers, seed)); err != nil {
 		return err
-	}
-	if perr != nil {
-		return fmt.Errorf("produce: %w", perr)
 	}
 	fmt.Printf("produced %d events over %d customers to %s\n", b.n, b.customers, topic)
 	return nil
@@ -194,4 +180,31 @@ func (b bench) peerMain(mode, topic, modes string, seed uint64) error {
 		return nil
 	}
 	return fmt.Errorf("-peer: %q is none of produce, run, count", mode)
+}
+
+// produceAll produces b.n events of gen to topic, one second of event time
+// apart from 2026-01-01, keyed by customer id, waits for every ack and
+// returns how many were order promises.
+func (b bench) produceAll(ctx context.Context, cl *kgo.Client, topic string, gen *demo.Generator) (orders int, err error) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var perr error
+	var once sync.Once
+	for i := range b.n {
+		k, v := gen.Next(t0.Add(time.Duration(i) * time.Second))
+		if bytes.Contains(v, []byte(`"outcome":"promised"`)) {
+			orders++
+		}
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: k, Value: v}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				once.Do(func() { perr = err })
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return orders, err
+	}
+	if perr != nil {
+		return orders, fmt.Errorf("produce: %w", perr)
+	}
+	return orders, nil
 }
