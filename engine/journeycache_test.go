@@ -1,13 +1,10 @@
 package engine_test
 
 import (
-	"fmt"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/stretchr/testify/require"
 
-	"github.com/peakend/peakend/config"
 	"github.com/peakend/peakend/engine"
 )
 
@@ -24,46 +21,16 @@ func TestJourneyCacheChangesNothing(t *testing.T) {
 		gaveUp   bool
 	}
 	run := func(cacheBytes int64, reopenEvery int) result {
-		cfg := config.Default()
-		cfg.Detectors = shopDetectors()
-		store := memStore(t, vfs.NewMem())
-		var res result
-		var pt *engine.Partition
-		open := func() {
-			eng, err := engine.New(cfg, store, engine.Options{})
-			require.NoError(t, err)
-			engine.SetJourneyCacheBytes(eng, cacheBytes)
-			pt, err = eng.OpenPartition(0)
-			require.NoError(t, err)
-		}
-		open()
-		g := newShopGen(1500)
-		evs := make([][]byte, 1024)
-		rec := engine.Record{Topic: "shop"}
+		r := newShopRun(t, cacheBytes)
 		for cycle := 0; cycle < 20; cycle++ {
-			g.next(evs)
-			for _, v := range evs {
-				rec.Value = v
-				require.NoError(t, pt.Experience(&rec))
-				rec.Offset++
-			}
-			for _, a := range pt.Output().Alerts {
-				res.alerts = append(res.alerts, fmt.Sprintf("%s %s %s %s", a.AlertID, a.Detector, a.Severity, a.Reason))
-			}
-			require.NoError(t, pt.Stage())
-			require.NoError(t, pt.Commit(false))
+			r.cycle(false)
 			if reopenEvery > 0 && cycle%reopenEvery == reopenEvery-1 {
-				require.NoError(t, pt.Close())
-				open()
+				r.reopen()
 			}
 		}
-		res.lost, res.gaveUp = engine.JourneyCacheLost(pt)
-		require.NoError(t, pt.Close())
-		res.journeys = map[string]string{}
-		require.NoError(t, store.JourneyRecords(0, func(id, enc []byte) bool {
-			res.journeys[string(id)] = string(enc)
-			return true
-		}))
+		var res result
+		res.lost, res.gaveUp = engine.JourneyCacheLost(r.pt)
+		res.alerts, res.journeys = r.alerts, r.close()
 		return res
 	}
 	off := run(0, 0)

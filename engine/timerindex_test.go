@@ -1,15 +1,11 @@
 package engine_test
 
 import (
-	"fmt"
 	"math"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/stretchr/testify/require"
 
-	"github.com/peakend/peakend/config"
-	"github.com/peakend/peakend/engine"
 	"github.com/peakend/peakend/state"
 )
 
@@ -30,50 +26,16 @@ func TestTimerIndexChangesNothing(t *testing.T) {
 		keys     int // timer keys in the store
 	}
 	run := func(cacheBytes int64, reopenEvery, discardEvery int, oldLayout bool) result {
-		cfg := config.Default()
-		cfg.Detectors = shopDetectors()
-		store := memStore(t, vfs.NewMem())
-		var res result
-		var pt *engine.Partition
-		open := func() {
-			eng, err := engine.New(cfg, store, engine.Options{})
-			require.NoError(t, err)
-			engine.SetJourneyCacheBytes(eng, cacheBytes)
-			pt, err = eng.OpenPartition(0)
-			require.NoError(t, err)
-		}
-		open()
-		g := newShopGen(1500)
-		evs := make([][]byte, 1024)
-		rec := engine.Record{Topic: "shop"}
-		feed := func() {
-			for _, v := range evs {
-				rec.Value = v
-				require.NoError(t, pt.Experience(&rec))
-				rec.Offset++
-			}
-		}
+		r := newShopRun(t, cacheBytes)
+		store := r.store
 		for cycle := 0; cycle < 24; cycle++ {
-			g.next(evs)
-			if discardEvery > 0 && cycle%discardEvery == discardEvery-1 {
-				offset := rec.Offset
-				feed()
-				require.NoError(t, pt.Discard())
-				rec.Offset = offset
-			}
-			feed()
-			for _, a := range pt.Output().Alerts {
-				res.alerts = append(res.alerts, fmt.Sprintf("%s %s %s %s", a.AlertID, a.Detector, a.Severity, a.Reason))
-			}
-			require.NoError(t, pt.Stage())
-			require.NoError(t, pt.Commit(false))
+			r.cycle(discardEvery > 0 && cycle%discardEvery == discardEvery-1)
 			if reopenEvery > 0 && cycle%reopenEvery == reopenEvery-1 {
-				require.NoError(t, pt.Close())
-				open()
+				r.reopen()
 			}
 			if oldLayout && cycle == 9 {
 				// As a store written when every timer had a key of its own.
-				require.NoError(t, pt.Close())
+				require.NoError(t, r.pt.Close())
 				b := store.NewBatch(0)
 				require.NoError(t, store.PendingTimers(0, func(tm state.Timer) bool {
 					if tm.Due != state.Parked {
@@ -83,15 +45,11 @@ func TestTimerIndexChangesNothing(t *testing.T) {
 				}))
 				require.NoError(t, b.Commit(false))
 				require.NoError(t, b.Close())
-				open()
+				r.open()
 			}
 		}
-		require.NoError(t, pt.Close())
-		res.journeys = map[string]string{}
-		require.NoError(t, store.JourneyRecords(0, func(id, enc []byte) bool {
-			res.journeys[string(id)] = string(enc)
-			return true
-		}))
+		var res result
+		res.alerts, res.journeys = r.alerts, r.close()
 		require.NoError(t, store.PendingTimers(0, func(tm state.Timer) bool {
 			res.timers = append(res.timers, tm)
 			return true
