@@ -329,15 +329,7 @@ func TestJourneyClosedWithinACycleWritesNothing(t *testing.T) {
 		pt, err := eng.OpenPartition(0)
 		require.NoError(t, err)
 		defer pt.Close()
-		off := int64(0)
-		send := func(v string) {
-			require.NoError(t, pt.Experience(&engine.Record{Topic: "experiences", Offset: off, Value: []byte(v)}))
-			off++
-		}
-		commit := func() {
-			require.NoError(t, pt.Stage())
-			require.NoError(t, pt.Commit(false))
-		}
+		send, commit := feeder(t, pt)
 		promise := func(id, cust string, at time.Time) {
 			send(order(id, cust, "promised", at, `,"promised_by":"`+at.Add(240*time.Hour).Format(time.RFC3339)+`"`))
 		}
@@ -391,15 +383,7 @@ func TestRetentionSweepsInBoundedSteps(t *testing.T) {
 	pt, err := eng.OpenPartition(0)
 	require.NoError(t, err)
 	defer pt.Close()
-	off := int64(0)
-	send := func(v string) {
-		require.NoError(t, pt.Experience(&engine.Record{Topic: "experiences", Offset: off, Value: []byte(v)}))
-		off++
-	}
-	commit := func() {
-		require.NoError(t, pt.Stage())
-		require.NoError(t, pt.Commit(false))
-	}
+	send, commit := feeder(t, pt)
 	for i := range 10 {
 		send(delivery(fmt.Sprintf("d%d", i), fmt.Sprintf("idle-%d", i), t0, 1))
 	}
@@ -419,4 +403,19 @@ func TestRetentionSweepsInBoundedSteps(t *testing.T) {
 	_, ok, err := httpapi.LookupCustomer(store, httpapi.ViewOptions{Window: cfg.State.Window}, []int32{0}, "keep")
 	require.NoError(t, err)
 	require.True(t, ok)
+}
+
+// feeder returns send, which hands pt one experience (the next offset of
+// topic experiences), and commit, which stages and commits pt's cycle.
+func feeder(t *testing.T, pt *engine.Partition) (send func(v string), commit func()) {
+	off := int64(0)
+	send = func(v string) {
+		require.NoError(t, pt.Experience(&engine.Record{Topic: "experiences", Offset: off, Value: []byte(v)}))
+		off++
+	}
+	commit = func() {
+		require.NoError(t, pt.Stage())
+		require.NoError(t, pt.Commit(false))
+	}
+	return send, commit
 }
