@@ -183,6 +183,19 @@ func spanningDetections(t *testing.T, ids []string, live []*alerts.Alert) {
 }
 
 // noDuplicates requires each alert_id once among read_committed alerts.
+// committedAsReplay asserts that the alerts topic, read_committed, holds
+// each alert_id once, and the same alerts as a replay of recs, with every
+// detector of cfg among them; it returns the committed alerts.
+func committedAsReplay(t *testing.T, brokers []string, cfg *config.Config, recs []testkit.Record) []*alerts.Alert {
+	t.Helper()
+	live := testkit.Alerts(t, testkit.ReadCommitted(t, brokers, cfg.Kafka.Topics.Alerts))
+	noDuplicates(t, live)
+	want := testkit.Replay(t, cfg, recs)
+	everyDetector(t, cfg, want)
+	sameAlerts(t, want, live)
+	return live
+}
+
 func noDuplicates(t *testing.T, live []*alerts.Alert) {
 	t.Helper()
 	_, dup := testkit.ByID(live)
@@ -242,11 +255,7 @@ func TestExactlyOnceAcrossAbortAndKill(t *testing.T) {
 	require.NoError(t, ch.cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, ch.cmd.Wait(), "child output: %s", ch.out.String())
 
-	live := testkit.Alerts(t, testkit.ReadCommitted(t, brokers, cfg.Kafka.Topics.Alerts))
-	noDuplicates(t, live)
-	want := testkit.Replay(t, cfg, recs)
-	everyDetector(t, cfg, want)
-	sameAlerts(t, want, live)
+	committedAsReplay(t, brokers, cfg, recs)
 }
 
 // TestFailoverRestoresState: two exactly-once instances share four
@@ -306,11 +315,7 @@ func TestFailoverRestoresState(t *testing.T) {
 	require.Equal(t, 200, code, "/readyz after the takeover")
 	survivor.Stop(t, 10*time.Second)
 
-	live := testkit.Alerts(t, testkit.ReadCommitted(t, brokers, cfg.Kafka.Topics.Alerts))
-	noDuplicates(t, live)
-	want := testkit.Replay(t, cfg, recs)
-	everyDetector(t, cfg, want)
-	sameAlerts(t, want, live)
+	live := committedAsReplay(t, brokers, cfg, recs)
 	spanningDetections(t, ids, live)
 }
 

@@ -75,11 +75,7 @@ func TestSurvivesFencedTransaction(t *testing.T) {
 			// Still running: Stop requires Run to return nil, now, after the cancel.
 			a.Stop(t, 10*time.Second)
 
-			live := testkit.Alerts(t, testkit.ReadCommitted(t, brokers, cfg.Kafka.Topics.Alerts))
-			noDuplicates(t, live)
-			want := testkit.Replay(t, cfg, recs)
-			everyDetector(t, cfg, want)
-			sameAlerts(t, want, live)
+			committedAsReplay(t, brokers, cfg, recs)
 		})
 	}
 }
